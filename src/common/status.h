@@ -1,0 +1,100 @@
+// Status and StatusOr: the one error type of Basalt (leveldb-sized).
+// Codes describe the problem, not the transport; api/errors.cc is the single place that
+// turns a Status into an HTTP status and a Bedrock error type. `reason` refines a code
+// where Bedrock distinguishes cases (e.g. "InvalidSignature" under kUnauthenticated).
+#pragma once
+
+#include <cassert>
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace basalt {
+
+enum class StatusCode {
+  kOk = 0,
+  kInvalidArgument,
+  kUnauthenticated,
+  kPermissionDenied,
+  kNotFound,
+  kResourceExhausted,
+  kUnavailable,
+  kInternal,
+  kDeadlineExceeded,
+  kFailedPrecondition,
+  kCancelled,
+  kAlreadyExists,
+};
+
+class Status {
+ public:
+  Status() = default;
+  Status(StatusCode code, std::string message, std::string reason = {})
+      : code_(code), message_(std::move(message)), reason_(std::move(reason)) {}
+
+  static Status Ok() { return Status(); }
+  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status Unauthenticated(std::string m, std::string reason = {}) {
+    return {StatusCode::kUnauthenticated, std::move(m), std::move(reason)};
+  }
+  static Status PermissionDenied(std::string m) {
+    return {StatusCode::kPermissionDenied, std::move(m)};
+  }
+  static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
+  static Status ResourceExhausted(std::string m, std::string reason = {}) {
+    return {StatusCode::kResourceExhausted, std::move(m), std::move(reason)};
+  }
+  static Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
+  static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+  static Status DeadlineExceeded(std::string m) {
+    return {StatusCode::kDeadlineExceeded, std::move(m)};
+  }
+  static Status FailedPrecondition(std::string m) {
+    return {StatusCode::kFailedPrecondition, std::move(m)};
+  }
+  static Status Cancelled(std::string m) { return {StatusCode::kCancelled, std::move(m)}; }
+  static Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
+
+  bool ok() const { return code_ == StatusCode::kOk; }
+  StatusCode code() const { return code_; }
+  const std::string& message() const { return message_; }
+  const std::string& reason() const { return reason_; }
+  std::string ToString() const;
+
+ private:
+  StatusCode code_ = StatusCode::kOk;
+  std::string message_;
+  std::string reason_;
+};
+
+// Holds a value or a non-OK Status.
+template <typename T>
+class StatusOr {
+ public:
+  StatusOr(Status status) : status_(std::move(status)) { assert(!status_.ok()); }
+  StatusOr(T value) : value_(std::move(value)) {}
+
+  bool ok() const { return status_.ok(); }
+  const Status& status() const { return status_; }
+  T& value() & { return *value_; }
+  const T& value() const& { return *value_; }
+  T&& value() && { return std::move(*value_); }
+  T& operator*() & { return *value_; }
+  const T& operator*() const& { return *value_; }
+  T* operator->() { return &*value_; }
+  const T* operator->() const { return &*value_; }
+
+ private:
+  Status status_;
+  std::optional<T> value_;
+};
+
+const char* StatusCodeName(StatusCode code);
+
+}  // namespace basalt
+
+#define BASALT_RETURN_IF_ERROR(expr)            \
+  do {                                          \
+    ::basalt::Status _st = (expr);              \
+    if (!_st.ok()) return _st;                  \
+  } while (0)

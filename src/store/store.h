@@ -1,0 +1,105 @@
+// The Store keeps Basalt's durable state: accounts, users, access keys and API keys (and,
+// later, model access grants and usage records). Two implementations are planned: SQLite
+// (embedded default, here) and PostgreSQL (scale-out).
+//
+// Secret access keys are kept encrypted at rest (AES-256-GCM) under the server master key,
+// because SigV4 verification needs the plaintext secret. API key tokens are kept only as
+// SHA-256 hashes.
+//
+// Thread-safety: all methods may be called concurrently.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace basalt::store {
+
+struct Account {
+  std::string id;  // 12 digits, like an AWS account id
+  std::string name;
+  int64_t created_at = 0;  // unix seconds
+};
+
+struct User {
+  std::string id;
+  std::string account_id;
+  std::string name;
+  std::string role;  // "admin" or "user" (policies come later)
+  int64_t created_at = 0;
+};
+
+struct AccessKey {
+  std::string access_key_id;  // "AKIA" + 16 upper-case alphanumerics
+  std::string secret_access_key;  // plaintext; only filled where the caller needs it
+  std::string user_id;
+  std::string account_id;
+  std::string status;  // "Active" or "Inactive"
+  int64_t created_at = 0;
+};
+
+struct ApiKey {
+  std::string id;  // the <id> in BedrockAPIKey-<id>-at-<account>
+  std::string user_id;
+  std::string account_id;
+  std::string status;       // "Active" or "Inactive"
+  int64_t expires_at = 0;   // unix seconds; 0 = never
+  int64_t created_at = 0;
+};
+
+// The result of creating an API key: the token is shown once and never stored.
+struct NewApiKey {
+  ApiKey key;
+  std::string token;  // "ABSK..."
+};
+
+class Store {
+ public:
+  // Opens (creating if needed) the SQLite database at `path` and applies migrations.
+  // `master_key` is 32 bytes. Returns kInternal on I/O or schema failure.
+  static StatusOr<std::unique_ptr<Store>> OpenSqlite(const std::string& path,
+                                                     const std::string& master_key);
+  virtual ~Store() = default;
+
+  virtual StatusOr<Account> CreateAccount(const std::string& name) = 0;
+  virtual StatusOr<Account> GetAccount(const std::string& id) = 0;
+  virtual StatusOr<std::vector<Account>> ListAccounts() = 0;
+
+  virtual StatusOr<User> CreateUser(const std::string& account_id, const std::string& name,
+                                    const std::string& role) = 0;
+  virtual StatusOr<User> GetUser(const std::string& id) = 0;
+  virtual StatusOr<std::vector<User>> ListUsers(const std::string& account_id) = 0;
+
+  // Creates an access key for `user_id`; the result carries the plaintext secret.
+  virtual StatusOr<AccessKey> CreateAccessKey(const std::string& user_id) = 0;
+  // Looks a key up by id, with its decrypted secret. kNotFound when unknown.
+  virtual StatusOr<AccessKey> GetAccessKey(const std::string& access_key_id) = 0;
+  virtual StatusOr<std::vector<AccessKey>> ListAccessKeys(const std::string& user_id) = 0;
+  virtual Status SetAccessKeyStatus(const std::string& access_key_id,
+                                    const std::string& status) = 0;
+  virtual Status DeleteAccessKey(const std::string& access_key_id) = 0;
+
+  // Creates a long-term API key; `expires_at` 0 means it never expires.
+  virtual StatusOr<NewApiKey> CreateApiKey(const std::string& user_id, int64_t expires_at) = 0;
+  // Finds the key a bearer token belongs to (by hash). kNotFound when unknown.
+  virtual StatusOr<ApiKey> FindApiKeyByToken(const std::string& token) = 0;
+  virtual StatusOr<std::vector<ApiKey>> ListApiKeys(const std::string& user_id) = 0;
+  virtual Status SetApiKeyStatus(const std::string& id, const std::string& status) = 0;
+  virtual Status DeleteApiKey(const std::string& id) = 0;
+
+  // Small key/value settings (e.g. "bootstrap_done").
+  virtual StatusOr<std::optional<std::string>> GetSetting(const std::string& key) = 0;
+  virtual Status PutSetting(const std::string& key, const std::string& value) = 0;
+
+  // PRAGMA integrity_check (or equivalent); OK when the store is sound.
+  virtual Status CheckIntegrity() = 0;
+};
+
+// Reads the 32-byte master key from `path`, creating it (mode 0600, random) if absent.
+StatusOr<std::string> LoadOrCreateMasterKey(const std::string& path);
+
+}  // namespace basalt::store
