@@ -75,8 +75,11 @@ struct ShortTermToken {
   std::string signature;
   std::string presigned_url;  // decoded URL (without scheme)
 };
+// Malformed tokens: kUnauthenticated(reason "UnrecognizedClient").
 StatusOr<ShortTermToken> ParseShortTermToken(std::string_view token);
-// Verifies the presigned signature and its expiry.
+// Verifies the presigned signature and its expiry. Errors (kUnauthenticated): reason
+// "InvalidSignature" for a mismatch or an X-Amz-Date more than 5 minutes ahead of `now`,
+// "ExpiredToken" once X-Amz-Date + X-Amz-Expires has passed.
 Status VerifyShortTermToken(const ShortTermToken& token, std::string_view secret,
                             std::chrono::system_clock::time_point now);
 // Makes a short-term token the way aws-bedrock-token-generator does (for `basalt admin` and tests).

@@ -1,0 +1,643 @@
+// The SQLite implementation of Store: one connection behind a mutex, WAL journal,
+// synchronous=FULL (usage records will need durability), schema versioned by PRAGMA user_version.
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+
+#include "store/secret_box.h"
+#include "store/store.h"
+
+namespace basalt::store {
+namespace {
+
+using internal::kMasterKeySize;
+
+constexpr std::string_view kUpperAlnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+constexpr std::string_view kLowerAlnum = "abcdefghijklmnopqrstuvwxyz0123456789";
+constexpr std::string_view kDigits = "0123456789";
+constexpr std::string_view kSecretAlphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr int kBusyTimeoutMs = 5000;
+constexpr int kIdAttempts = 8;  // random ids that collide are drawn again
+
+// Each entry moves the schema from version i to i+1; never edit one that has shipped.
+constexpr const char* kMigrations[] = {
+    R"sql(
+CREATE TABLE accounts (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE users (
+  id TEXT PRIMARY KEY,
+  account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('admin', 'user')),
+  created_at INTEGER NOT NULL,
+  UNIQUE (account_id, name)
+) STRICT;
+CREATE TABLE access_keys (
+  access_key_id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  secret_sealed BLOB NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('Active', 'Inactive')),
+  created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX access_keys_by_user ON access_keys(user_id);
+CREATE TABLE api_keys (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  token_sha256 BLOB NOT NULL UNIQUE,
+  status TEXT NOT NULL CHECK (status IN ('Active', 'Inactive')),
+  expires_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX api_keys_by_user ON api_keys(user_id);
+CREATE TABLE settings (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) STRICT;
+)sql",
+};
+constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
+
+int64_t NowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool ValidStatus(const std::string& s) { return s == "Active" || s == "Inactive"; }
+
+// A prepared statement; finalized on destruction.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, std::string_view sql) : db_(db) {
+    rc_ = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
+  }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  Stmt& Bind(int i, std::string_view text) {
+    if (rc_ == SQLITE_OK) {
+      rc_ = sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()),
+                              SQLITE_TRANSIENT);
+    }
+    return *this;
+  }
+  Stmt& BindBlob(int i, std::string_view bytes) {
+    if (rc_ == SQLITE_OK) {
+      rc_ = sqlite3_bind_blob(stmt_, i, bytes.data(), static_cast<int>(bytes.size()),
+                              SQLITE_TRANSIENT);
+    }
+    return *this;
+  }
+  Stmt& Bind(int i, int64_t v) {
+    if (rc_ == SQLITE_OK) rc_ = sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+
+  // Returns true on a row, false when done; errors land in status().
+  bool Step() {
+    if (rc_ != SQLITE_OK && rc_ != SQLITE_ROW) return false;
+    rc_ = sqlite3_step(stmt_);
+    if (rc_ == SQLITE_ROW) return true;
+    if (rc_ == SQLITE_DONE) rc_ = SQLITE_OK;
+    return false;
+  }
+  // Runs a statement that returns no rows.
+  Status Run() {
+    while (Step()) {
+    }
+    return status();
+  }
+
+  std::string Text(int col) const {
+    const unsigned char* p = sqlite3_column_text(stmt_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string();
+  }
+  std::string Blob(int col) const {
+    const void* p = sqlite3_column_blob(stmt_, col);
+    return p ? std::string(static_cast<const char*>(p),
+                           static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string();
+  }
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+
+  bool constraint_violation() const { return (rc_ & 0xFF) == SQLITE_CONSTRAINT; }
+  Status status() const {
+    if (rc_ == SQLITE_OK || rc_ == SQLITE_ROW || rc_ == SQLITE_DONE) return Status::Ok();
+    if (constraint_violation()) {
+      return Status::AlreadyExists(std::string("constraint failed: ") + sqlite3_errmsg(db_));
+    }
+    return Status::Internal(std::string("sqlite: ") + sqlite3_errmsg(db_));
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_;
+};
+
+Status Exec(sqlite3* db, const char* sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+    std::string message = error ? error : sqlite3_errmsg(db);
+    sqlite3_free(error);
+    return Status::Internal("sqlite: " + message);
+  }
+  return Status::Ok();
+}
+
+Account ReadAccount(const Stmt& s) { return {s.Text(0), s.Text(1), s.Int(2)}; }
+User ReadUser(const Stmt& s) { return {s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Int(4)}; }
+AccessKey ReadAccessKey(const Stmt& s) {
+  return {s.Text(0), "", s.Text(1), s.Text(2), s.Text(3), s.Int(4)};
+}
+ApiKey ReadApiKey(const Stmt& s) {
+  return {s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Int(4), s.Int(5)};
+}
+
+constexpr char kAccountCols[] = "SELECT id, name, created_at FROM accounts";
+constexpr char kUserCols[] = "SELECT id, account_id, name, role, created_at FROM users";
+constexpr char kAccessKeyCols[] =
+    "SELECT access_key_id, user_id, account_id, status, created_at FROM access_keys";
+constexpr char kApiKeyCols[] =
+    "SELECT id, user_id, account_id, status, expires_at, created_at FROM api_keys";
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(sqlite3* db, std::string master_key)
+      : db_(db), master_key_(std::move(master_key)) {}
+  ~SqliteStore() override { sqlite3_close_v2(db_); }
+
+  Status Init() {
+    BASALT_RETURN_IF_ERROR(Exec(db_, "PRAGMA foreign_keys = ON"));
+    {
+      Stmt wal(db_, "PRAGMA journal_mode = WAL");
+      std::string mode = wal.Step() ? wal.Text(0) : "";
+      BASALT_RETURN_IF_ERROR(wal.status());
+      if (mode != "wal") return Status::Internal("sqlite: cannot enable WAL (mode " + mode + ")");
+    }
+    BASALT_RETURN_IF_ERROR(Exec(db_, "PRAGMA synchronous = FULL"));
+    sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+    return Migrate();
+  }
+
+  StatusOr<Account> CreateAccount(const std::string& name) override {
+    if (name.empty()) return Status::InvalidArgument("account name must not be empty");
+    std::lock_guard lock(mu_);
+    Account account{"", name, NowSeconds()};
+    for (int attempt = 0; attempt < kIdAttempts; ++attempt) {
+      StatusOr<std::string> id = internal::RandomString(12, kDigits);
+      if (!id.ok()) return id.status();
+      account.id = *id;
+      Stmt s(db_, "INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)");
+      s.Bind(1, account.id).Bind(2, account.name).Bind(3, account.created_at);
+      Status st = s.Run();
+      if (st.ok()) return account;
+      if (!s.constraint_violation()) return st;
+    }
+    return Status::Internal("could not draw a free account id");
+  }
+
+  StatusOr<Account> GetAccount(const std::string& id) override {
+    std::lock_guard lock(mu_);
+    return GetAccountLocked(id);
+  }
+
+  StatusOr<std::vector<Account>> ListAccounts() override {
+    std::lock_guard lock(mu_);
+    Stmt s(db_, std::string(kAccountCols) + " ORDER BY created_at, id");
+    std::vector<Account> out;
+    while (s.Step()) out.push_back(ReadAccount(s));
+    BASALT_RETURN_IF_ERROR(s.status());
+    return out;
+  }
+
+  StatusOr<User> CreateUser(const std::string& account_id, const std::string& name,
+                            const std::string& role) override {
+    if (name.empty()) return Status::InvalidArgument("user name must not be empty");
+    if (role != "admin" && role != "user") {
+      return Status::InvalidArgument("role must be 'admin' or 'user', not '" + role + "'");
+    }
+    std::lock_guard lock(mu_);
+    StatusOr<Account> account = GetAccountLocked(account_id);
+    if (!account.ok()) return account.status();
+    User user{"", account_id, name, role, NowSeconds()};
+    for (int attempt = 0; attempt < kIdAttempts; ++attempt) {
+      StatusOr<std::string> suffix = internal::RandomString(16, kUpperAlnum);
+      if (!suffix.ok()) return suffix.status();
+      user.id = "AIDA" + *suffix;
+      if (IdTaken("users", "id", user.id)) continue;
+      Stmt s(db_,
+             "INSERT INTO users (id, account_id, name, role, created_at) VALUES (?, ?, ?, ?, ?)");
+      s.Bind(1, user.id).Bind(2, user.account_id).Bind(3, user.name).Bind(4, user.role);
+      s.Bind(5, user.created_at);
+      Status st = s.Run();
+      if (st.ok()) return user;
+      if (s.constraint_violation()) {
+        return Status::AlreadyExists("user '" + name + "' already exists in account " +
+                                     account_id);
+      }
+      return st;
+    }
+    return Status::Internal("could not draw a free user id");
+  }
+
+  StatusOr<User> GetUser(const std::string& id) override {
+    std::lock_guard lock(mu_);
+    return GetUserLocked(id);
+  }
+
+  StatusOr<std::vector<User>> ListUsers(const std::string& account_id) override {
+    std::lock_guard lock(mu_);
+    StatusOr<Account> account = GetAccountLocked(account_id);
+    if (!account.ok()) return account.status();
+    Stmt s(db_, std::string(kUserCols) + " WHERE account_id = ? ORDER BY created_at, id");
+    s.Bind(1, account_id);
+    std::vector<User> out;
+    while (s.Step()) out.push_back(ReadUser(s));
+    BASALT_RETURN_IF_ERROR(s.status());
+    return out;
+  }
+
+  StatusOr<AccessKey> CreateAccessKey(const std::string& user_id) override {
+    std::lock_guard lock(mu_);
+    StatusOr<User> user = GetUserLocked(user_id);
+    if (!user.ok()) return user.status();
+    StatusOr<std::string> secret = internal::RandomString(40, kSecretAlphabet);
+    if (!secret.ok()) return secret.status();
+    AccessKey key{"", *secret, user_id, user->account_id, "Active", NowSeconds()};
+    for (int attempt = 0; attempt < kIdAttempts; ++attempt) {
+      StatusOr<std::string> suffix = internal::RandomString(16, kUpperAlnum);
+      if (!suffix.ok()) return suffix.status();
+      key.access_key_id = "AKIA" + *suffix;
+      // The key id is the associated data: a sealed secret only opens under its own id.
+      StatusOr<std::string> sealed = internal::Seal(master_key_, key.secret_access_key,
+                                                    key.access_key_id);
+      if (!sealed.ok()) return sealed.status();
+      Stmt s(db_,
+             "INSERT INTO access_keys (access_key_id, user_id, account_id, secret_sealed, status,"
+             " created_at) VALUES (?, ?, ?, ?, ?, ?)");
+      s.Bind(1, key.access_key_id).Bind(2, key.user_id).Bind(3, key.account_id);
+      s.BindBlob(4, *sealed).Bind(5, key.status).Bind(6, key.created_at);
+      Status st = s.Run();
+      if (st.ok()) return key;
+      if (!s.constraint_violation()) return st;
+    }
+    return Status::Internal("could not draw a free access key id");
+  }
+
+  StatusOr<AccessKey> GetAccessKey(const std::string& access_key_id) override {
+    std::lock_guard lock(mu_);
+    Stmt q(db_,
+           "SELECT access_key_id, user_id, account_id, status, created_at, secret_sealed"
+           " FROM access_keys WHERE access_key_id = ?");
+    q.Bind(1, access_key_id);
+    if (!q.Step()) {
+      BASALT_RETURN_IF_ERROR(q.status());
+      return Status::NotFound("access key " + access_key_id + " not found");
+    }
+    AccessKey key = ReadAccessKey(q);
+    StatusOr<std::string> secret = internal::Open(master_key_, q.Blob(5), key.access_key_id);
+    if (!secret.ok()) {
+      return Status::Internal("cannot decrypt the secret of access key " + access_key_id +
+                              ": " + secret.status().message());
+    }
+    key.secret_access_key = std::move(secret).value();
+    return key;
+  }
+
+  StatusOr<std::vector<AccessKey>> ListAccessKeys(const std::string& user_id) override {
+    std::lock_guard lock(mu_);
+    StatusOr<User> user = GetUserLocked(user_id);
+    if (!user.ok()) return user.status();
+    Stmt s(db_, std::string(kAccessKeyCols) + " WHERE user_id = ? ORDER BY created_at, "
+                                               "access_key_id");
+    s.Bind(1, user_id);
+    std::vector<AccessKey> out;
+    while (s.Step()) out.push_back(ReadAccessKey(s));
+    BASALT_RETURN_IF_ERROR(s.status());
+    return out;
+  }
+
+  Status SetAccessKeyStatus(const std::string& access_key_id, const std::string& status) override {
+    if (!ValidStatus(status)) return Status::InvalidArgument("status must be Active or Inactive");
+    std::lock_guard lock(mu_);
+    Stmt s(db_, "UPDATE access_keys SET status = ? WHERE access_key_id = ?");
+    s.Bind(1, status).Bind(2, access_key_id);
+    return ChangedOne(s, "access key " + access_key_id);
+  }
+
+  Status DeleteAccessKey(const std::string& access_key_id) override {
+    std::lock_guard lock(mu_);
+    Stmt s(db_, "DELETE FROM access_keys WHERE access_key_id = ?");
+    s.Bind(1, access_key_id);
+    return ChangedOne(s, "access key " + access_key_id);
+  }
+
+  StatusOr<NewApiKey> CreateApiKey(const std::string& user_id, int64_t expires_at) override {
+    if (expires_at < 0) return Status::InvalidArgument("expires_at must not be negative");
+    std::lock_guard lock(mu_);
+    StatusOr<User> user = GetUserLocked(user_id);
+    if (!user.ok()) return user.status();
+    StatusOr<std::string> secret = internal::RandomString(40, kSecretAlphabet);
+    if (!secret.ok()) return secret.status();
+    NewApiKey out;
+    out.key = ApiKey{"", user_id, user->account_id, "Active", expires_at, NowSeconds()};
+    for (int attempt = 0; attempt < kIdAttempts; ++attempt) {
+      StatusOr<std::string> id = internal::RandomString(8, kLowerAlnum);
+      if (!id.ok()) return id.status();
+      out.key.id = *id;
+      out.token = "ABSK" + internal::Base64("BedrockAPIKey-" + out.key.id + "-at-" +
+                                            out.key.account_id + ":" + *secret);
+      Stmt s(db_,
+             "INSERT INTO api_keys (id, user_id, account_id, token_sha256, status, expires_at,"
+             " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
+      s.Bind(1, out.key.id).Bind(2, out.key.user_id).Bind(3, out.key.account_id);
+      s.BindBlob(4, internal::Sha256(out.token)).Bind(5, out.key.status);
+      s.Bind(6, out.key.expires_at).Bind(7, out.key.created_at);
+      Status st = s.Run();
+      if (st.ok()) return out;
+      if (!s.constraint_violation()) return st;
+    }
+    return Status::Internal("could not draw a free API key id");
+  }
+
+  StatusOr<ApiKey> FindApiKeyByToken(const std::string& token) override {
+    std::lock_guard lock(mu_);
+    Stmt s(db_, std::string(kApiKeyCols) + " WHERE token_sha256 = ?");
+    s.BindBlob(1, internal::Sha256(token));
+    if (!s.Step()) {
+      BASALT_RETURN_IF_ERROR(s.status());
+      return Status::NotFound("unknown API key");
+    }
+    return ReadApiKey(s);
+  }
+
+  StatusOr<std::vector<ApiKey>> ListApiKeys(const std::string& user_id) override {
+    std::lock_guard lock(mu_);
+    StatusOr<User> user = GetUserLocked(user_id);
+    if (!user.ok()) return user.status();
+    Stmt s(db_, std::string(kApiKeyCols) + " WHERE user_id = ? ORDER BY created_at, id");
+    s.Bind(1, user_id);
+    std::vector<ApiKey> out;
+    while (s.Step()) out.push_back(ReadApiKey(s));
+    BASALT_RETURN_IF_ERROR(s.status());
+    return out;
+  }
+
+  Status SetApiKeyStatus(const std::string& id, const std::string& status) override {
+    if (!ValidStatus(status)) return Status::InvalidArgument("status must be Active or Inactive");
+    std::lock_guard lock(mu_);
+    Stmt s(db_, "UPDATE api_keys SET status = ? WHERE id = ?");
+    s.Bind(1, status).Bind(2, id);
+    return ChangedOne(s, "API key " + id);
+  }
+
+  Status DeleteApiKey(const std::string& id) override {
+    std::lock_guard lock(mu_);
+    Stmt s(db_, "DELETE FROM api_keys WHERE id = ?");
+    s.Bind(1, id);
+    return ChangedOne(s, "API key " + id);
+  }
+
+  StatusOr<std::optional<std::string>> GetSetting(const std::string& key) override {
+    std::lock_guard lock(mu_);
+    Stmt s(db_, "SELECT value FROM settings WHERE key = ?");
+    s.Bind(1, key);
+    if (s.Step()) return std::optional<std::string>(s.Text(0));
+    BASALT_RETURN_IF_ERROR(s.status());
+    return std::optional<std::string>();
+  }
+
+  Status PutSetting(const std::string& key, const std::string& value) override {
+    std::lock_guard lock(mu_);
+    Stmt s(db_,
+           "INSERT INTO settings (key, value) VALUES (?, ?)"
+           " ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    s.Bind(1, key).Bind(2, value);
+    return s.Run();
+  }
+
+  Status CheckIntegrity() override {
+    std::lock_guard lock(mu_);
+    std::string problems;
+    {
+      Stmt s(db_, "PRAGMA integrity_check");
+      while (s.Step()) {
+        std::string row = s.Text(0);
+        if (row != "ok") problems += row + "; ";
+      }
+      BASALT_RETURN_IF_ERROR(s.status());
+    }
+    {
+      Stmt s(db_, "PRAGMA foreign_key_check");
+      while (s.Step()) problems += "dangling reference in table " + s.Text(0) + "; ";
+      BASALT_RETURN_IF_ERROR(s.status());
+    }
+    if (!problems.empty()) return Status::Internal("store integrity check failed: " + problems);
+    return Status::Ok();
+  }
+
+ private:
+  Status Migrate() {
+    while (true) {
+      // The version is read inside the write transaction, so two processes opening a fresh
+      // database at once apply each step exactly once.
+      BASALT_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
+      StatusOr<bool> stepped = MigrateOneStep();
+      if (!stepped.ok()) {
+        Exec(db_, "ROLLBACK");
+        return stepped.status();
+      }
+      BASALT_RETURN_IF_ERROR(Exec(db_, "COMMIT"));
+      if (!*stepped) return Status::Ok();
+    }
+  }
+
+  // Applies the next migration; false when the schema is already current.
+  StatusOr<bool> MigrateOneStep() {
+    int version = 0;
+    {
+      Stmt s(db_, "PRAGMA user_version");
+      if (s.Step()) version = static_cast<int>(s.Int(0));
+      BASALT_RETURN_IF_ERROR(s.status());
+    }
+    if (version > kSchemaVersion) {
+      return Status::Internal("store schema version " + std::to_string(version) +
+                              " is newer than this build understands (" +
+                              std::to_string(kSchemaVersion) + ")");
+    }
+    if (version == kSchemaVersion) return false;
+    Status st = Exec(db_, kMigrations[version]);
+    if (st.ok()) {
+      st = Exec(db_, ("PRAGMA user_version = " + std::to_string(version + 1)).c_str());
+    }
+    if (!st.ok()) {
+      return Status::Internal("store migration to version " + std::to_string(version + 1) +
+                              " failed: " + st.message());
+    }
+    return true;
+  }
+
+  StatusOr<Account> GetAccountLocked(const std::string& id) {
+    Stmt s(db_, std::string(kAccountCols) + " WHERE id = ?");
+    s.Bind(1, id);
+    if (s.Step()) return ReadAccount(s);
+    BASALT_RETURN_IF_ERROR(s.status());
+    return Status::NotFound("account " + id + " not found");
+  }
+
+  StatusOr<User> GetUserLocked(const std::string& id) {
+    Stmt s(db_, std::string(kUserCols) + " WHERE id = ?");
+    s.Bind(1, id);
+    if (s.Step()) return ReadUser(s);
+    BASALT_RETURN_IF_ERROR(s.status());
+    return Status::NotFound("user " + id + " not found");
+  }
+
+  bool IdTaken(const char* table, const char* column, const std::string& id) {
+    Stmt s(db_, std::string("SELECT 1 FROM ") + table + " WHERE " + column + " = ?");
+    s.Bind(1, id);
+    return s.Step();
+  }
+
+  Status ChangedOne(Stmt& s, const std::string& what) {
+    BASALT_RETURN_IF_ERROR(s.Run());
+    if (sqlite3_changes(db_) == 0) return Status::NotFound(what + " not found");
+    return Status::Ok();
+  }
+
+  std::mutex mu_;
+  sqlite3* db_;
+  const std::string master_key_;
+};
+
+// Creates `path` with mode 0600 when absent, so the database and its WAL are private.
+Status CreatePrivateFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    ::close(fd);
+    return Status::Ok();
+  }
+  if (errno == EEXIST) return Status::Ok();
+  return Status::Internal("cannot create " + path + ": " + std::strerror(errno));
+}
+
+Status EnsureParentDir(const std::string& path) {
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (parent.empty()) return Status::Ok();
+  std::error_code ec;
+  std::filesystem::create_directories(parent, ec);
+  if (ec) {
+    return Status::Internal("cannot create directory " + parent.string() + ": " + ec.message());
+  }
+  return Status::Ok();
+}
+
+Status ReadAll(int fd, const std::string& path, std::string& out) {
+  char buf[256];
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::Internal("cannot read " + path + ": " + std::strerror(errno));
+    if (n == 0) return Status::Ok();
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > 4096) return Status::Internal(path + " is too large to be a master key");
+  }
+}
+
+StatusOr<std::string> ReadMasterKey(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) return Status::NotFound(path + " does not exist");
+  if (fd < 0) return Status::Internal("cannot open " + path + ": " + std::strerror(errno));
+  std::string key;
+  Status st = ReadAll(fd, path, key);
+  ::close(fd);
+  BASALT_RETURN_IF_ERROR(st);
+  if (key.size() != kMasterKeySize) {
+    return Status::Internal("master key file " + path + " must hold exactly 32 bytes, not " +
+                            std::to_string(key.size()));
+  }
+  return key;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Store>> Store::OpenSqlite(const std::string& path,
+                                                   const std::string& master_key) {
+  if (master_key.size() != kMasterKeySize) {
+    return Status::InvalidArgument("the master key must be 32 bytes");
+  }
+  BASALT_RETURN_IF_ERROR(EnsureParentDir(path));
+  BASALT_RETURN_IF_ERROR(CreatePrivateFile(path));
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close_v2(db);
+    return Status::Internal("cannot open store " + path + ": " + message);
+  }
+  sqlite3_extended_result_codes(db, 1);
+  auto store = std::make_unique<SqliteStore>(db, master_key);
+  Status st = store->Init();
+  if (!st.ok()) return Status::Internal("cannot open store " + path + ": " + st.message());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+StatusOr<std::string> LoadOrCreateMasterKey(const std::string& path) {
+  if (path.empty()) return Status::InvalidArgument("master key path must not be empty");
+  StatusOr<std::string> existing = ReadMasterKey(path);
+  if (existing.ok() || existing.status().code() != StatusCode::kNotFound) return existing;
+
+  BASALT_RETURN_IF_ERROR(EnsureParentDir(path));
+  StatusOr<std::string> key = internal::RandomBytes(kMasterKeySize);
+  if (!key.ok()) return key.status();
+  // Write a private temporary file completely, then link() it into place: the key appears
+  // atomically, and a concurrent creator's key wins instead of being overwritten.
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::Internal("cannot create " + tmp + ": " + std::strerror(errno));
+  bool ok = ::fchmod(fd, 0600) == 0 &&
+            ::write(fd, key->data(), key->size()) == static_cast<ssize_t>(key->size()) &&
+            ::fsync(fd) == 0;
+  int saved_errno = errno;
+  ::close(fd);
+  if (!ok) {
+    ::unlink(tmp.c_str());
+    return Status::Internal("cannot write " + tmp + ": " + std::strerror(saved_errno));
+  }
+  int link_rc = ::link(tmp.c_str(), path.c_str());
+  saved_errno = errno;
+  ::unlink(tmp.c_str());
+  if (link_rc != 0) {
+    if (saved_errno == EEXIST) return ReadMasterKey(path);
+    return Status::Internal("cannot create " + path + ": " + std::strerror(saved_errno));
+  }
+  // Make the new directory entry durable too.
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  int dir_fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
+  return key;
+}
+
+}  // namespace basalt::store
