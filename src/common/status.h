@@ -98,3 +98,13 @@ const char* StatusCodeName(StatusCode code);
     ::basalt::Status _st = (expr);              \
     if (!_st.ok()) return _st;                  \
   } while (0)
+
+#define BASALT_STATUS_CONCAT_INNER(a, b) a##b
+#define BASALT_STATUS_CONCAT(a, b) BASALT_STATUS_CONCAT_INNER(a, b)
+#define BASALT_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
+  auto tmp = (expr);                                 \
+  if (!tmp.ok()) return tmp.status();                \
+  lhs = std::move(*tmp)
+// `lhs = value of expr`, or returns its Status. `lhs` may declare a variable.
+#define BASALT_ASSIGN_OR_RETURN(lhs, expr) \
+  BASALT_ASSIGN_OR_RETURN_IMPL(BASALT_STATUS_CONCAT(_status_or_, __LINE__), lhs, expr)

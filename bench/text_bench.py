@@ -1,0 +1,323 @@
+#!/usr/bin/env python3
+"""Text-generation benchmark: Basalt against llama.cpp's own llama-server (and llama-bench)
+from the same Debian forky root, on the same model, threads and context.
+
+Makes a GGUF with TinyLlama-1.1B's shapes and random weights (Q4_0 and Q8_0) unless given
+--model, starts both servers in turn, and prints each figure with the ratio
+Basalt / llama-server:
+  decode_1      decode tokens/s of one stream (first token to last, client side)
+  decode_8      aggregate decode tokens/s of 8 concurrent streams
+  ttft_ms       time to first token for a ~200-token prompt (median), lower is better
+  rps_1tok      requests/s for 1-token requests from 8 concurrent clients (gateway overhead)
+
+Run inside the root:  scripts/forky python3 bench/text_bench.py [--quick]
+"""
+import argparse
+import concurrent.futures
+import http.client
+import json
+import os
+import pathlib
+import re
+import shutil
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent
+OUT = HERE / "out"
+PROMPT = ("Once upon a time, in a quiet village by the sea, there lived an old fisherman who "
+          "told stories to the children every evening. ")
+
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def ensure_models(quick):
+    OUT.mkdir(exist_ok=True)
+    f16 = OUT / "tinyllama-f16.gguf"
+    quants = ["Q4_0"] if quick else ["Q4_0", "Q8_0"]
+    paths = []
+    for q in quants:
+        path = OUT / f"tinyllama-{q.lower()}.gguf"
+        if not path.exists():
+            if not f16.exists():
+                subprocess.run([sys.executable, str(HERE / "make_random_gguf.py"), str(f16)],
+                               check=True)
+            subprocess.run(["llama-quantize", str(f16), str(path), q], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        paths.append(path)
+    return paths
+
+
+# ---- clients -------------------------------------------------------------------------------
+
+class LlamaServerClient:
+    def __init__(self, port):
+        self.port = port
+
+    def stream(self, prompt, n):
+        """Returns (t_first, t_last, n_tokens) measured client side."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
+        body = json.dumps({"prompt": prompt, "n_predict": n, "temperature": 0, "stream": True,
+                           "cache_prompt": True})
+        t0 = time.perf_counter()
+        conn.request("POST", "/completion", body, {"Content-Type": "application/json"})
+        r = conn.getresponse()
+        first = last = None
+        tokens = 0
+        buf = b""
+        while True:
+            data = r.read1(65536)
+            if not data:
+                break
+            buf += data
+            while b"\n\n" in buf:
+                ev, buf = buf.split(b"\n\n", 1)
+                if not ev.startswith(b"data: "):
+                    continue
+                j = json.loads(ev[6:])
+                if j.get("content"):
+                    now = time.perf_counter()
+                    first = first or now
+                    last = now
+                    tokens += 1
+                if j.get("stop"):
+                    tokens = max(tokens, j.get("tokens_predicted", tokens))
+        conn.close()
+        return (first or time.perf_counter()) - t0, (last or time.perf_counter()) - t0, tokens
+
+    def one_token(self, conn, prompt):
+        conn.request("POST", "/completion",
+                     json.dumps({"prompt": prompt, "n_predict": 1, "temperature": 0}),
+                     {"Content-Type": "application/json"})
+        r = conn.getresponse()
+        r.read()
+        assert r.status == 200, r.status
+
+
+def read_frames(resp):
+    """Yields (headers, payload) of event-stream frames from an HTTP response."""
+    buf = b""
+    while True:
+        while len(buf) >= 12:
+            total, hlen = struct.unpack(">II", buf[:8])
+            if len(buf) < total:
+                break
+            headers_raw = buf[12:12 + hlen]
+            payload = buf[12 + hlen:total - 4]
+            buf = buf[total:]
+            headers, i = {}, 0
+            while i < len(headers_raw):
+                nl = headers_raw[i]
+                name = headers_raw[i + 1:i + 1 + nl].decode()
+                i += 1 + nl + 1
+                vl = struct.unpack(">H", headers_raw[i:i + 2])[0]
+                headers[name] = headers_raw[i + 2:i + 2 + vl].decode()
+                i += 2 + vl
+            yield headers, payload
+        data = resp.read1(65536)
+        if not data:
+            return
+        buf += data
+
+
+class BasaltClient:
+    def __init__(self, port, token):
+        self.port = port
+        self.headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+
+    def stream(self, prompt, n):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
+        body = json.dumps({"messages": [{"role": "user", "content": [{"text": prompt}]}],
+                           "inferenceConfig": {"maxTokens": n, "temperature": 0}})
+        t0 = time.perf_counter()
+        conn.request("POST", "/model/bench.model/converse-stream", body, self.headers)
+        r = conn.getresponse()
+        assert r.status == 200, r.read()
+        first = last = None
+        tokens = 0
+        for headers, payload in read_frames(r):
+            et = headers.get(":event-type")
+            if et == "contentBlockDelta":
+                now = time.perf_counter()
+                first = first or now
+                last = now
+            elif et == "metadata":
+                tokens = json.loads(payload)["usage"]["outputTokens"]
+        conn.close()
+        return (first or time.perf_counter()) - t0, (last or time.perf_counter()) - t0, tokens
+
+    def one_token(self, conn, prompt):
+        body = json.dumps({"prompt": prompt, "max_gen_len": 1, "temperature": 0})
+        conn.request("POST", "/model/bench.model/invoke", body, self.headers)
+        r = conn.getresponse()
+        r.read()
+        assert r.status == 200, r.status
+
+
+# ---- servers -------------------------------------------------------------------------------
+
+def wait_http(port, path="/health", timeout=300):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            c.request("GET", path)
+            r = c.getresponse()
+            r.read()
+            if r.status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("server did not come up")
+
+
+def start_llama_server(model, threads, parallel, ctx):
+    port = free_port()
+    p = subprocess.Popen(["llama-server", "-m", str(model), "-t", str(threads), "-tb", str(threads),
+                          "-c", str(ctx), "-np", str(parallel), "--port", str(port), "--host",
+                          "127.0.0.1", "-ngl", "0"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_http(port)
+    return p, LlamaServerClient(port)
+
+
+def start_basalt(binary, model, threads, parallel, ctx, tmp):
+    data = pathlib.Path(tmp) / "basalt-data"
+    data.mkdir(parents=True, exist_ok=True)
+    catalog = data / "catalog.json"
+    catalog.write_text(json.dumps({"models": [{
+        "modelId": "bench.model", "weights": str(model), "requestFamily": "meta-llama",
+        "contextLength": ctx // parallel, "parallel": parallel}]}))
+    p = subprocess.Popen([str(binary), "serve", "--port", "0", "--data-dir", str(data),
+                          "--catalog", str(catalog), "--threads", str(threads),
+                          "--ctx-size", str(ctx), "--log-level", "warn"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    port = None
+    for line in p.stdout:
+        m = re.search(r"listening on http://[^:]+:(\d+)", line)
+        if m:
+            port = int(m.group(1))
+            break
+    env = (data / "admin.env").read_text()
+    token = re.search(r"AWS_BEARER_TOKEN_BEDROCK=(\S+)", env).group(1)
+    wait_http(port)
+    return p, BasaltClient(port, token)
+
+
+def stop(p):
+    p.send_signal(signal.SIGINT)
+    try:
+        p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
+# ---- measurements --------------------------------------------------------------------------
+
+def measure(client, n_decode, n_streams, duration):
+    res = {}
+    client.stream(PROMPT, 4)  # warm up (model load, caches)
+    rates = []
+    for _ in range(2):
+        first, last, tokens = client.stream(PROMPT, n_decode)
+        rates.append((tokens - 1) / (last - first) if tokens > 1 and last > first else 0)
+    res["decode_1"] = max(rates)
+    t0 = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(n_streams) as pool:
+        outs = list(pool.map(lambda i: client.stream(f"{PROMPT} Story {i}:", n_decode),
+                             range(n_streams)))
+    wall = time.perf_counter() - t0
+    res["decode_8"] = sum(o[2] for o in outs) / wall
+    long_prompt = PROMPT * 8
+    ttfts = []
+    for i in range(3):
+        first, _, _ = client.stream(f"Variant {i}. " + long_prompt, 2)
+        ttfts.append(first * 1000)
+    res["ttft_ms"] = statistics.median(ttfts)
+
+    def worker(_):
+        conn = http.client.HTTPConnection("127.0.0.1", client.port, timeout=120)
+        n = 0
+        end = time.perf_counter() + duration
+        while time.perf_counter() < end:
+            client.one_token(conn, "Hi")
+            n += 1
+        conn.close()
+        return n
+    t0 = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        total = sum(pool.map(worker, range(8)))
+    res["rps_1tok"] = total / (time.perf_counter() - t0)
+    return res
+
+
+def llama_bench(model, threads, n):
+    out = subprocess.run(["llama-bench", "-m", str(model), "-t", str(threads), "-p", "0", "-n",
+                          str(n), "-o", "json"], capture_output=True, text=True)
+    try:
+        return json.loads(out.stdout)[0]["avg_ts"]
+    except (ValueError, IndexError, KeyError):
+        return float("nan")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", action="append", help="GGUF to use (default: made here)")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--parallel", type=int, default=8)
+    ap.add_argument("--ctx", type=int, default=4096)
+    ap.add_argument("--decode", type=int, default=64, help="tokens per stream")
+    ap.add_argument("--duration", type=float, default=10, help="seconds of 1-token requests")
+    ap.add_argument("--quick", action="store_true", help="Q4_0 only, shorter runs")
+    ap.add_argument("--binary", default=str(ROOT / "build-release" / "src" / "server" / "basalt"))
+    args = ap.parse_args()
+    if args.quick:
+        args.decode, args.duration = 32, 5
+    models = [pathlib.Path(m) for m in args.model] if args.model else ensure_models(args.quick)
+    binary = pathlib.Path(args.binary)
+    if not binary.exists():
+        subprocess.run(["cmake", "-S", str(ROOT), "-B", str(binary.parents[2]), "-G", "Ninja",
+                        "-DCMAKE_BUILD_TYPE=Release", "-DBASALT_BUILD_TESTS=OFF"], check=True,
+                       stdout=subprocess.DEVNULL)
+        subprocess.run(["cmake", "--build", str(binary.parents[2]), "--target", "basalt"],
+                       check=True)
+    print(f"threads={args.threads} parallel={args.parallel} ctx={args.ctx} "
+          f"decode={args.decode} tokens/stream")
+    for model in models:
+        print(f"\n== {model.name} ==")
+        tg = llama_bench(model, args.threads, args.decode)
+        print(f"llama-bench tg{args.decode}: {tg:.2f} t/s")
+        with tempfile.TemporaryDirectory() as tmp:
+            p, c = start_llama_server(model, args.threads, args.parallel, args.ctx)
+            try:
+                peer = measure(c, args.decode, args.parallel, args.duration)
+            finally:
+                stop(p)
+            p, c = start_basalt(binary, model, args.threads, args.parallel, args.ctx, tmp)
+            try:
+                ours = measure(c, args.decode, args.parallel, args.duration)
+            finally:
+                stop(p)
+        print(f"{'metric':<12}{'basalt':>12}{'llama-server':>14}{'ratio':>8}")
+        for k in ("decode_1", "decode_8", "ttft_ms", "rps_1tok"):
+            ratio = ours[k] / peer[k] if peer[k] else float("nan")
+            print(f"{k:<12}{ours[k]:>12.2f}{peer[k]:>14.2f}{ratio:>8.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+#include "api/chat.h"
+
+#include <random>
+
+namespace basalt::api {
+namespace {
+
+constexpr std::string_view kOpen = "<tool_call>";
+constexpr std::string_view kClose = "</tool_call>";
+
+std::string ToolsSystemPrompt(const std::vector<ToolSpec>& tools) {
+  std::string s =
+      "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
+      "You are provided with function signatures within <tools></tools> XML tags:\n<tools>";
+  for (const auto& t : tools) {
+    Json fn = {{"type", "function"},
+               {"function",
+                {{"name", t.name}, {"description", t.description}, {"parameters", t.input_schema}}}};
+    s += "\n" + fn.dump(-1, ' ', false, Json::error_handler_t::replace);
+  }
+  s +=
+      "\n</tools>\n\nFor each function call, return a json object with function name and "
+      "arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": "
+      "<function-name>, \"arguments\": <args-json-object>}\n</tool_call>";
+  return s;
+}
+
+std::string GbnfLiteral(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n') { out += "\\n"; continue; }
+    out += c;
+  }
+  return out + "\"";
+}
+
+// A JSON grammar (RFC 8259 values) for the arguments object.
+constexpr const char* kJsonGrammar = R"(
+object ::= "{" ws ( string ws ":" ws value ( ws "," ws string ws ":" ws value )* )? ws "}"
+array ::= "[" ws ( value ( ws "," ws value )* )? ws "]"
+value ::= object | array | string | number | "true" | "false" | "null"
+string ::= "\"" ( [^"\\\x00-\x1f] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] ) )* "\""
+number ::= "-"? ( "0" | [1-9] [0-9]* ) ( "." [0-9]+ )? ( [eE] [-+]? [0-9]+ )?
+ws ::= [ \t\n]*
+)";
+
+std::string ToolGrammar(const std::vector<ToolSpec>& tools, ToolChoice choice,
+                        const std::string& name) {
+  std::string names;
+  for (const auto& t : tools) {
+    if (choice == ToolChoice::kTool && t.name != name) continue;
+    if (!names.empty()) names += " | ";
+    names += GbnfLiteral("\"" + t.name + "\"");
+  }
+  return "root ::= \"<tool_call>\\n{\\\"name\\\": \" ( " + names +
+         " ) \", \\\"arguments\\\": \" object \"}\\n</tool_call>\"\n" + kJsonGrammar;
+}
+
+}  // namespace
+
+std::string RenderToolCallText(const std::string& name, const Json& input) {
+  Json call = {{"name", name}, {"arguments", input}};
+  return std::string(kOpen) + "\n" + call.dump(-1, ' ', false, Json::error_handler_t::replace) +
+         "\n" + std::string(kClose);
+}
+
+std::string RenderToolResultText(const std::string& content) {
+  return "<tool_response>\n" + content + "\n</tool_response>";
+}
+
+StatusOr<engine::GenerateRequest> BuildGenerateRequest(engine::Engine& engine,
+                                                       const std::string& engine_model,
+                                                       const PromptPlan& plan) {
+  engine::GenerateRequest req;
+  req.model = engine_model;
+  req.sampling = plan.sampling;
+  if (plan.raw) {
+    req.prompt = plan.raw_prompt;
+    return req;
+  }
+  std::vector<engine::ChatMessage> messages;
+  std::string system = plan.system;
+  bool use_tools = !plan.tools.empty() && plan.tool_choice != ToolChoice::kNone;
+  if (use_tools) {
+    if (!system.empty()) system += "\n\n";
+    system += ToolsSystemPrompt(plan.tools);
+  }
+  if (!system.empty()) messages.push_back({"system", system});
+  messages.insert(messages.end(), plan.messages.begin(), plan.messages.end());
+  auto prompt = engine.FormatChat(engine_model, messages, /*add_generation_prompt=*/true);
+  if (!prompt.ok()) return prompt.status();
+  req.prompt = std::move(*prompt);
+  if (!plan.prefill.empty()) req.prompt += plan.prefill;
+  if (use_tools &&
+      (plan.tool_choice == ToolChoice::kAny || plan.tool_choice == ToolChoice::kTool)) {
+    req.grammar = ToolGrammar(plan.tools, plan.tool_choice, plan.tool_choice_name);
+  }
+  return req;
+}
+
+ParsedOutput ParseToolCalls(const std::string& output, const std::vector<ToolSpec>& tools) {
+  ParsedOutput out;
+  size_t pos = 0;
+  std::string text;
+  while (pos < output.size()) {
+    size_t open = output.find(kOpen, pos);
+    if (open == std::string::npos) {
+      text += output.substr(pos);
+      break;
+    }
+    size_t close = output.find(kClose, open + kOpen.size());
+    std::string body = output.substr(open + kOpen.size(), close == std::string::npos
+                                                              ? std::string::npos
+                                                              : close - open - kOpen.size());
+    Json j = Json::parse(body, nullptr, false);
+    bool known = false;
+    if (j.is_object() && j.contains("name") && j["name"].is_string()) {
+      for (const auto& t : tools) known = known || t.name == j["name"].get<std::string>();
+    }
+    if (!known) {
+      text += output.substr(pos, (close == std::string::npos ? output.size()
+                                                              : close + kClose.size()) - pos);
+    } else {
+      text += output.substr(pos, open - pos);
+      ToolCall call;
+      call.id = NewToolUseId();
+      call.name = j["name"].get<std::string>();
+      if (j.contains("arguments")) {
+        call.input = j["arguments"];
+        if (call.input.is_string()) {  // some models double-encode
+          Json inner = Json::parse(call.input.get<std::string>(), nullptr, false);
+          if (inner.is_object()) call.input = inner;
+        }
+      }
+      if (!call.input.is_object()) call.input = Json::object();
+      out.calls.push_back(std::move(call));
+    }
+    if (close == std::string::npos) break;
+    pos = close + kClose.size();
+  }
+  size_t b = text.find_first_not_of(" \n\t\r");
+  size_t e = text.find_last_not_of(" \n\t\r");
+  out.text = b == std::string::npos ? "" : text.substr(b, e - b + 1);
+  return out;
+}
+
+std::string NewToolUseId(const char* prefix) {
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  static constexpr char kChars[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string id = prefix;
+  for (int i = 0; i < 22; ++i) id += kChars[rng() % 64];
+  return id;
+}
+
+size_t SafeTextPrefix(const std::string& text) {
+  size_t open = text.find(kOpen);
+  if (open != std::string::npos) return open;
+  for (size_t k = std::min(text.size(), kOpen.size() - 1); k > 0; --k) {
+    if (text.compare(text.size() - k, k, kOpen.substr(0, k)) == 0) return text.size() - k;
+  }
+  return text.size();
+}
+
+}  // namespace basalt::api

@@ -1,0 +1,340 @@
+#include "catalog/catalog.h"
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace basalt::catalog {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr const char* kDefaultCatalog = R"json({
+  "_comment": "Basalt model catalog. Each entry is one local GGUF model and the Bedrock model ids that reach it. Weights are looked up in the models folders (--models-dir). Several entries may list the same alias: the first one whose weights are present serves it. See docs/catalog.md.",
+  "models": [
+    {
+      "modelId": "qwen.qwen2-5-0-5b-instruct-v1:0",
+      "providerName": "Qwen",
+      "modelName": "Qwen2.5 0.5B Instruct",
+      "weights": "qwen2.5-0.5b-instruct-q4_k_m.gguf",
+      "source": {"repo": "Qwen/Qwen2.5-0.5B-Instruct-GGUF", "file": "qwen2.5-0.5b-instruct-q4_k_m.gguf"},
+      "requestFamily": "meta-llama",
+      "contextLength": 8192,
+      "price": {"inputPer1kTokens": 0.0001, "outputPer1kTokens": 0.0002},
+      "aliases": [
+        {"modelId": "anthropic.claude-v2", "providerName": "Anthropic", "modelName": "Claude"},
+        {"modelId": "anthropic.claude-v2:1", "providerName": "Anthropic", "modelName": "Claude"},
+        {"modelId": "anthropic.claude-instant-v1", "providerName": "Anthropic", "modelName": "Claude Instant"},
+        {"modelId": "anthropic.claude-3-haiku-20240307-v1:0", "providerName": "Anthropic", "modelName": "Claude 3 Haiku"},
+        {"modelId": "anthropic.claude-3-5-haiku-20241022-v1:0", "providerName": "Anthropic", "modelName": "Claude 3.5 Haiku"},
+        {"modelId": "anthropic.claude-3-5-sonnet-20240620-v1:0", "providerName": "Anthropic", "modelName": "Claude 3.5 Sonnet"},
+        {"modelId": "amazon.titan-text-express-v1", "providerName": "Amazon", "modelName": "Titan Text G1 - Express"},
+        {"modelId": "amazon.titan-text-lite-v1", "providerName": "Amazon", "modelName": "Titan Text G1 - Lite"},
+        {"modelId": "amazon.titan-text-premier-v1:0", "providerName": "Amazon", "modelName": "Titan Text Premier"},
+        {"modelId": "meta.llama3-8b-instruct-v1:0", "providerName": "Meta", "modelName": "Llama 3 8B Instruct"},
+        {"modelId": "mistral.mistral-7b-instruct-v0:2", "providerName": "Mistral AI", "modelName": "Mistral 7B Instruct"}
+      ]
+    },
+    {
+      "modelId": "meta.llama3-2-1b-instruct-v1:0",
+      "providerName": "Meta",
+      "modelName": "Llama 3.2 1B Instruct",
+      "weights": "Llama-3.2-1B-Instruct-Q4_K_M.gguf",
+      "source": {"repo": "bartowski/Llama-3.2-1B-Instruct-GGUF", "file": "Llama-3.2-1B-Instruct-Q4_K_M.gguf"},
+      "requestFamily": "meta-llama",
+      "contextLength": 8192,
+      "price": {"inputPer1kTokens": 0.0001, "outputPer1kTokens": 0.0001}
+    },
+    {
+      "modelId": "tinystories.stories-260k-v1:0",
+      "providerName": "TinyStories",
+      "modelName": "Stories 260K (demo)",
+      "weights": "stories260K.gguf",
+      "source": {"repo": "ggml-org/models", "file": "tinyllamas/stories260K.gguf"},
+      "requestFamily": "meta-llama",
+      "contextLength": 512,
+      "price": {"inputPer1kTokens": 0.00001, "outputPer1kTokens": 0.00002},
+      "aliases": [
+        {"modelId": "anthropic.claude-v2", "providerName": "Anthropic", "modelName": "Claude"},
+        {"modelId": "anthropic.claude-v2:1", "providerName": "Anthropic", "modelName": "Claude"},
+        {"modelId": "anthropic.claude-instant-v1", "providerName": "Anthropic", "modelName": "Claude Instant"},
+        {"modelId": "anthropic.claude-3-haiku-20240307-v1:0", "providerName": "Anthropic", "modelName": "Claude 3 Haiku"},
+        {"modelId": "amazon.titan-text-express-v1", "providerName": "Amazon", "modelName": "Titan Text G1 - Express"},
+        {"modelId": "amazon.titan-text-lite-v1", "providerName": "Amazon", "modelName": "Titan Text G1 - Lite"},
+        {"modelId": "meta.llama3-8b-instruct-v1:0", "providerName": "Meta", "modelName": "Llama 3 8B Instruct"},
+        {"modelId": "mistral.mistral-7b-instruct-v0:2", "providerName": "Mistral AI", "modelName": "Mistral 7B Instruct"}
+      ]
+    }
+  ]
+}
+)json";
+
+Status FieldError(const std::string& where, const std::string& what) {
+  return Status::InvalidArgument("catalog: " + where + ": " + what);
+}
+
+StatusOr<std::string> GetString(const json& obj, const char* key, const std::string& where,
+                                bool required) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) {
+    if (required) return FieldError(where, std::string("missing \"") + key + "\"");
+    return std::string();
+  }
+  if (!it->is_string()) return FieldError(where, std::string("\"") + key + "\" must be a string");
+  return it->get<std::string>();
+}
+
+StatusOr<std::vector<std::string>> GetStringList(const json& obj, const char* key,
+                                                 const std::string& where,
+                                                 std::vector<std::string> fallback) {
+  auto it = obj.find(key);
+  if (it == obj.end()) return fallback;
+  if (!it->is_array()) return FieldError(where, std::string("\"") + key + "\" must be a list");
+  std::vector<std::string> out;
+  for (const auto& v : *it) {
+    if (!v.is_string()) return FieldError(where, std::string("\"") + key + "\" must hold strings");
+    out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+Status ApplyCommon(const json& obj, const std::string& where, ModelEntry* e) {
+  auto provider = GetString(obj, "providerName", where, false);
+  if (!provider.ok()) return provider.status();
+  if (!provider->empty()) e->provider_name = *provider;
+  auto name = GetString(obj, "modelName", where, false);
+  if (!name.ok()) return name.status();
+  if (!name->empty()) e->model_name = *name;
+  auto fam = GetString(obj, "requestFamily", where, false);
+  if (!fam.ok()) return fam.status();
+  if (!fam->empty()) {
+    auto f = ParseRequestFamily(*fam);
+    if (!f.ok()) return FieldError(where, f.status().message());
+    e->family = *f;
+  } else if (auto inferred = InferRequestFamily(e->model_id)) {
+    e->family = *inferred;
+  }
+  auto in = GetStringList(obj, "inputModalities", where, e->input_modalities);
+  if (!in.ok()) return in.status();
+  e->input_modalities = *in;
+  auto out = GetStringList(obj, "outputModalities", where, e->output_modalities);
+  if (!out.ok()) return out.status();
+  e->output_modalities = *out;
+  if (auto it = obj.find("responseStreamingSupported"); it != obj.end()) {
+    if (!it->is_boolean()) return FieldError(where, "\"responseStreamingSupported\" must be a bool");
+    e->streaming = it->get<bool>();
+  }
+  if (auto it = obj.find("price"); it != obj.end()) {
+    if (!it->is_object()) return FieldError(where, "\"price\" must be an object");
+    for (auto [key, dst] : {std::pair{"inputPer1kTokens", &e->price.input_per_1k_tokens},
+                            std::pair{"outputPer1kTokens", &e->price.output_per_1k_tokens}}) {
+      auto p = it->find(key);
+      if (p == it->end()) continue;
+      if (!p->is_number() || p->get<double>() < 0) {
+        return FieldError(where, std::string("\"price.") + key + "\" must be a number >= 0");
+      }
+      *dst = p->get<double>();
+    }
+  }
+  return Status::Ok();
+}
+
+std::string ResolveWeights(const std::string& weights, const LoadOptions& options) {
+  fs::path p(weights);
+  if (p.is_absolute()) return fs::exists(p) ? p.string() : std::string();
+  for (const auto& dir : options.models_dirs) {
+    fs::path candidate = fs::path(dir) / p;
+    std::error_code ec;
+    if (fs::is_regular_file(candidate, ec)) return fs::absolute(candidate).lexically_normal().string();
+  }
+  return std::string();
+}
+
+bool IsValidModelId(const std::string& id) {
+  if (id.empty() || id.size() > 256) return false;
+  for (char c : id) {
+    if (!(isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' ||
+          c == ':' || c == '/')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+StatusOr<RequestFamily> ParseRequestFamily(const std::string& name) {
+  if (name == "anthropic-text") return RequestFamily::kAnthropicText;
+  if (name == "anthropic-messages") return RequestFamily::kAnthropicMessages;
+  if (name == "titan-text") return RequestFamily::kTitanText;
+  if (name == "meta-llama") return RequestFamily::kMetaLlama;
+  if (name == "mistral") return RequestFamily::kMistral;
+  return Status::InvalidArgument(
+      "unknown requestFamily \"" + name +
+      "\" (expected anthropic-text, anthropic-messages, titan-text, meta-llama or mistral)");
+}
+
+const char* RequestFamilyName(RequestFamily family) {
+  switch (family) {
+    case RequestFamily::kAnthropicText: return "anthropic-text";
+    case RequestFamily::kAnthropicMessages: return "anthropic-messages";
+    case RequestFamily::kTitanText: return "titan-text";
+    case RequestFamily::kMetaLlama: return "meta-llama";
+    case RequestFamily::kMistral: return "mistral";
+  }
+  return "meta-llama";
+}
+
+std::optional<RequestFamily> InferRequestFamily(const std::string& id) {
+  auto starts = [&](const char* p) { return id.rfind(p, 0) == 0; };
+  if (starts("anthropic.claude-v2") || starts("anthropic.claude-instant")) {
+    return RequestFamily::kAnthropicText;
+  }
+  if (starts("anthropic.")) return RequestFamily::kAnthropicMessages;
+  if (starts("amazon.titan-text") || starts("amazon.titan-tg1")) return RequestFamily::kTitanText;
+  if (starts("meta.")) return RequestFamily::kMetaLlama;
+  if (starts("mistral.")) return RequestFamily::kMistral;
+  return std::nullopt;
+}
+
+const char* Catalog::DefaultCatalogJson() { return kDefaultCatalog; }
+
+StatusOr<std::shared_ptr<const Catalog>> Catalog::Parse(const std::string& text,
+                                                        const LoadOptions& options) {
+  json root = json::parse(text, nullptr, /*allow_exceptions=*/false, /*ignore_comments=*/true);
+  if (root.is_discarded()) return Status::InvalidArgument("catalog: not valid JSON");
+  if (!root.is_object()) return Status::InvalidArgument("catalog: top level must be an object");
+  auto models = root.find("models");
+  if (models == root.end() || !models->is_array()) {
+    return Status::InvalidArgument("catalog: \"models\" must be a list");
+  }
+  auto cat = std::make_shared<Catalog>();
+  std::map<std::string, bool> primary_ids;
+  for (size_t i = 0; i < models->size(); ++i) {
+    const json& m = (*models)[i];
+    std::string where = "models[" + std::to_string(i) + "]";
+    if (!m.is_object()) return FieldError(where, "must be an object");
+    ModelEntry base;
+    auto id = GetString(m, "modelId", where, true);
+    if (!id.ok()) return id.status();
+    if (!IsValidModelId(*id)) return FieldError(where, "invalid modelId \"" + *id + "\"");
+    if (primary_ids.count(*id)) return FieldError(where, "duplicate modelId \"" + *id + "\"");
+    primary_ids[*id] = true;
+    where += " (" + *id + ")";
+    base.model_id = *id;
+    base.model_name = *id;
+    base.provider_name = "Basalt";
+    BASALT_RETURN_IF_ERROR(ApplyCommon(m, where, &base));
+    auto weights = GetString(m, "weights", where, true);
+    if (!weights.ok()) return weights.status();
+    if (auto src = m.find("source"); src != m.end() && src->is_object()) {
+      auto repo = GetString(*src, "repo", where + ".source", false);
+      auto file = GetString(*src, "file", where + ".source", false);
+      if (!repo.ok()) return repo.status();
+      if (!file.ok()) return file.status();
+      base.source_repo = *repo;
+      base.source_file = *file;
+    }
+    for (auto [key, dst] : {std::pair{"contextLength", &base.context_length},
+                            std::pair{"parallel", &base.parallel}}) {
+      auto it = m.find(key);
+      if (it == m.end()) continue;
+      if (!it->is_number_integer() || it->get<int64_t>() < 0 || it->get<int64_t>() > (1 << 24)) {
+        return FieldError(where, std::string("\"") + key + "\" must be a non-negative integer");
+      }
+      *dst = it->get<int>();
+    }
+    base.engine_model = base.model_id;
+    base.weights_path = ResolveWeights(*weights, options);
+
+    std::vector<ModelEntry> group{base};
+    if (auto al = m.find("aliases"); al != m.end()) {
+      if (!al->is_array()) return FieldError(where, "\"aliases\" must be a list");
+      for (size_t j = 0; j < al->size(); ++j) {
+        const json& a = (*al)[j];
+        std::string awhere = where + ".aliases[" + std::to_string(j) + "]";
+        ModelEntry e = base;
+        e.is_alias = true;
+        if (a.is_string()) {
+          e.model_id = a.get<std::string>();
+        } else if (a.is_object()) {
+          auto aid = GetString(a, "modelId", awhere, true);
+          if (!aid.ok()) return aid.status();
+          e.model_id = *aid;
+        } else {
+          return FieldError(awhere, "must be a string or an object");
+        }
+        if (!IsValidModelId(e.model_id)) return FieldError(awhere, "invalid modelId");
+        // An alias speaks its own id's body format unless told otherwise.
+        if (auto inferred = InferRequestFamily(e.model_id)) e.family = *inferred;
+        if (a.is_object()) BASALT_RETURN_IF_ERROR(ApplyCommon(a, awhere, &e));
+        group.push_back(std::move(e));
+      }
+    }
+    if (base.weights_path.empty()) {
+      cat->missing_.push_back({base.model_id, *weights, base.source_repo, base.source_file});
+      continue;
+    }
+    for (auto& e : group) {
+      if (cat->by_id_.count(e.model_id)) continue;  // an earlier entry serves it
+      cat->by_id_[e.model_id] = cat->entries_.size();
+      cat->entries_.push_back(std::move(e));
+    }
+  }
+  std::sort(cat->entries_.begin(), cat->entries_.end(),
+            [](const ModelEntry& a, const ModelEntry& b) { return a.model_id < b.model_id; });
+  cat->by_id_.clear();
+  for (size_t i = 0; i < cat->entries_.size(); ++i) cat->by_id_[cat->entries_[i].model_id] = i;
+  return std::shared_ptr<const Catalog>(std::move(cat));
+}
+
+StatusOr<std::shared_ptr<const Catalog>> Catalog::LoadOrCreate(const std::string& path,
+                                                               const LoadOptions& options) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    fs::create_directories(fs::path(path).parent_path(), ec);
+    std::ofstream out(path);
+    if (!out) return Status::Internal("cannot write the default catalog to " + path);
+    out << kDefaultCatalog;
+    if (!out) return Status::Internal("cannot write the default catalog to " + path);
+  }
+  std::ifstream in(path);
+  if (!in) return Status::Internal("cannot read the catalog " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto cat = Parse(ss.str(), options);
+  if (!cat.ok()) return Status::InvalidArgument(path + ": " + cat.status().message());
+  return cat;
+}
+
+const ModelEntry* Catalog::Find(const std::string& model_id) const {
+  auto lookup = [&](const std::string& id) -> const ModelEntry* {
+    auto it = by_id_.find(id);
+    return it == by_id_.end() ? nullptr : &entries_[it->second];
+  };
+  if (const ModelEntry* e = lookup(model_id)) return e;
+  std::string id = model_id;
+  // arn:aws:bedrock:<region>:<account>:foundation-model/<id> or inference-profile/<id>.
+  if (id.rfind("arn:", 0) == 0) {
+    size_t slash = id.find('/');
+    if (slash == std::string::npos) return nullptr;
+    std::string kind = id.substr(0, slash);
+    if (kind.find(":foundation-model") == std::string::npos &&
+        kind.find(":inference-profile") == std::string::npos) {
+      return nullptr;
+    }
+    id = id.substr(slash + 1);
+    if (const ModelEntry* e = lookup(id)) return e;
+  }
+  for (const char* prefix : {"us.", "eu.", "apac.", "us-gov.", "ca.", "jp.", "au.", "global."}) {
+    if (id.rfind(prefix, 0) == 0) return lookup(id.substr(strlen(prefix)));
+  }
+  return nullptr;
+}
+
+}  // namespace basalt::catalog

@@ -1,0 +1,98 @@
+// The model catalog: which Bedrock model ids this deployment serves, on which local weights,
+// with which request family and prices. Users edit it as JSON (docs/catalog.md).
+//
+// An entry names one local model (a GGUF file) and the Bedrock ids that reach it. Several
+// entries may claim the same alias; the first entry whose weights are present serves it, so a
+// catalog can prefer a real instruct model and fall back to a tiny demo model.
+//
+// Immutable after Load(); safe to share across threads.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace basalt::catalog {
+
+// The InvokeModel body format a model id accepts (Converse works for every family).
+enum class RequestFamily {
+  kAnthropicText,      // prompt / max_tokens_to_sample -> completion
+  kAnthropicMessages,  // anthropic_version bedrock-2023-05-31, messages -> content
+  kTitanText,          // inputText / textGenerationConfig -> results
+  kMetaLlama,          // prompt / max_gen_len -> generation
+  kMistral,            // prompt / max_tokens -> outputs
+};
+
+StatusOr<RequestFamily> ParseRequestFamily(const std::string& name);
+const char* RequestFamilyName(RequestFamily family);
+// Infers the family from a Bedrock model id ("anthropic.claude-3..." -> messages).
+std::optional<RequestFamily> InferRequestFamily(const std::string& model_id);
+
+struct Price {
+  double input_per_1k_tokens = 0;   // in the deployment's currency (USD by default)
+  double output_per_1k_tokens = 0;
+};
+
+// One Bedrock-visible model id.
+struct ModelEntry {
+  std::string model_id;  // e.g. "anthropic.claude-v2"
+  std::string provider_name;
+  std::string model_name;
+  RequestFamily family = RequestFamily::kMetaLlama;
+  std::vector<std::string> input_modalities{"TEXT"};
+  std::vector<std::string> output_modalities{"TEXT"};
+  bool streaming = true;
+  Price price;
+  // The local model behind it.
+  std::string engine_model;  // engine key (the primary entry's model id)
+  std::string weights_path;  // resolved absolute path of the GGUF
+  int context_length = 0;    // 0 = from the GGUF
+  int parallel = 0;          // 0 = server default
+  bool is_alias = false;
+  std::string source_repo;   // where `basalt models pull` gets the weights
+  std::string source_file;
+};
+
+// A local model whose weights were not found, with how to get them.
+struct MissingModel {
+  std::string model_id;
+  std::string weights;
+  std::string source_repo;
+  std::string source_file;
+};
+
+struct LoadOptions {
+  std::vector<std::string> models_dirs;  // searched in order for relative weight paths
+};
+
+class Catalog {
+ public:
+  // Parses catalog JSON text. Returns kInvalidArgument naming the bad field.
+  static StatusOr<std::shared_ptr<const Catalog>> Parse(const std::string& json_text,
+                                                        const LoadOptions& options);
+  // Reads the file at `path`; if it does not exist, writes DefaultCatalogJson() there first.
+  static StatusOr<std::shared_ptr<const Catalog>> LoadOrCreate(const std::string& path,
+                                                               const LoadOptions& options);
+  // The catalog written on first start: recommended small instruct models plus the tiny
+  // stories260K demo model, with Bedrock aliases.
+  static const char* DefaultCatalogJson();
+
+  // Resolves a model id as it arrives in a path: a plain id, a foundation-model ARN, or a
+  // cross-region inference profile id ("us.", "eu.", "apac.", "global." prefix).
+  // Returns nullptr when unknown or when its weights are missing.
+  const ModelEntry* Find(const std::string& model_id) const;
+  // Every served id (primary ids and aliases), sorted by id.
+  const std::vector<ModelEntry>& entries() const { return entries_; }
+  const std::vector<MissingModel>& missing() const { return missing_; }
+
+ private:
+  std::vector<ModelEntry> entries_;
+  std::map<std::string, size_t> by_id_;
+  std::vector<MissingModel> missing_;
+};
+
+}  // namespace basalt::catalog

@@ -1,0 +1,102 @@
+#include "catalog/catalog.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+namespace basalt::catalog {
+namespace {
+
+namespace fs = std::filesystem;
+
+class CatalogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("catalog_test_" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+    std::ofstream(dir_ / "tiny.gguf") << "x";
+    opts_.models_dirs = {(dir_ / "nope").string(), dir_.string()};
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+  LoadOptions opts_;
+};
+
+TEST_F(CatalogTest, DefaultCatalogFallsBackToTheModelThatIsPresent) {
+  std::ofstream(dir_ / "stories260K.gguf") << "x";
+  auto cat = Catalog::Parse(Catalog::DefaultCatalogJson(), opts_);
+  ASSERT_TRUE(cat.ok()) << cat.status().ToString();
+  const ModelEntry* e = (*cat)->Find("anthropic.claude-v2");
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->engine_model, "tinystories.stories-260k-v1:0");
+  EXPECT_EQ(e->family, RequestFamily::kAnthropicText);
+  EXPECT_EQ(e->provider_name, "Anthropic");
+  EXPECT_TRUE(e->is_alias);
+  // Qwen and Llama weights are absent: reported, not served.
+  EXPECT_EQ((*cat)->missing().size(), 2u);
+  EXPECT_EQ((*cat)->Find("qwen.qwen2-5-0-5b-instruct-v1:0"), nullptr);
+  EXPECT_EQ((*cat)->Find("anthropic.claude-3-haiku-20240307-v1:0")->family,
+            RequestFamily::kAnthropicMessages);
+  EXPECT_EQ((*cat)->Find("amazon.titan-text-express-v1")->family, RequestFamily::kTitanText);
+  EXPECT_EQ((*cat)->Find("mistral.mistral-7b-instruct-v0:2")->family, RequestFamily::kMistral);
+}
+
+TEST_F(CatalogTest, FirstPresentEntryWinsAnAlias) {
+  std::ofstream(dir_ / "qwen2.5-0.5b-instruct-q4_k_m.gguf") << "x";
+  std::ofstream(dir_ / "stories260K.gguf") << "x";
+  auto cat = Catalog::Parse(Catalog::DefaultCatalogJson(), opts_);
+  ASSERT_TRUE(cat.ok());
+  EXPECT_EQ((*cat)->Find("anthropic.claude-v2")->engine_model, "qwen.qwen2-5-0-5b-instruct-v1:0");
+  EXPECT_EQ((*cat)->missing().size(), 1u);
+}
+
+TEST_F(CatalogTest, NoModelsMeansAnEmptyCatalog) {
+  auto cat = Catalog::Parse(Catalog::DefaultCatalogJson(), LoadOptions{});
+  ASSERT_TRUE(cat.ok());
+  EXPECT_TRUE((*cat)->entries().empty());
+  EXPECT_EQ((*cat)->missing().size(), 3u);
+  EXPECT_EQ((*cat)->missing()[0].source_repo, "Qwen/Qwen2.5-0.5B-Instruct-GGUF");
+}
+
+TEST_F(CatalogTest, ResolvesArnsAndInferenceProfiles) {
+  auto cat = Catalog::Parse(R"({"models":[{"modelId":"m.x-v1:0","weights":"tiny.gguf",
+      "aliases":["anthropic.claude-3-haiku-20240307-v1:0"]}]})", opts_);
+  ASSERT_TRUE(cat.ok()) << cat.status().ToString();
+  const Catalog& c = **cat;
+  EXPECT_NE(c.Find("m.x-v1:0"), nullptr);
+  EXPECT_NE(c.Find("arn:aws:bedrock:us-east-1::foundation-model/m.x-v1:0"), nullptr);
+  EXPECT_NE(c.Find("us.anthropic.claude-3-haiku-20240307-v1:0"), nullptr);
+  EXPECT_NE(c.Find("arn:aws:bedrock:us-east-1:123456789012:inference-profile/"
+                   "apac.anthropic.claude-3-haiku-20240307-v1:0"),
+            nullptr);
+  EXPECT_EQ(c.Find("arn:aws:bedrock:us-east-1::guardrail/m.x-v1:0"), nullptr);
+  EXPECT_EQ(c.Find("nope"), nullptr);
+  EXPECT_EQ(c.Find("m.x-v1:0")->family, RequestFamily::kMetaLlama);
+}
+
+TEST_F(CatalogTest, BadFieldsAreNamed) {
+  auto bad = [&](const char* text, const char* want) {
+    auto cat = Catalog::Parse(text, opts_);
+    ASSERT_FALSE(cat.ok()) << text;
+    EXPECT_NE(cat.status().message().find(want), std::string::npos) << cat.status().message();
+  };
+  bad("{", "not valid JSON");
+  bad(R"({"models":3})", "\"models\" must be a list");
+  bad(R"({"models":[{"weights":"tiny.gguf"}]})", "missing \"modelId\"");
+  bad(R"({"models":[{"modelId":"a","weights":"t","requestFamily":"x"}]})", "unknown requestFamily");
+  bad(R"({"models":[{"modelId":"a","weights":"t","price":{"inputPer1kTokens":-1}}]})",
+      "price.inputPer1kTokens");
+  bad(R"({"models":[{"modelId":"a b","weights":"t"}]})", "invalid modelId");
+  bad(R"({"models":[{"modelId":"a","weights":"t"},{"modelId":"a","weights":"t"}]})", "duplicate");
+}
+
+TEST_F(CatalogTest, LoadOrCreateWritesTheDefault) {
+  auto path = (dir_ / "sub" / "catalog.json").string();
+  auto cat = Catalog::LoadOrCreate(path, opts_);
+  ASSERT_TRUE(cat.ok()) << cat.status().ToString();
+  EXPECT_TRUE(fs::exists(path));
+}
+
+}  // namespace
+}  // namespace basalt::catalog

@@ -1,0 +1,266 @@
+// The basalt executable: flags, wiring, nothing else.
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "api/api.h"
+#include "catalog/catalog.h"
+#include "engine/engine.h"
+#include "http/http_server.h"
+#include "models/pull.h"
+#include "store/store.h"
+
+namespace fs = std::filesystem;
+using namespace basalt;
+
+namespace {
+
+struct ServeFlags {
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::string data_dir;
+  std::string catalog;
+  std::vector<std::string> models_dirs;
+  std::string tls_cert, tls_key;
+  int threads = 0;
+  int parallel = 4;
+  int ctx_size = 0;
+  int max_queue = 64;
+  int http_workers = 128;
+  std::string region = "us-east-1";
+  std::string log_level = "info";
+  int shutdown_grace_s = 30;
+};
+
+std::string DefaultDataDir() {
+  if (const char* home = std::getenv("HOME"); home && *home) {
+    return (fs::path(home) / ".basalt").string();
+  }
+  return ".basalt";
+}
+
+std::atomic<int> g_signal{0};
+void OnSignal(int sig) { g_signal = sig; }
+
+int Fail(const Status& st) {
+  spdlog::critical("{}", st.ToString());
+  return 1;
+}
+
+// First start: an administrator account, user, access key and API key, written where the
+// README says so that `aws configure` (or `source admin.env`) can use them.
+Status BootstrapAdmin(store::Store& store, const std::string& data_dir, const ServeFlags& f,
+                      const std::string& endpoint) {
+  auto done = store.GetSetting("admin_bootstrapped");
+  if (!done.ok()) return done.status();
+  if (done->has_value()) return Status::Ok();
+  auto account = store.CreateAccount("admin");
+  if (!account.ok()) return account.status();
+  auto user = store.CreateUser(account->id, "admin", "admin");
+  if (!user.ok()) return user.status();
+  auto key = store.CreateAccessKey(user->id);
+  if (!key.ok()) return key.status();
+  auto api_key = store.CreateApiKey(user->id, 0);
+  if (!api_key.ok()) return api_key.status();
+
+  fs::path creds = fs::path(data_dir) / "admin-credentials";
+  fs::path env = fs::path(data_dir) / "admin.env";
+  {
+    std::ofstream out(creds, std::ios::trunc);
+    out << "# Basalt administrator credentials (shown once; keep this file private).\n"
+        << "# Use with: AWS_SHARED_CREDENTIALS_FILE=" << fs::absolute(creds).string()
+        << " AWS_PROFILE=basalt\n"
+        << "[basalt]\naws_access_key_id = " << key->access_key_id
+        << "\naws_secret_access_key = " << key->secret_access_key << "\n";
+    if (!out) return Status::Internal("cannot write " + creds.string());
+  }
+  {
+    std::ofstream out(env, std::ios::trunc);
+    out << "# Basalt administrator environment: source this file, then run boto3 / aws / JS code.\n"
+        << "export AWS_ACCESS_KEY_ID=" << key->access_key_id << "\n"
+        << "export AWS_SECRET_ACCESS_KEY=" << key->secret_access_key << "\n"
+        << "export AWS_REGION=" << f.region << "\n"
+        << "export AWS_DEFAULT_REGION=" << f.region << "\n"
+        << "export AWS_ENDPOINT_URL=" << endpoint << "\n"
+        << "# Bedrock API key (Authorization: Bearer); uncomment to use it instead of SigV4.\n"
+        << "# export AWS_BEARER_TOKEN_BEDROCK=" << api_key->token << "\n";
+    if (!out) return Status::Internal("cannot write " + env.string());
+  }
+  chmod(creds.c_str(), 0600);
+  chmod(env.c_str(), 0600);
+  BASALT_RETURN_IF_ERROR(store.PutSetting("admin_bootstrapped", "1"));
+  std::cout << "basalt: created the administrator key " << key->access_key_id
+            << "; credentials written to " << fs::absolute(creds).string() << " and "
+            << fs::absolute(env).string() << std::endl;
+  return Status::Ok();
+}
+
+int Serve(const ServeFlags& flags) {
+  spdlog::set_level(spdlog::level::from_str(flags.log_level));
+  std::string data_dir = flags.data_dir.empty() ? DefaultDataDir() : flags.data_dir;
+  std::error_code ec;
+  fs::create_directories(data_dir, ec);
+  if (ec) return Fail(Status::Internal("cannot create data dir " + data_dir + ": " + ec.message()));
+
+  auto master = store::LoadOrCreateMasterKey((fs::path(data_dir) / "master.key").string());
+  if (!master.ok()) return Fail(master.status());
+  auto store = store::Store::OpenSqlite((fs::path(data_dir) / "basalt.db").string(), *master);
+  if (!store.ok()) return Fail(store.status());
+
+  catalog::LoadOptions copts;
+  copts.models_dirs = flags.models_dirs;
+  if (copts.models_dirs.empty()) copts.models_dirs.push_back((fs::path(data_dir) / "models").string());
+  fs::create_directories(copts.models_dirs.front(), ec);
+  std::string catalog_path =
+      flags.catalog.empty() ? (fs::path(data_dir) / "catalog.json").string() : flags.catalog;
+  auto cat = catalog::Catalog::LoadOrCreate(catalog_path, copts);
+  if (!cat.ok()) return Fail(cat.status());
+
+  engine::EngineOptions eopts;
+  std::set<std::string> seen;
+  for (const auto& e : (*cat)->entries()) {
+    if (!seen.insert(e.engine_model).second) continue;
+    engine::ModelConfig mc;
+    mc.name = e.engine_model;
+    mc.path = e.weights_path;
+    mc.parallel = e.parallel > 0 ? e.parallel : flags.parallel;
+    int per_slot = e.context_length > 0 ? e.context_length : 0;
+    mc.context_length = flags.ctx_size > 0 ? flags.ctx_size : per_slot * mc.parallel;
+    mc.threads = flags.threads;
+    mc.max_queue = flags.max_queue;
+    eopts.models.push_back(mc);
+  }
+  auto engine = engine::Engine::Open(eopts);
+  if (!engine.ok()) return Fail(engine.status());
+
+  std::string scheme = flags.tls_cert.empty() ? "http" : "https";
+  api::ApiOptions aopts;
+  aopts.default_region = flags.region;
+  auto api = std::make_shared<api::BedrockApi>(store->get(), engine->get(), *cat, aopts);
+
+  http::ServerOptions sopts;
+  sopts.host = flags.host;
+  sopts.port = flags.port;
+  sopts.tls_cert_file = flags.tls_cert;
+  sopts.tls_key_file = flags.tls_key;
+  sopts.worker_threads = flags.http_workers;
+  auto server = http::Server::Start(sopts, [api](http::Request r, std::shared_ptr<http::ResponseWriter> w) {
+    api->Handle(std::move(r), std::move(w));
+  });
+  if (!server.ok()) return Fail(server.status());
+  std::string host = flags.host.find(':') != std::string::npos ? "[" + flags.host + "]" : flags.host;
+  std::string endpoint = scheme + "://" + (flags.host == "0.0.0.0" ? "127.0.0.1" : host) + ":" +
+                         std::to_string((*server)->port());
+
+  Status boot = BootstrapAdmin(**store, data_dir, flags, endpoint);
+  if (!boot.ok()) return Fail(boot);
+
+  for (const auto& m : (*cat)->missing()) {
+    spdlog::warn("model {}: weights {} not found in the models folders; get them with: basalt "
+                 "models pull {} {}", m.model_id, m.weights, m.source_repo, m.source_file);
+  }
+  std::map<std::string, std::vector<std::string>> served;
+  for (const auto& e : (*cat)->entries()) served[e.engine_model].push_back(e.model_id);
+  for (const auto& [model, ids] : served) {
+    std::string list;
+    for (const auto& id : ids) list += (list.empty() ? "" : ", ") + id;
+    spdlog::info("serving {} as: {}", model, list);
+  }
+  if (served.empty()) {
+    std::cout << "basalt: no model is available yet, so the catalog is empty. Get the "
+                 "recommended small model with:\n  basalt models pull "
+                 "Qwen/Qwen2.5-0.5B-Instruct-GGUF qwen2.5-0.5b-instruct-q4_k_m.gguf --dir "
+              << copts.models_dirs.front() << "\nthen restart basalt." << std::endl;
+  }
+  std::cout << "basalt: listening on " << endpoint << std::endl;
+
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGPIPE, SIG_IGN);
+  while (g_signal == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  spdlog::info("signal {}: finishing in-flight requests (up to {} s)", int(g_signal),
+               flags.shutdown_grace_s);
+  (*server)->Shutdown(std::chrono::seconds(flags.shutdown_grace_s));
+  return 0;
+}
+
+int Pull(const models::PullOptions& opts) {
+  auto r = models::PullModel(opts);
+  if (!r.ok()) {
+    std::cerr << "basalt models pull: " << r.status().message() << std::endl;
+    return 1;
+  }
+  std::cout << r->path << " (" << r->bytes << " bytes, sha256 " << r->sha256
+            << (r->resumed ? ", resumed" : "") << ")" << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Basalt: a self-hosted, Bedrock-compatible generative AI server"};
+  app.require_subcommand(1);
+
+  ServeFlags sf;
+  auto* serve = app.add_subcommand("serve", "Run the server");
+  serve->add_option("--host", sf.host, "Address to listen on")->envname("BASALT_HOST")->capture_default_str();
+  serve->add_option("--port", sf.port, "Port (0 picks a free one)")->envname("BASALT_PORT")->capture_default_str();
+  serve->add_option("--data-dir", sf.data_dir, "State folder (default ~/.basalt)")->envname("BASALT_DATA_DIR");
+  serve->add_option("--catalog", sf.catalog, "Model catalog JSON (default <data-dir>/catalog.json)")->envname("BASALT_CATALOG");
+  serve->add_option("--models-dir", sf.models_dirs, "Folders searched for GGUF weights, in order (default <data-dir>/models)")->envname("BASALT_MODELS_DIRS")->delimiter(',');
+  serve->add_option("--tls-cert", sf.tls_cert, "PEM certificate: serve HTTPS (ALPN h2, http/1.1)")->envname("BASALT_TLS_CERT");
+  serve->add_option("--tls-key", sf.tls_key, "PEM private key")->envname("BASALT_TLS_KEY");
+  serve->add_option("--threads", sf.threads, "CPU threads per model (0 = all cores)")->envname("BASALT_THREADS")->capture_default_str();
+  serve->add_option("--parallel", sf.parallel, "Concurrent sequences per model")->envname("BASALT_PARALLEL")->capture_default_str();
+  serve->add_option("--ctx-size", sf.ctx_size, "Total KV cache cells per model (0 = contextLength x parallel)")->envname("BASALT_CTX_SIZE")->capture_default_str();
+  serve->add_option("--max-queue", sf.max_queue, "Queued requests per model before ThrottlingException")->envname("BASALT_MAX_QUEUE")->capture_default_str();
+  serve->add_option("--http-workers", sf.http_workers, "Request handler threads")->envname("BASALT_HTTP_WORKERS")->capture_default_str();
+  serve->add_option("--region", sf.region, "Default region (ARNs, admin.env)")->envname("BASALT_REGION")->capture_default_str();
+  serve->add_option("--log-level", sf.log_level, "trace, debug, info, warn, error")->envname("BASALT_LOG_LEVEL")->capture_default_str();
+  serve->add_option("--shutdown-grace", sf.shutdown_grace_s, "Seconds to finish in-flight streams on SIGTERM")->capture_default_str();
+
+  auto* models_cmd = app.add_subcommand("models", "Manage model weights");
+  models_cmd->require_subcommand(1);
+  models::PullOptions po;
+  po.base_url = "https://huggingface.co";
+  if (const char* e = std::getenv("BASALT_HF_BASE_URL"); e && *e) po.base_url = e;
+  if (const char* t = std::getenv("HF_TOKEN"); t && *t) po.token = t;
+  po.dest_dir = (fs::path(DefaultDataDir()) / "models").string();
+  auto* pull = models_cmd->add_subcommand("pull", "Download a GGUF from a Hugging Face-style server");
+  pull->add_option("repo", po.repo, "Repository, e.g. Qwen/Qwen2.5-0.5B-Instruct-GGUF")->required();
+  pull->add_option("file", po.file, "File in the repository, e.g. qwen2.5-0.5b-instruct-q4_k_m.gguf")->required();
+  pull->add_option("--dir", po.dest_dir, "Destination folder")->capture_default_str();
+  pull->add_option("--base-url", po.base_url, "Server base URL (env BASALT_HF_BASE_URL)")->capture_default_str();
+  pull->add_option("--revision", po.revision, "Branch, tag or commit")->capture_default_str();
+  pull->add_option("--sha256", po.expected_sha256, "Expected SHA-256 of the file");
+  pull->add_option("--token", po.token, "Bearer token (env HF_TOKEN)");
+  bool quiet = false;
+  pull->add_flag("--quiet", quiet, "No progress bar");
+
+  auto* version = app.add_subcommand("version", "Print the version");
+
+  CLI11_PARSE(app, argc, argv);
+  if (serve->parsed()) return Serve(sf);
+  if (pull->parsed()) {
+    po.progress = !quiet;
+    return Pull(po);
+  }
+  if (version->parsed()) {
+    std::cout << "basalt 0.1.0" << std::endl;
+    return 0;
+  }
+  return 0;
+}
