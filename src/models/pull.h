@@ -5,6 +5,7 @@
 // is a 64-hex SHA-256, as Hugging Face sends for LFS files).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 
