@@ -304,6 +304,20 @@ struct BedrockApiRunner {
     if (prompt) *prompt = req->prompt;
     if (add_special) *add_special = req->add_special;
     *stream = std::make_shared<GenerationStream>();
+    if (req->sampling.max_tokens <= 0) {
+      // Nothing to generate (max_tokens_to_sample 0): answer with the prompt's usage alone;
+      // the engine reads a non-positive limit as "up to the context".
+      auto count = engine.CountTokens(req->model, req->prompt, req->add_special);
+      if (!count.ok()) {
+        *error = count.status();
+        return false;
+      }
+      engine::Usage usage;
+      usage.prompt_tokens = *count;
+      (*stream)->OnDone(Status::Ok(), engine::FinishReason::kLength, "", usage, {});
+      *job = 0;
+      return true;
+    }
     auto id = engine.Submit(std::move(*req), *stream);
     if (!id.ok()) {
       *error = id.status();

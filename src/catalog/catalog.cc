@@ -155,6 +155,18 @@ std::string ResolveWeights(const std::string& weights, const LoadOptions& option
   return std::string();
 }
 
+const char* InferProviderName(const std::string& id) {
+  static const std::pair<const char*, const char*> kProviders[] = {
+      {"anthropic.", "Anthropic"}, {"amazon.", "Amazon"},   {"meta.", "Meta"},
+      {"mistral.", "Mistral AI"},  {"cohere.", "Cohere"},   {"ai21.", "AI21 Labs"},
+      {"stability.", "Stability AI"}, {"deepseek.", "DeepSeek"}, {"qwen.", "Qwen"},
+  };
+  for (const auto& [prefix, name] : kProviders) {
+    if (id.rfind(prefix, 0) == 0) return name;
+  }
+  return nullptr;
+}
+
 bool IsValidModelId(const std::string& id) {
   if (id.empty() || id.size() > 256) return false;
   for (char c : id) {
@@ -270,8 +282,10 @@ StatusOr<std::shared_ptr<const Catalog>> Catalog::Parse(const std::string& text,
           return FieldError(awhere, "must be a string or an object");
         }
         if (!IsValidModelId(e.model_id)) return FieldError(awhere, "invalid modelId");
-        // An alias speaks its own id's body format unless told otherwise.
+        // An alias speaks its own id's body format and shows its provider unless told
+        // otherwise.
         if (auto inferred = InferRequestFamily(e.model_id)) e.family = *inferred;
+        if (const char* provider = InferProviderName(e.model_id)) e.provider_name = provider;
         if (a.is_object()) BASALT_RETURN_IF_ERROR(ApplyCommon(a, awhere, &e));
         group.push_back(std::move(e));
       }

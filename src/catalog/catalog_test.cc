@@ -73,6 +73,8 @@ TEST_F(CatalogTest, ResolvesArnsAndInferenceProfiles) {
   EXPECT_EQ(c.Find("arn:aws:bedrock:us-east-1::guardrail/m.x-v1:0"), nullptr);
   EXPECT_EQ(c.Find("nope"), nullptr);
   EXPECT_EQ(c.Find("m.x-v1:0")->family, RequestFamily::kMetaLlama);
+  EXPECT_EQ(c.Find("anthropic.claude-3-haiku-20240307-v1:0")->provider_name, "Anthropic");
+  EXPECT_EQ(c.Find("m.x-v1:0")->provider_name, "Basalt");
 }
 
 TEST_F(CatalogTest, BadFieldsAreNamed) {

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "api/api.h"
@@ -211,6 +212,8 @@ int Pull(const models::PullOptions& opts) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Logs go to stderr; stdout carries only what a user or script reads (the endpoint).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("basalt"));
   CLI::App app{"Basalt: a self-hosted, Bedrock-compatible generative AI server"};
   app.require_subcommand(1);
 

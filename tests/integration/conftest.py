@@ -118,7 +118,8 @@ class BasaltServer:
         return env
 
     def log_text(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return self.log_path.read_text()
 
     def alive(self):

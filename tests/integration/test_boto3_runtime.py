@@ -73,6 +73,15 @@ def test_max_tokens_reached(runtime):
     assert r["ResponseMetadata"]["HTTPHeaders"]["x-amzn-bedrock-output-token-count"] == "5"
 
 
+def test_zero_max_tokens(runtime):
+    r, body = invoke(runtime, CLAUDE_V2, {
+        "prompt": "\n\nHuman: Once upon a time\n\nAssistant:", "max_tokens_to_sample": 0})
+    assert body["completion"] == "" and body["stop_reason"] == "max_tokens"
+    h = r["ResponseMetadata"]["HTTPHeaders"]
+    assert h["x-amzn-bedrock-output-token-count"] == "0"
+    assert int(h["x-amzn-bedrock-input-token-count"]) > 0
+
+
 def test_stop_sequence(runtime):
     _, body = invoke(runtime, CLAUDE_V2, {
         "prompt": "\n\nHuman: Once upon a time\n\nAssistant:", "max_tokens_to_sample": 60,

@@ -133,13 +133,15 @@ def test_expired_signature(server):
     from unittest import mock
     import datetime
     past = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=20)
-    with mock.patch("botocore.auth.datetime") as dt:
-        dt.datetime.now.return_value = past
-        dt.datetime.utcnow.return_value = past.replace(tzinfo=None)
-        dt.timezone = datetime.timezone
+    with mock.patch("botocore.auth.get_current_datetime", return_value=past):
         h = signed(server, "POST", INVOKE, b"{}")
     msg = assert_error(raw(server, "POST", INVOKE, b"{}", h), 403, "InvalidSignatureException")
     assert msg.startswith("Signature expired:") and "- 5 min.)" in msg
+    future = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=20)
+    with mock.patch("botocore.auth.get_current_datetime", return_value=future):
+        h = signed(server, "POST", INVOKE, b"{}")
+    msg = assert_error(raw(server, "POST", INVOKE, b"{}", h), 403, "InvalidSignatureException")
+    assert msg.startswith("Signature not yet current:") and "+ 5 min.)" in msg
 
 
 def test_client_gone_mid_stream_keeps_serving(server, runtime):
