@@ -1,5 +1,6 @@
 #include "api/chat.h"
 
+#include <algorithm>
 #include <random>
 
 namespace basalt::api {
@@ -35,26 +36,99 @@ std::string GbnfLiteral(const std::string& s) {
   return out + "\"";
 }
 
-// A JSON grammar (RFC 8259 values) for the arguments object.
+// A JSON grammar (RFC 8259 values). Whitespace is bounded so a model cannot stall in it.
 constexpr const char* kJsonGrammar = R"(
 object ::= "{" ws ( string ws ":" ws value ( ws "," ws string ws ":" ws value )* )? ws "}"
 array ::= "[" ws ( value ( ws "," ws value )* )? ws "]"
 value ::= object | array | string | number | "true" | "false" | "null"
 string ::= "\"" ( [^"\\\x00-\x1f] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] ) )* "\""
 number ::= "-"? ( "0" | [1-9] [0-9]* ) ( "." [0-9]+ )? ( [eE] [-+]? [0-9]+ )?
-ws ::= [ \t\n]*
+integer ::= "-"? ( "0" | [1-9] [0-9]* )
+boolean ::= "true" | "false"
+ws ::= [ \t\n]?
 )";
+
+// Turns a JSON schema into a GBNF rule (a subset: object properties, required, string enums,
+// number, integer, boolean, array items, null; anything else is any JSON value). Properties
+// are emitted in schema order; without "required" every property is required, which keeps
+// small models from closing the object early.
+std::string SchemaRule(const Json& schema, const std::string& name, int depth,
+                       std::vector<std::string>* rules) {
+  if (!schema.is_object() || depth > 8) return "value";
+  std::string type = schema.contains("type") && schema["type"].is_string()
+                         ? schema["type"].get<std::string>()
+                         : "";
+  if (schema.contains("enum") && schema["enum"].is_array() && !schema["enum"].empty()) {
+    std::string alts;
+    for (const auto& v : schema["enum"]) {
+      if (!alts.empty()) alts += " | ";
+      alts += GbnfLiteral(v.dump());
+    }
+    rules->push_back(name + " ::= " + alts);
+    return name;
+  }
+  if (type == "string") return "string";
+  if (type == "number") return "number";
+  if (type == "integer") return "integer";
+  if (type == "boolean") return "boolean";
+  if (type == "null") return "\"null\"";
+  if (type == "array") {
+    std::string item = schema.contains("items") ? SchemaRule(schema["items"], name + "-item",
+                                                              depth + 1, rules)
+                                                : "value";
+    rules->push_back(name + " ::= \"[\" ws ( " + item + " ( ws \",\" ws " + item +
+                     " )* )? ws \"]\"");
+    return name;
+  }
+  if (type == "object" || schema.contains("properties")) {
+    if (!schema.contains("properties") || !schema["properties"].is_object() ||
+        schema["properties"].empty()) {
+      return "object";
+    }
+    std::vector<std::string> required;
+    if (schema.contains("required") && schema["required"].is_array()) {
+      for (const auto& r : schema["required"]) {
+        if (r.is_string() && schema["properties"].contains(r.get<std::string>())) {
+          required.push_back(r.get<std::string>());
+        }
+      }
+    }
+    bool all_required = required.empty();
+    std::string body;
+    std::string optional;
+    int i = 0;
+    for (auto it = schema["properties"].begin(); it != schema["properties"].end(); ++it, ++i) {
+      bool is_required =
+          all_required || std::find(required.begin(), required.end(), it.key()) != required.end();
+      std::string value = SchemaRule(it.value(), name + "-" + std::to_string(i), depth + 1, rules);
+      std::string pair = GbnfLiteral(Json(it.key()).dump()) + " ws \":\" ws " + value;
+      if (is_required) {
+        body += (body.empty() ? "" : " ws \",\" ws ") + pair;
+      } else {
+        optional += " ( ws \",\" ws " + pair + " )?";
+      }
+    }
+    rules->push_back(name + " ::= \"{\" ws " + body + optional + " ws \"}\"");
+    return name;
+  }
+  return "value";
+}
 
 std::string ToolGrammar(const std::vector<ToolSpec>& tools, ToolChoice choice,
                         const std::string& name) {
-  std::string names;
+  std::vector<std::string> rules;
+  std::string calls;
+  int i = 0;
   for (const auto& t : tools) {
     if (choice == ToolChoice::kTool && t.name != name) continue;
-    if (!names.empty()) names += " | ";
-    names += GbnfLiteral("\"" + t.name + "\"");
+    std::string args = SchemaRule(t.input_schema, "args" + std::to_string(i++), 0, &rules);
+    if (!calls.empty()) calls += " | ";
+    calls += "( " + GbnfLiteral("\"" + t.name + "\"") + " \", \\\"arguments\\\": \" " + args + " )";
   }
-  return "root ::= \"<tool_call>\\n{\\\"name\\\": \" ( " + names +
-         " ) \", \\\"arguments\\\": \" object \"}\\n</tool_call>\"\n" + kJsonGrammar;
+  std::string g = "root ::= \"<tool_call>\\n{\\\"name\\\": \" ( " + calls +
+                  " ) \"}\\n</tool_call>\"\n";
+  for (const auto& r : rules) g += r + "\n";
+  return g + kJsonGrammar;
 }
 
 }  // namespace
