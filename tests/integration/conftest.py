@@ -53,7 +53,9 @@ class BasaltServer:
         self.log_path = self.data_dir / "server.log"
         args = [str(BINARY), "serve", "--port", "0", "--data-dir", str(self.data_dir),
                 "--catalog", str(self.catalog_path), "--models-dir", str(MODELS_DIR),
-                "--threads", "2", "--log-level", "info", *extra_args]
+                "--log-level", "info", *extra_args]
+        if "--threads" not in extra_args:
+            args += ["--threads", "2"]
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, text=True,
                                      env={**os.environ, **(env or {})})

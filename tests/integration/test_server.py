@@ -104,19 +104,22 @@ def test_graceful_shutdown_finishes_streams(fresh):
 
 
 def test_queue_full_is_throttling(fresh):
-    s = fresh("--parallel", "1", "--max-queue", "1")
+    s = fresh("--parallel", "1", "--max-queue", "1", "--threads", "1")
     c = client(s)
     errors, ok = [], []
+    n = 12
+    barrier = threading.Barrier(n)
 
     def run():
+        barrier.wait()
         try:
             c.converse(modelId="meta.llama3-8b-instruct-v1:0", messages=MSG,
-                       inferenceConfig={"maxTokens": 300})
+                       inferenceConfig={"maxTokens": 400})
             ok.append(1)
         except ClientError as e:
             errors.append(e.response)
 
-    threads = [threading.Thread(target=run) for _ in range(6)]
+    threads = [threading.Thread(target=run) for _ in range(n)]
     for t in threads:
         t.start()
     for t in threads:
@@ -125,6 +128,7 @@ def test_queue_full_is_throttling(fresh):
     assert errors, "a full queue must refuse requests"
     for e in errors:
         assert e["Error"]["Code"] == "ThrottlingException"
+        assert e["Error"]["Message"] == "Too many requests, please wait before trying again."
         assert e["ResponseMetadata"]["HTTPStatusCode"] == 429
 
 

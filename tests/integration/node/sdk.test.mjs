@@ -110,3 +110,28 @@ test("Control plane client lists the catalog", async () => {
   assert.ok(r.modelSummaries.some((m) => m.modelId === "anthropic.claude-v2"));
   assert.ok(r.modelSummaries.every((m) => m.providerName === "Anthropic"));
 });
+
+test("The runtime client over HTTP/1.1 (NodeHttpHandler) signs with host", async () => {
+  const { NodeHttpHandler } = await import("@smithy/node-http-handler");
+  const h1 = new BedrockRuntimeClient({ requestHandler: new NodeHttpHandler() });
+  const r = await h1.send(new ConverseStreamCommand({
+    modelId: "anthropic.claude-v2",
+    messages: [{ role: "user", content: [{ text: "Once upon a time" }] }],
+    inferenceConfig: { maxTokens: 48, temperature: 0 },
+  }));
+  let text = "";
+  for await (const e of r.stream) if (e.contentBlockDelta) text += e.contentBlockDelta.delta.text;
+  assert.match(text, /Lily/);
+});
+
+test("Bad secret is InvalidSignatureException", async () => {
+  const bad = new BedrockRuntimeClient({
+    credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID, secretAccessKey: "x".repeat(40) },
+    maxAttempts: 1,
+  });
+  await assert.rejects(
+    bad.send(new ConverseCommand({
+      modelId: "anthropic.claude-v2", messages: [{ role: "user", content: [{ text: "x" }] }],
+    })),
+    (err) => err.name === "InvalidSignatureException" && err.$metadata.httpStatusCode === 403);
+});
