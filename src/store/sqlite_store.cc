@@ -5,12 +5,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
 
+#include "iam/iam.h"
 #include "store/secret_box.h"
 #include "store/store.h"
 
@@ -67,6 +69,48 @@ CREATE TABLE settings (
   value TEXT NOT NULL
 ) STRICT;
 )sql",
+    // 2: policies, their attachment to users, per-account model access, the use-case form and
+    // model agreements.
+    R"sql(
+CREATE TABLE policies (
+  account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  document TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (account_id, name)
+) STRICT;
+-- custom_account_id is NULL for built-in policies; for custom ones it ties the row to its
+-- policy, so an attached policy cannot be deleted (IAM's DeleteConflict).
+CREATE TABLE user_policies (
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  custom_account_id TEXT,
+  attached_at INTEGER NOT NULL,
+  PRIMARY KEY (user_id, name),
+  FOREIGN KEY (custom_account_id, name) REFERENCES policies(account_id, name)
+) STRICT;
+CREATE INDEX user_policies_by_policy ON user_policies(custom_account_id, name);
+CREATE TABLE model_access (
+  account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  model_id TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('REQUESTED', 'GRANTED', 'DENIED')),
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (account_id, model_id)
+) STRICT;
+CREATE TABLE use_case_forms (
+  account_id TEXT PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+  form_data BLOB NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE agreements (
+  account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  model_id TEXT NOT NULL,
+  offer_token TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (account_id, model_id)
+) STRICT;
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -77,6 +121,25 @@ int64_t NowSeconds() {
 }
 
 bool ValidStatus(const std::string& s) { return s == "Active" || s == "Inactive"; }
+
+// IAM's policy name rule: 1-128 of letters, digits and +=,.@_-
+Status ValidatePolicyName(const std::string& name) {
+  static constexpr std::string_view kExtra = "+=,.@_-";
+  bool ok = !name.empty() && name.size() <= 128;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && kExtra.find(c) == std::string_view::npos) {
+      ok = false;
+    }
+  }
+  if (ok) return Status::Ok();
+  return Status::InvalidArgument("policy name '" + name +
+                                 "' must be 1-128 letters, digits or +=,.@_-");
+}
+
+Status ValidateModelId(const std::string& model_id) {
+  if (model_id.empty()) return Status::InvalidArgument("model id must not be empty");
+  return Status::Ok();
+}
 
 // A prepared statement; finalized on destruction.
 class Stmt {
@@ -104,6 +167,11 @@ class Stmt {
   }
   Stmt& Bind(int i, int64_t v) {
     if (rc_ == SQLITE_OK) rc_ = sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  Stmt& BindOptional(int i, const std::optional<std::string>& text) {
+    if (text) return Bind(i, std::string_view(*text));
+    if (rc_ == SQLITE_OK) rc_ = sqlite3_bind_null(stmt_, i);
     return *this;
   }
 
@@ -137,6 +205,7 @@ class Stmt {
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
 
   bool constraint_violation() const { return (rc_ & 0xFF) == SQLITE_CONSTRAINT; }
+  bool foreign_key_violation() const { return rc_ == SQLITE_CONSTRAINT_FOREIGNKEY; }
   Status status() const {
     if (rc_ == SQLITE_OK || rc_ == SQLITE_ROW || rc_ == SQLITE_DONE) return Status::Ok();
     if (constraint_violation()) {
@@ -415,6 +484,214 @@ class SqliteStore final : public Store {
     return ChangedOne(s, "API key " + id);
   }
 
+  Status PutPolicy(const std::string& account_id, const std::string& name,
+                   const std::string& document_json) override {
+    BASALT_RETURN_IF_ERROR(ValidatePolicyName(name));
+    // Attachments are by name, so a custom policy may not shadow a built-in one.
+    if (iam::BuiltinPolicy(name).ok()) {
+      return Status::AlreadyExists("'" + name + "' is a built-in policy name");
+    }
+    StatusOr<iam::Policy> parsed = iam::ParsePolicyDocument(name, document_json);
+    if (!parsed.ok()) return parsed.status();
+    std::lock_guard lock(mu_);
+    BASALT_RETURN_IF_ERROR(RequireAccountLocked(account_id));
+    const int64_t now = NowSeconds();
+    Stmt s(db_,
+           "INSERT INTO policies (account_id, name, document, created_at, updated_at)"
+           " VALUES (?, ?, ?, ?, ?) ON CONFLICT (account_id, name) DO UPDATE SET"
+           " document = excluded.document, updated_at = excluded.updated_at");
+    s.Bind(1, account_id).Bind(2, name).Bind(3, document_json).Bind(4, now).Bind(5, now);
+    return s.Run();
+  }
+
+  StatusOr<std::string> GetPolicy(const std::string& account_id,
+                                  const std::string& name) override {
+    std::lock_guard lock(mu_);
+    BASALT_RETURN_IF_ERROR(RequireAccountLocked(account_id));
+    // Built-ins answer too, so callers can resolve any attached name the same way.
+    if (StatusOr<iam::Policy> builtin = iam::BuiltinPolicy(name); builtin.ok()) {
+      return iam::PolicyDocumentJson(*builtin);
+    }
+    Stmt s(db_, "SELECT document FROM policies WHERE account_id = ? AND name = ?");
+    s.Bind(1, account_id).Bind(2, name);
+    if (s.Step()) return s.Text(0);
+    BASALT_RETURN_IF_ERROR(s.status());
+    return Status::NotFound("policy " + name + " not found in account " + account_id);
+  }
+
+  StatusOr<std::vector<std::string>> ListPolicies(const std::string& account_id) override {
+    std::lock_guard lock(mu_);
+    BASALT_RETURN_IF_ERROR(RequireAccountLocked(account_id));
+    Stmt s(db_, "SELECT name FROM policies WHERE account_id = ? ORDER BY name");
+    s.Bind(1, account_id);
+    std::vector<std::string> out;
+    while (s.Step()) out.push_back(s.Text(0));
+    BASALT_RETURN_IF_ERROR(s.status());
+    return out;
+  }
+
+  Status DeletePolicy(const std::string& account_id, const std::string& name) override {
+    if (iam::BuiltinPolicy(name).ok()) {
+      return Status::InvalidArgument("built-in policy " + name + " cannot be deleted");
+    }
+    std::lock_guard lock(mu_);
+    Stmt s(db_, "DELETE FROM policies WHERE account_id = ? AND name = ?");
+    s.Bind(1, account_id).Bind(2, name);
+    Status st = s.Run();
+    if (s.foreign_key_violation()) {
+      return Status::FailedPrecondition("policy " + name +
+                                        " is attached to users; detach it first");
+    }
+    BASALT_RETURN_IF_ERROR(st);
+    if (sqlite3_changes(db_) == 0) {
+      return Status::NotFound("policy " + name + " not found in account " + account_id);
+    }
+    return Status::Ok();
+  }
+
+  Status AttachUserPolicy(const std::string& user_id, const std::string& name) override {
+    std::lock_guard lock(mu_);
+    StatusOr<User> user = GetUserLocked(user_id);
+    if (!user.ok()) return user.status();
+    std::optional<std::string> custom_account;
+    if (!iam::BuiltinPolicy(name).ok()) custom_account = user->account_id;
+    // Attaching twice is a no-op, as in IAM; the foreign key rejects unknown custom names.
+    Stmt s(db_,
+           "INSERT INTO user_policies (user_id, name, custom_account_id, attached_at)"
+           " VALUES (?, ?, ?, ?) ON CONFLICT (user_id, name) DO NOTHING");
+    s.Bind(1, user_id).Bind(2, name).BindOptional(3, custom_account).Bind(4, NowSeconds());
+    Status st = s.Run();
+    if (s.foreign_key_violation()) {
+      return Status::NotFound("policy " + name + " is neither built in nor defined in account " +
+                              user->account_id);
+    }
+    return st;
+  }
+
+  Status DetachUserPolicy(const std::string& user_id, const std::string& name) override {
+    std::lock_guard lock(mu_);
+    StatusOr<User> user = GetUserLocked(user_id);
+    if (!user.ok()) return user.status();
+    Stmt s(db_, "DELETE FROM user_policies WHERE user_id = ? AND name = ?");
+    s.Bind(1, user_id).Bind(2, name);
+    BASALT_RETURN_IF_ERROR(s.Run());
+    if (sqlite3_changes(db_) == 0) {
+      return Status::NotFound("policy " + name + " is not attached to user " + user_id);
+    }
+    return Status::Ok();
+  }
+
+  StatusOr<std::vector<std::string>> ListUserPolicies(const std::string& user_id) override {
+    std::lock_guard lock(mu_);
+    StatusOr<User> user = GetUserLocked(user_id);
+    if (!user.ok()) return user.status();
+    Stmt s(db_, "SELECT name FROM user_policies WHERE user_id = ? ORDER BY rowid");
+    s.Bind(1, user_id);
+    std::vector<std::string> out;
+    while (s.Step()) out.push_back(s.Text(0));
+    BASALT_RETURN_IF_ERROR(s.status());
+    return out;
+  }
+
+  StatusOr<std::string> GetModelAccess(const std::string& account_id,
+                                       const std::string& model_id) override {
+    std::lock_guard lock(mu_);
+    BASALT_RETURN_IF_ERROR(RequireAccountLocked(account_id));
+    Stmt s(db_, "SELECT state FROM model_access WHERE account_id = ? AND model_id = ?");
+    s.Bind(1, account_id).Bind(2, model_id);
+    if (s.Step()) return s.Text(0);
+    BASALT_RETURN_IF_ERROR(s.status());
+    return std::string(iam::AccessStateName(iam::AccessState::kNotRequested));
+  }
+
+  Status SetModelAccess(const std::string& account_id, const std::string& model_id,
+                        const std::string& state) override {
+    StatusOr<iam::AccessState> parsed = iam::ParseAccessState(state);
+    if (!parsed.ok()) return parsed.status();
+    BASALT_RETURN_IF_ERROR(ValidateModelId(model_id));
+    std::lock_guard lock(mu_);
+    BASALT_RETURN_IF_ERROR(RequireAccountLocked(account_id));
+    if (*parsed == iam::AccessState::kNotRequested) {  // "not requested" is the absence of a row
+      Stmt s(db_, "DELETE FROM model_access WHERE account_id = ? AND model_id = ?");
+      s.Bind(1, account_id).Bind(2, model_id);
+      return s.Run();
+    }
+    Stmt s(db_,
+           "INSERT INTO model_access (account_id, model_id, state, updated_at) VALUES (?, ?, ?, ?)"
+           " ON CONFLICT (account_id, model_id) DO UPDATE SET state = excluded.state,"
+           " updated_at = excluded.updated_at");
+    s.Bind(1, account_id).Bind(2, model_id).Bind(3, state).Bind(4, NowSeconds());
+    return s.Run();
+  }
+
+  StatusOr<std::vector<std::pair<std::string, std::string>>> ListModelAccess(
+      const std::string& account_id) override {
+    std::lock_guard lock(mu_);
+    BASALT_RETURN_IF_ERROR(RequireAccountLocked(account_id));
+    Stmt s(db_, "SELECT model_id, state FROM model_access WHERE account_id = ? ORDER BY model_id");
+    s.Bind(1, account_id);
+    std::vector<std::pair<std::string, std::string>> out;
+    while (s.Step()) out.emplace_back(s.Text(0), s.Text(1));
+    BASALT_RETURN_IF_ERROR(s.status());
+    return out;
+  }
+
+  Status PutUseCaseForm(const std::string& account_id, const std::string& form_data) override {
+    std::lock_guard lock(mu_);
+    BASALT_RETURN_IF_ERROR(RequireAccountLocked(account_id));
+    Stmt s(db_,
+           "INSERT INTO use_case_forms (account_id, form_data, updated_at) VALUES (?, ?, ?)"
+           " ON CONFLICT (account_id) DO UPDATE SET form_data = excluded.form_data,"
+           " updated_at = excluded.updated_at");
+    s.Bind(1, account_id).BindBlob(2, form_data).Bind(3, NowSeconds());
+    return s.Run();
+  }
+
+  StatusOr<std::string> GetUseCaseForm(const std::string& account_id) override {
+    std::lock_guard lock(mu_);
+    BASALT_RETURN_IF_ERROR(RequireAccountLocked(account_id));
+    Stmt s(db_, "SELECT form_data FROM use_case_forms WHERE account_id = ?");
+    s.Bind(1, account_id);
+    if (s.Step()) return s.Blob(0);
+    BASALT_RETURN_IF_ERROR(s.status());
+    return Status::NotFound("account " + account_id + " has no use-case form");
+  }
+
+  Status CreateAgreement(const std::string& account_id, const std::string& model_id,
+                         const std::string& offer_token) override {
+    BASALT_RETURN_IF_ERROR(ValidateModelId(model_id));
+    std::lock_guard lock(mu_);
+    BASALT_RETURN_IF_ERROR(RequireAccountLocked(account_id));
+    Stmt s(db_,
+           "INSERT INTO agreements (account_id, model_id, offer_token, created_at)"
+           " VALUES (?, ?, ?, ?)");
+    s.Bind(1, account_id).Bind(2, model_id).Bind(3, offer_token).Bind(4, NowSeconds());
+    Status st = s.Run();
+    if (s.constraint_violation()) {
+      return Status::AlreadyExists("account " + account_id +
+                                   " already has an agreement for model " + model_id);
+    }
+    return st;
+  }
+
+  Status DeleteAgreement(const std::string& account_id, const std::string& model_id) override {
+    std::lock_guard lock(mu_);
+    Stmt s(db_, "DELETE FROM agreements WHERE account_id = ? AND model_id = ?");
+    s.Bind(1, account_id).Bind(2, model_id);
+    return ChangedOne(s, "agreement for model " + model_id + " in account " + account_id);
+  }
+
+  StatusOr<bool> HasAgreement(const std::string& account_id,
+                              const std::string& model_id) override {
+    std::lock_guard lock(mu_);
+    BASALT_RETURN_IF_ERROR(RequireAccountLocked(account_id));
+    Stmt s(db_, "SELECT 1 FROM agreements WHERE account_id = ? AND model_id = ?");
+    s.Bind(1, account_id).Bind(2, model_id);
+    bool found = s.Step();
+    BASALT_RETURN_IF_ERROR(s.status());
+    return found;
+  }
+
   StatusOr<std::optional<std::string>> GetSetting(const std::string& key) override {
     std::lock_guard lock(mu_);
     Stmt s(db_, "SELECT value FROM settings WHERE key = ?");
@@ -500,6 +777,10 @@ class SqliteStore final : public Store {
     if (s.Step()) return ReadAccount(s);
     BASALT_RETURN_IF_ERROR(s.status());
     return Status::NotFound("account " + id + " not found");
+  }
+
+  Status RequireAccountLocked(const std::string& id) {
+    return GetAccountLocked(id).status();
   }
 
   StatusOr<User> GetUserLocked(const std::string& id) {

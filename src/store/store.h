@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -90,6 +91,39 @@ class Store {
   virtual StatusOr<std::vector<ApiKey>> ListApiKeys(const std::string& user_id) = 0;
   virtual Status SetApiKeyStatus(const std::string& id, const std::string& status) = 0;
   virtual Status DeleteApiKey(const std::string& id) = 0;
+
+  // Policies. A user's effective policies are the attached built-in names (iam.h) and the
+  // account's custom policies attached by name.
+  virtual Status PutPolicy(const std::string& account_id, const std::string& name,
+                           const std::string& document_json) = 0;
+  virtual StatusOr<std::string> GetPolicy(const std::string& account_id,
+                                          const std::string& name) = 0;  // kNotFound
+  virtual StatusOr<std::vector<std::string>> ListPolicies(const std::string& account_id) = 0;
+  virtual Status DeletePolicy(const std::string& account_id, const std::string& name) = 0;
+  virtual Status AttachUserPolicy(const std::string& user_id, const std::string& name) = 0;
+  virtual Status DetachUserPolicy(const std::string& user_id, const std::string& name) = 0;
+  virtual StatusOr<std::vector<std::string>> ListUserPolicies(const std::string& user_id) = 0;
+
+  // Model access per account and model id: "NOT_REQUESTED" (no row), "REQUESTED", "GRANTED",
+  // "DENIED" (iam::AccessState names).
+  virtual StatusOr<std::string> GetModelAccess(const std::string& account_id,
+                                               const std::string& model_id) = 0;
+  virtual Status SetModelAccess(const std::string& account_id, const std::string& model_id,
+                                const std::string& state) = 0;
+  // (model_id, state) pairs with a row.
+  virtual StatusOr<std::vector<std::pair<std::string, std::string>>> ListModelAccess(
+      const std::string& account_id) = 0;
+
+  // Anthropic's use-case form (opaque bytes, stored and returned unchanged). kNotFound if none.
+  virtual Status PutUseCaseForm(const std::string& account_id, const std::string& form_data) = 0;
+  virtual StatusOr<std::string> GetUseCaseForm(const std::string& account_id) = 0;
+
+  // Marketplace-style agreements (CreateFoundationModelAgreement). kAlreadyExists / kNotFound.
+  virtual Status CreateAgreement(const std::string& account_id, const std::string& model_id,
+                                 const std::string& offer_token) = 0;
+  virtual Status DeleteAgreement(const std::string& account_id, const std::string& model_id) = 0;
+  virtual StatusOr<bool> HasAgreement(const std::string& account_id,
+                                      const std::string& model_id) = 0;
 
   // Small key/value settings (e.g. "bootstrap_done").
   virtual StatusOr<std::optional<std::string>> GetSetting(const std::string& key) = 0;

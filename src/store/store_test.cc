@@ -294,7 +294,7 @@ TEST_F(StoreTest, ReopenPersistsAndUsesWal) {
   store_.reset();
 
   EXPECT_EQ(SqliteText(db_path_, "PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(SqliteInt(db_path_, "PRAGMA user_version"), 1);
+  EXPECT_EQ(SqliteInt(db_path_, "PRAGMA user_version"), 2);
   struct stat st {};
   ASSERT_EQ(::stat(db_path_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
@@ -395,6 +395,263 @@ TEST_F(StoreTest, ConcurrentUse) {
   }
   EXPECT_EQ(ids.size(), 32u);
   EXPECT_EQ(store_->ListAccessKeys(user.id)->size(), 32u);
+}
+
+constexpr char kPolicyDoc[] = R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+  "Action":["bedrock:InvokeModel"],"Resource":"*"}]})";
+constexpr char kModel[] = "amazon.nova-lite-v1:0";
+
+TEST_F(StoreTest, PoliciesPutGetListDelete) {
+  auto account = store_->CreateAccount("acme");
+  ASSERT_TRUE(account.ok());
+  const std::string id = account->id;
+  EXPECT_TRUE(store_->ListPolicies(id)->empty());
+  ASSERT_TRUE(store_->PutPolicy(id, "invoke-only", kPolicyDoc).ok());
+  ASSERT_TRUE(store_->PutPolicy(id, "a.b@c=d,e+f_g-h", kPolicyDoc).ok());
+  EXPECT_EQ(*store_->GetPolicy(id, "invoke-only"), kPolicyDoc);  // stored unchanged
+  EXPECT_EQ(*store_->ListPolicies(id),
+            (std::vector<std::string>{"a.b@c=d,e+f_g-h", "invoke-only"}));
+
+  // Put replaces the document.
+  const std::string deny = R"({"Statement":{"Effect":"Deny","Action":"*","Resource":"*"}})";
+  ASSERT_TRUE(store_->PutPolicy(id, "invoke-only", deny).ok());
+  EXPECT_EQ(*store_->GetPolicy(id, "invoke-only"), deny);
+  EXPECT_EQ(store_->ListPolicies(id)->size(), 2u);
+
+  // Built-ins resolve through GetPolicy too, but cannot be shadowed or deleted.
+  auto builtin = store_->GetPolicy(id, "AmazonBedrockFullAccess");
+  ASSERT_TRUE(builtin.ok()) << builtin.status().ToString();
+  EXPECT_NE(builtin->find("bedrock:*"), std::string::npos);
+  EXPECT_EQ(store_->PutPolicy(id, "BasaltAdministrator", kPolicyDoc).code(),
+            StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->DeletePolicy(id, "BasaltAdministrator").code(),
+            StatusCode::kInvalidArgument);
+
+  // Validation.
+  Status bad = store_->PutPolicy(id, "bad", R"({"Statement":[{"Effect":"Allow",
+      "NotAction":"bedrock:*","Resource":"*"}]})");
+  EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.message().find("NotAction"), std::string::npos) << bad.message();
+  EXPECT_EQ(store_->PutPolicy(id, "bad", "{").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->PutPolicy(id, "", kPolicyDoc).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->PutPolicy(id, "has space", kPolicyDoc).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->PutPolicy(id, std::string(129, 'x'), kPolicyDoc).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_TRUE(store_->PutPolicy(id, std::string(128, 'x'), kPolicyDoc).ok());
+  EXPECT_EQ(store_->GetPolicy(id, "bad").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->PutPolicy("000000000000", "p", kPolicyDoc).code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->ListPolicies("000000000000").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetPolicy("000000000000", "AmazonBedrockFullAccess").status().code(),
+            StatusCode::kNotFound);
+
+  ASSERT_TRUE(store_->DeletePolicy(id, "invoke-only").ok());
+  EXPECT_EQ(store_->DeletePolicy(id, "invoke-only").code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetPolicy(id, "invoke-only").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, UserPolicyAttachments) {
+  User alice = MakeUser("alice");
+  ASSERT_TRUE(store_->PutPolicy(alice.account_id, "custom", kPolicyDoc).ok());
+  EXPECT_TRUE(store_->ListUserPolicies(alice.id)->empty());
+  ASSERT_TRUE(store_->AttachUserPolicy(alice.id, "BasaltInvokeOnly").ok());
+  ASSERT_TRUE(store_->AttachUserPolicy(alice.id, "custom").ok());
+  ASSERT_TRUE(store_->AttachUserPolicy(alice.id, "BasaltInvokeOnly").ok());  // idempotent
+  EXPECT_EQ(*store_->ListUserPolicies(alice.id),
+            (std::vector<std::string>{"BasaltInvokeOnly", "custom"}));
+
+  EXPECT_EQ(store_->AttachUserPolicy(alice.id, "nope").code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->AttachUserPolicy(alice.id, "basaltinvokeonly").code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->AttachUserPolicy("AIDANOSUCHUSER00000", "BasaltInvokeOnly").code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(store_->ListUserPolicies("AIDANOSUCHUSER00000").status().code(),
+            StatusCode::kNotFound);
+
+  // An attached custom policy cannot be deleted (IAM's DeleteConflict); updating it is fine.
+  EXPECT_EQ(store_->DeletePolicy(alice.account_id, "custom").code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(store_->PutPolicy(alice.account_id, "custom", kPolicyDoc).ok());
+  ASSERT_TRUE(store_->DetachUserPolicy(alice.id, "custom").ok());
+  EXPECT_EQ(store_->DetachUserPolicy(alice.id, "custom").code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->DetachUserPolicy("AIDANOSUCHUSER00000", "custom").code(),
+            StatusCode::kNotFound);
+  EXPECT_TRUE(store_->DeletePolicy(alice.account_id, "custom").ok());
+  EXPECT_EQ(*store_->ListUserPolicies(alice.id), std::vector<std::string>{"BasaltInvokeOnly"});
+  EXPECT_TRUE(store_->CheckIntegrity().ok());
+}
+
+TEST_F(StoreTest, ModelAccessStates) {
+  auto account = store_->CreateAccount("acme");
+  ASSERT_TRUE(account.ok());
+  const std::string id = account->id;
+  EXPECT_EQ(*store_->GetModelAccess(id, kModel), "NOT_REQUESTED");
+  EXPECT_TRUE(store_->ListModelAccess(id)->empty());
+  ASSERT_TRUE(store_->SetModelAccess(id, kModel, "REQUESTED").ok());
+  EXPECT_EQ(*store_->GetModelAccess(id, kModel), "REQUESTED");
+  ASSERT_TRUE(store_->SetModelAccess(id, kModel, "GRANTED").ok());
+  ASSERT_TRUE(store_->SetModelAccess(id, "anthropic.claude", "DENIED").ok());
+  EXPECT_EQ(*store_->GetModelAccess(id, kModel), "GRANTED");
+  using Pairs = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(*store_->ListModelAccess(id),
+            (Pairs{{"amazon.nova-lite-v1:0", "GRANTED"}, {"anthropic.claude", "DENIED"}}));
+  // NOT_REQUESTED is the absence of a row.
+  ASSERT_TRUE(store_->SetModelAccess(id, "anthropic.claude", "NOT_REQUESTED").ok());
+  EXPECT_EQ(*store_->ListModelAccess(id), (Pairs{{"amazon.nova-lite-v1:0", "GRANTED"}}));
+  EXPECT_EQ(*store_->GetModelAccess(id, "anthropic.claude"), "NOT_REQUESTED");
+
+  EXPECT_EQ(store_->SetModelAccess(id, kModel, "granted").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->SetModelAccess(id, "", "GRANTED").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(*store_->GetModelAccess(id, kModel), "GRANTED");
+  EXPECT_EQ(store_->SetModelAccess("000000000000", kModel, "GRANTED").code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetModelAccess("000000000000", kModel).status().code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(store_->ListModelAccess("000000000000").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, UseCaseFormIsOpaque) {
+  auto account = store_->CreateAccount("acme");
+  ASSERT_TRUE(account.ok());
+  EXPECT_EQ(store_->GetUseCaseForm(account->id).status().code(), StatusCode::kNotFound);
+  static constexpr char kForm[] = "eyJjb21wYW55IjoiQWNtZSJ9\0\xff\x01 tail";
+  const std::string form(kForm, sizeof(kForm) - 1);  // NUL and non-UTF-8 bytes included
+  ASSERT_TRUE(store_->PutUseCaseForm(account->id, form).ok());
+  EXPECT_EQ(*store_->GetUseCaseForm(account->id), form);
+  ASSERT_TRUE(store_->PutUseCaseForm(account->id, "second").ok());
+  EXPECT_EQ(*store_->GetUseCaseForm(account->id), "second");
+  EXPECT_EQ(store_->PutUseCaseForm("000000000000", form).code(), StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, Agreements) {
+  auto account = store_->CreateAccount("acme");
+  ASSERT_TRUE(account.ok());
+  const std::string id = account->id;
+  EXPECT_FALSE(*store_->HasAgreement(id, kModel));
+  ASSERT_TRUE(store_->CreateAgreement(id, kModel, "offer-token").ok());
+  EXPECT_TRUE(*store_->HasAgreement(id, kModel));
+  EXPECT_EQ(store_->CreateAgreement(id, kModel, "offer-token").code(),
+            StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->CreateAgreement(id, "", "offer-token").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->CreateAgreement("000000000000", kModel, "t").code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->HasAgreement("000000000000", kModel).status().code(),
+            StatusCode::kNotFound);
+  ASSERT_TRUE(store_->DeleteAgreement(id, kModel).ok());
+  EXPECT_FALSE(*store_->HasAgreement(id, kModel));
+  EXPECT_EQ(store_->DeleteAgreement(id, kModel).code(), StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, AccountsNeverSeeEachOthersRows) {
+  User alice = MakeUser("alice");  // account "acme"
+  auto other = store_->CreateAccount("globex");
+  ASSERT_TRUE(other.ok());
+  auto bob = store_->CreateUser(other->id, "bob", "user");
+  ASSERT_TRUE(bob.ok());
+  const std::string a = alice.account_id, b = other->id;
+
+  ASSERT_TRUE(store_->PutPolicy(a, "shared-name", kPolicyDoc).ok());
+  ASSERT_TRUE(store_->PutPolicy(a, "only-acme", kPolicyDoc).ok());
+  const std::string deny = R"({"Statement":{"Effect":"Deny","Action":"*","Resource":"*"}})";
+  ASSERT_TRUE(store_->PutPolicy(b, "shared-name", deny).ok());
+  EXPECT_EQ(*store_->ListPolicies(a), (std::vector<std::string>{"only-acme", "shared-name"}));
+  EXPECT_EQ(*store_->ListPolicies(b), std::vector<std::string>{"shared-name"});
+  EXPECT_EQ(*store_->GetPolicy(a, "shared-name"), kPolicyDoc);
+  EXPECT_EQ(*store_->GetPolicy(b, "shared-name"), deny);
+  EXPECT_EQ(store_->GetPolicy(b, "only-acme").status().code(), StatusCode::kNotFound);
+  // Bob cannot attach a policy that exists only in another account.
+  EXPECT_EQ(store_->AttachUserPolicy(bob->id, "only-acme").code(), StatusCode::kNotFound);
+  ASSERT_TRUE(store_->AttachUserPolicy(bob->id, "shared-name").ok());
+  ASSERT_TRUE(store_->AttachUserPolicy(alice.id, "shared-name").ok());
+  // Each account's attachment pins only its own policy.
+  ASSERT_TRUE(store_->DetachUserPolicy(alice.id, "shared-name").ok());
+  EXPECT_TRUE(store_->DeletePolicy(a, "shared-name").ok());
+  EXPECT_EQ(store_->DeletePolicy(b, "shared-name").code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->DeletePolicy(b, "only-acme").code(), StatusCode::kNotFound);
+  EXPECT_EQ(*store_->GetPolicy(b, "shared-name"), deny);
+
+  ASSERT_TRUE(store_->SetModelAccess(a, kModel, "GRANTED").ok());
+  EXPECT_EQ(*store_->GetModelAccess(b, kModel), "NOT_REQUESTED");
+  EXPECT_TRUE(store_->ListModelAccess(b)->empty());
+  ASSERT_TRUE(store_->SetModelAccess(b, kModel, "DENIED").ok());
+  EXPECT_EQ(*store_->GetModelAccess(a, kModel), "GRANTED");
+
+  ASSERT_TRUE(store_->PutUseCaseForm(a, "acme form").ok());
+  EXPECT_EQ(store_->GetUseCaseForm(b).status().code(), StatusCode::kNotFound);
+
+  ASSERT_TRUE(store_->CreateAgreement(a, kModel, "t").ok());
+  EXPECT_FALSE(*store_->HasAgreement(b, kModel));
+  EXPECT_EQ(store_->DeleteAgreement(b, kModel).code(), StatusCode::kNotFound);
+  EXPECT_TRUE(*store_->HasAgreement(a, kModel));
+}
+
+TEST_F(StoreTest, ReopenPersistsIamState) {
+  User alice = MakeUser("alice");
+  const std::string a = alice.account_id;
+  ASSERT_TRUE(store_->PutPolicy(a, "custom", kPolicyDoc).ok());
+  ASSERT_TRUE(store_->AttachUserPolicy(alice.id, "custom").ok());
+  ASSERT_TRUE(store_->AttachUserPolicy(alice.id, "AmazonBedrockReadOnly").ok());
+  ASSERT_TRUE(store_->SetModelAccess(a, kModel, "GRANTED").ok());
+  ASSERT_TRUE(store_->PutUseCaseForm(a, "form").ok());
+  ASSERT_TRUE(store_->CreateAgreement(a, kModel, "t").ok());
+  Reopen();
+  EXPECT_EQ(*store_->GetPolicy(a, "custom"), kPolicyDoc);
+  EXPECT_EQ(*store_->ListUserPolicies(alice.id),
+            (std::vector<std::string>{"custom", "AmazonBedrockReadOnly"}));
+  EXPECT_EQ(*store_->GetModelAccess(a, kModel), "GRANTED");
+  EXPECT_EQ(*store_->GetUseCaseForm(a), "form");
+  EXPECT_TRUE(*store_->HasAgreement(a, kModel));
+  EXPECT_TRUE(store_->CheckIntegrity().ok());
+}
+
+TEST_F(StoreTest, DeletingAnAccountOrUserCascades) {
+  User alice = MakeUser("alice");
+  const std::string a = alice.account_id;
+  ASSERT_TRUE(store_->PutPolicy(a, "custom", kPolicyDoc).ok());
+  ASSERT_TRUE(store_->AttachUserPolicy(alice.id, "custom").ok());
+  ASSERT_TRUE(store_->SetModelAccess(a, kModel, "GRANTED").ok());
+  ASSERT_TRUE(store_->PutUseCaseForm(a, "form").ok());
+  ASSERT_TRUE(store_->CreateAgreement(a, kModel, "t").ok());
+  User bob = MakeUser("bob");
+  ASSERT_TRUE(store_->AttachUserPolicy(bob.id, "BasaltInvokeOnly").ok());
+  store_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA foreign_keys = ON", nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, ("DELETE FROM accounts WHERE id = '" + a + "'").c_str(), nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
+  ASSERT_EQ(sqlite3_exec(db, ("DELETE FROM users WHERE id = '" + bob.id + "'").c_str(), nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  for (const char* table :
+       {"policies", "user_policies", "model_access", "use_case_forms", "agreements"}) {
+    EXPECT_EQ(SqliteInt(db_path_, (std::string("SELECT count(*) FROM ") + table).c_str()), 0)
+        << table;
+  }
+  Reopen();
+  EXPECT_TRUE(store_->CheckIntegrity().ok());
+}
+
+TEST_F(StoreTest, MigratesAVersion1Database) {
+  User alice = MakeUser("alice");
+  store_.reset();
+  // Roll the file back to the version-1 schema, keeping its rows.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "DROP TABLE user_policies; DROP TABLE policies; DROP TABLE model_access;"
+                         " DROP TABLE use_case_forms; DROP TABLE agreements;"
+                         " PRAGMA user_version = 1;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  Reopen();
+  EXPECT_EQ(SqliteInt(db_path_, "PRAGMA user_version"), 2);
+  EXPECT_EQ(store_->GetUser(alice.id)->name, "alice");
+  ASSERT_TRUE(store_->AttachUserPolicy(alice.id, "BasaltInvokeOnly").ok());
+  EXPECT_EQ(*store_->GetModelAccess(alice.account_id, kModel), "NOT_REQUESTED");
+  EXPECT_TRUE(store_->CheckIntegrity().ok());
 }
 
 TEST(MasterKey, CreatesPrivateFileOnceAndReloads) {

@@ -1,0 +1,241 @@
+#include "iam/iam.h"
+
+#include <algorithm>
+#include <cctype>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace basalt::iam {
+namespace {
+
+using Json = nlohmann::json;
+using OrderedJson = nlohmann::ordered_json;
+
+constexpr const char* kBuiltinNames[] = {
+    "AmazonBedrockFullAccess",
+    "AmazonBedrockReadOnly",
+    "BasaltInvokeOnly",
+    "BasaltAdministrator",
+};
+
+Policy AllowAll(const std::string& name, std::vector<std::string> actions) {
+  return Policy{name, {Statement{true, std::move(actions), {"*"}}}};
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Reads a field that IAM lets be a string or a list of strings.
+Status ReadStringList(const Json& value, const std::string& field,
+                      std::vector<std::string>* out) {
+  if (value.is_string()) {
+    out->push_back(value.get<std::string>());
+  } else if (value.is_array()) {
+    for (const Json& item : value) {
+      if (!item.is_string()) {
+        return Status::InvalidArgument("policy " + field + " must hold only strings");
+      }
+      out->push_back(item.get<std::string>());
+    }
+  } else {
+    return Status::InvalidArgument("policy " + field + " must be a string or a list of strings");
+  }
+  if (out->empty()) return Status::InvalidArgument("policy " + field + " must not be empty");
+  for (const std::string& s : *out) {
+    if (s.empty()) return Status::InvalidArgument("policy " + field + " has an empty entry");
+  }
+  return Status::Ok();
+}
+
+StatusOr<Statement> ParseStatement(const Json& json, size_t index) {
+  const std::string where = "Statement[" + std::to_string(index) + "]";
+  if (!json.is_object()) return Status::InvalidArgument("policy " + where + " must be an object");
+  Statement statement;
+  bool has_effect = false, has_action = false, has_resource = false;
+  for (const auto& [key, value] : json.items()) {
+    if (key == "Sid") {
+      if (!value.is_string()) return Status::InvalidArgument("policy Sid must be a string");
+    } else if (key == "Effect") {
+      if (value == "Allow") {
+        statement.allow = true;
+      } else if (value == "Deny") {
+        statement.allow = false;
+      } else {
+        return Status::InvalidArgument("policy " + where +
+                                       ".Effect must be \"Allow\" or \"Deny\"");
+      }
+      has_effect = true;
+    } else if (key == "Action") {
+      BASALT_RETURN_IF_ERROR(ReadStringList(value, where + ".Action", &statement.actions));
+      has_action = true;
+    } else if (key == "Resource") {
+      BASALT_RETURN_IF_ERROR(ReadStringList(value, where + ".Resource", &statement.resources));
+      has_resource = true;
+    } else {
+      // NotAction, NotResource, Principal, Condition, ...: not supported, so never ignored.
+      return Status::InvalidArgument("policy " + where + " field \"" + key +
+                                     "\" is not supported");
+    }
+  }
+  if (!has_effect) return Status::InvalidArgument("policy " + where + " is missing Effect");
+  if (!has_action) return Status::InvalidArgument("policy " + where + " is missing Action");
+  if (!has_resource) return Status::InvalidArgument("policy " + where + " is missing Resource");
+  for (const std::string& action : statement.actions) {
+    // IAM's own rule: every action but "*" names its service ("bedrock:...").
+    if (action != "*" && action.find(':') == std::string::npos) {
+      return Status::InvalidArgument("policy " + where + ".Action \"" + action +
+                                     "\" must be prefixed by a service, e.g. bedrock:");
+    }
+  }
+  return statement;
+}
+
+bool Matches(const std::vector<std::string>& patterns, const std::string& text, bool lower) {
+  for (const std::string& pattern : patterns) {
+    if (lower ? GlobMatch(Lower(pattern), text) : GlobMatch(pattern, text)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+StatusOr<Policy> BuiltinPolicy(const std::string& name) {
+  if (name == "AmazonBedrockFullAccess") return AllowAll(name, {"bedrock:*"});
+  if (name == "AmazonBedrockReadOnly") return AllowAll(name, {"bedrock:Get*", "bedrock:List*"});
+  if (name == "BasaltInvokeOnly") {
+    return AllowAll(name, {"bedrock:InvokeModel*", "bedrock:Converse*", "bedrock:CountTokens",
+                           "bedrock:GetFoundationModel", "bedrock:ListFoundationModels"});
+  }
+  if (name == "BasaltAdministrator") return AllowAll(name, {"*"});
+  return Status::NotFound("no built-in policy named '" + name + "'");
+}
+
+std::vector<std::string> BuiltinPolicyNames() {
+  return std::vector<std::string>(std::begin(kBuiltinNames), std::end(kBuiltinNames));
+}
+
+StatusOr<Policy> ParsePolicyDocument(const std::string& name, const std::string& json) {
+  Json doc = Json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return Status::InvalidArgument("policy document is not valid JSON");
+  if (!doc.is_object()) return Status::InvalidArgument("policy document must be a JSON object");
+  Policy policy{name, {}};
+  bool has_statement = false;
+  for (const auto& [key, value] : doc.items()) {
+    if (key == "Version") {
+      if (value != "2012-10-17" && value != "2008-10-17") {
+        return Status::InvalidArgument(
+            "policy Version must be \"2012-10-17\" or \"2008-10-17\"");
+      }
+    } else if (key == "Id") {
+      if (!value.is_string()) return Status::InvalidArgument("policy Id must be a string");
+    } else if (key == "Statement") {
+      has_statement = true;
+      if (value.is_object()) {
+        BASALT_ASSIGN_OR_RETURN(Statement s, ParseStatement(value, 0));
+        policy.statements.push_back(std::move(s));
+      } else if (value.is_array()) {
+        for (size_t i = 0; i < value.size(); ++i) {
+          BASALT_ASSIGN_OR_RETURN(Statement s, ParseStatement(value[i], i));
+          policy.statements.push_back(std::move(s));
+        }
+      } else {
+        return Status::InvalidArgument("policy Statement must be an object or a list");
+      }
+    } else {
+      return Status::InvalidArgument("policy document field \"" + key + "\" is not supported");
+    }
+  }
+  if (!has_statement) return Status::InvalidArgument("policy document is missing Statement");
+  if (policy.statements.empty()) {
+    return Status::InvalidArgument("policy Statement must not be empty");
+  }
+  return policy;
+}
+
+std::string PolicyDocumentJson(const Policy& policy) {
+  OrderedJson statements = OrderedJson::array();
+  for (const Statement& s : policy.statements) {
+    OrderedJson st;
+    st["Effect"] = s.allow ? "Allow" : "Deny";
+    st["Action"] = s.actions;
+    st["Resource"] = s.resources;
+    statements.push_back(std::move(st));
+  }
+  OrderedJson doc;
+  doc["Version"] = "2012-10-17";
+  doc["Statement"] = std::move(statements);
+  return doc.dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
+}
+
+Decision Evaluate(const std::vector<Policy>& policies, const std::string& action,
+                  const std::string& resource) {
+  const std::string lower_action = Lower(action);
+  bool allowed = false;
+  for (const Policy& policy : policies) {
+    for (const Statement& s : policy.statements) {
+      if (!Matches(s.actions, lower_action, /*lower=*/true)) continue;
+      if (!Matches(s.resources, resource, /*lower=*/false)) continue;
+      if (!s.allow) return Decision::kExplicitDeny;
+      allowed = true;
+    }
+  }
+  return allowed ? Decision::kAllow : Decision::kImplicitDeny;
+}
+
+std::string DenialMessage(const std::string& principal_arn, const std::string& action,
+                          const std::string& resource, Decision decision) {
+  std::string message = "User: " + principal_arn + " is not authorized to perform: " + action +
+                        " on resource: " + resource;
+  if (decision == Decision::kExplicitDeny) {
+    return message + " with an explicit deny in an identity-based policy";
+  }
+  return message + " because no identity-based policy allows the " + action + " action";
+}
+
+bool GlobMatch(const std::string& pattern, const std::string& text) {
+  // Iterative wildcard matching: on a mismatch, the last '*' absorbs one more character
+  // (no recursion, so hostile patterns cannot blow the stack).
+  size_t p = 0, t = 0;
+  size_t star = std::string::npos, star_t = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
+      ++p;
+      ++t;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      star_t = t;
+    } else if (star != std::string::npos) {
+      p = star + 1;
+      t = ++star_t;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+const char* AccessStateName(AccessState state) {
+  switch (state) {
+    case AccessState::kNotRequested: return "NOT_REQUESTED";
+    case AccessState::kRequested: return "REQUESTED";
+    case AccessState::kGranted: return "GRANTED";
+    case AccessState::kDenied: return "DENIED";
+  }
+  return "NOT_REQUESTED";
+}
+
+StatusOr<AccessState> ParseAccessState(const std::string& name) {
+  for (AccessState state : {AccessState::kNotRequested, AccessState::kRequested,
+                            AccessState::kGranted, AccessState::kDenied}) {
+    if (name == AccessStateName(state)) return state;
+  }
+  return Status::InvalidArgument("unknown model access state '" + name +
+                                 "' (NOT_REQUESTED, REQUESTED, GRANTED or DENIED)");
+}
+
+}  // namespace basalt::iam
