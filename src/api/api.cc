@@ -1,11 +1,15 @@
 #include "api/api.h"
 
+#include <algorithm>
 #include <ctime>
+#include <map>
+#include <tuple>
 #include <random>
 
 #include <spdlog/spdlog.h>
 
 #include "api/authenticate.h"
+#include "api/authorize.h"
 #include "api/chat.h"
 #include "api/converse.h"
 #include "api/errors.h"
@@ -25,6 +29,10 @@ struct BedrockApi::Call {
   std::string request_id;
   std::chrono::steady_clock::time_point start;
   Principal principal;
+  Identity identity;
+  std::string region;
+  metering::QuotaRequest quota;
+  bool quota_admitted = false;
   std::string path;   // raw path without the query
   std::string query;
   bool responded = false;
@@ -87,10 +95,6 @@ std::string ChunkEvent(const Json& chunk) {
   return EncodeEvent("chunk", payload.dump());
 }
 
-const char* OutcomeName(const GenerationStream& s) {
-  if (!s.status().ok()) return "error";
-  return s.reason() == engine::FinishReason::kCancelled ? "cancelled" : "success";
-}
 
 }  // namespace
 
@@ -133,9 +137,12 @@ StatusOr<std::string> PercentDecode(std::string_view s) {
   return out;
 }
 
-BedrockApi::BedrockApi(store::Store* store, engine::Engine* engine,
-                       std::shared_ptr<const catalog::Catalog> catalog, ApiOptions options)
-    : store_(store), engine_(engine), catalog_(std::move(catalog)), options_(std::move(options)) {}
+BedrockApi::BedrockApi(ApiDeps deps, ApiOptions options)
+    : deps_(deps),
+      store_(deps.store),
+      engine_(deps.engine),
+      catalog_(deps.catalog),
+      options_(std::move(options)) {}
 
 // Sends a Bedrock-shaped error reply.
 static void SendError(BedrockApi::Call& call, const Status& status,
@@ -202,9 +209,26 @@ void BedrockApi::Dispatch(Call& call) {
                      now);
   }
 
+  if (method == "GET" && n >= 1 && seg[n - 1] == "metrics" && n == 1) return Metrics(call);
+
   auto principal = Authenticate(*store_, call.request, now);
   if (!principal.ok()) return SendError(call, principal.status(), now);
   call.principal = *principal;
+  call.region = call.principal.region.empty() ? options_.default_region : call.principal.region;
+  if (!RegionServed(call.region)) {
+    return SendError(call,
+                     Status::Unauthenticated("Credential should be scoped to a valid region. The "
+                                             "region '" + call.region + "' is not served here.",
+                                             "InvalidSignature"),
+                     now);
+  }
+  auto identity = LoadIdentity(*store_, call.principal);
+  if (!identity.ok()) return SendError(call, identity.status(), now);
+  call.identity = std::move(*identity);
+  call.quota.account_id = call.principal.account_id;
+  call.quota.user_id = call.principal.user_id;
+  call.quota.key_id = call.principal.access_key_id.empty() ? call.principal.api_key_id
+                                                            : call.principal.access_key_id;
 
   // Runtime: .../model/{modelId}/{operation}; a path prefix before it is allowed.
   if (n >= 3 && seg[n - 3] == "model") {
@@ -226,31 +250,54 @@ void BedrockApi::Dispatch(Call& call) {
                        now);
     }
   }
-  // Control plane (catalog part).
+  // Control plane.
+  auto last_decoded = [&](size_t i) { return PercentDecode(seg[i]); };
   if (method == "GET" && n >= 1 && seg[n - 1] == "foundation-models") {
     return ListFoundationModels(call);
   }
   if (method == "GET" && n >= 2 && seg[n - 2] == "foundation-models") {
-    auto id = PercentDecode(seg[n - 1]);
+    auto id = last_decoded(n - 1);
     if (!id.ok()) return SendError(call, id.status(), now);
     return GetFoundationModel(call, *id);
+  }
+  if (method == "GET" && n >= 2 && seg[n - 2] == "foundation-model-availability") {
+    auto id = last_decoded(n - 1);
+    if (!id.ok()) return SendError(call, id.status(), now);
+    return GetFoundationModelAvailability(call, *id);
+  }
+  if (method == "GET" && n >= 2 && seg[n - 2] == "list-foundation-model-agreement-offers") {
+    auto id = last_decoded(n - 1);
+    if (!id.ok()) return SendError(call, id.status(), now);
+    return ListAgreementOffers(call, *id);
+  }
+  if (method == "POST" && n >= 1 && seg[n - 1] == "create-foundation-model-agreement") {
+    return CreateAgreement(call);
+  }
+  if (method == "POST" && n >= 1 && seg[n - 1] == "delete-foundation-model-agreement") {
+    return DeleteAgreement(call);
+  }
+  if (n >= 1 && seg[n - 1] == "use-case-for-model-access") {
+    if (method == "POST") return PutUseCase(call);
+    if (method == "GET") return GetUseCase(call);
+  }
+  if (method == "GET" && n >= 1 && seg[n - 1] == "inference-profiles") {
+    return ListInferenceProfiles(call);
+  }
+  if (method == "GET" && n >= 2 && seg[n - 2] == "inference-profiles") {
+    auto id = last_decoded(n - 1);
+    if (!id.ok()) return SendError(call, id.status(), now);
+    return GetInferenceProfile(call, *id);
+  }
+  if (n >= 2 && seg[n - 2] == "logging" && seg[n - 1] == "modelinvocations") {
+    return LoggingConfiguration(call);
+  }
+  if (method == "GET" && n >= 2 && seg[n - 2] == "basalt" && seg[n - 1] == "usage") {
+    return UsageReport(call);
   }
   SendError(call, Status::NotFound("Unknown operation " + method + " " + call.path), now);
 }
 
 namespace {
-
-// Validates the model id, checks streaming support.
-StatusOr<const catalog::ModelEntry*> FindModel(const catalog::Catalog& catalog,
-                                               const std::string& model_id, bool stream) {
-  if (model_id.empty() || model_id.size() > 2048) return Status::InvalidArgument(kInvalidModel);
-  const catalog::ModelEntry* entry = catalog.Find(model_id);
-  if (entry == nullptr) return Status::InvalidArgument(kInvalidModel);
-  if (stream && !entry->streaming) {
-    return Status::InvalidArgument("The model is unsupported for streaming");
-  }
-  return entry;
-}
 
 bool WantsToolParsing(const PromptPlan& plan) {
   return !plan.tools.empty() && plan.tool_choice != ToolChoice::kNone;
@@ -275,20 +322,32 @@ GenerationResult ResultOf(const GenerationStream& s, std::string text,
   return r;
 }
 
-void LogUsage(const BedrockApi::Call& call, const std::string& op, const std::string& model_id,
-              const GenerationResult& r, const char* outcome) {
-  spdlog::info(
-      "usage request_id={} account={} op={} model={} input_tokens={} output_tokens={} "
-      "cached_tokens={} first_byte_ms={} latency_ms={} outcome={}",
-      call.request_id, call.principal.account_id, op, model_id, r.usage.prompt_tokens,
-      r.usage.completion_tokens, r.usage.cached_prompt_tokens, r.first_byte_ms, r.latency_ms,
-      outcome);
+// The metering outcome of a finished generation.
+std::string OutcomeOf(const GenerationStream& s, bool client_gone) {
+  if (client_gone) return "client_gone";
+  if (!s.status().ok()) {
+    int http = MapStatus(s.status()).http_status;
+    if (http == 429) return "throttled";
+    return http >= 500 ? "server_error" : "client_error";
+  }
+  return s.reason() == engine::FinishReason::kCancelled ? "cancelled" : "success";
+}
+
+std::string OutcomeOfStatus(const Status& st) {
+  int http = MapStatus(st).http_status;
+  if (http == 429) return "throttled";
+  return http >= 500 ? "server_error" : "client_error";
+}
+
+int64_t EstimateTokens(const PromptPlan& plan) {
+  size_t bytes = plan.raw_prompt.size() + plan.system.size() + plan.prefill.size();
+  for (const auto& m : plan.messages) bytes += m.content.size();
+  return static_cast<int64_t>(bytes / 4 + 1) + std::max(0, plan.sampling.max_tokens);
 }
 
 }  // namespace
 
-// Runs a generation for a plan; streams through `emit_delta`, or collects. Shared by
-// InvokeModel and Converse. Returns false if it already replied with an error.
+// Submits a plan to the engine. Shared by InvokeModel and Converse.
 struct BedrockApiRunner {
   static bool Submit(engine::Engine& engine, const catalog::ModelEntry& entry,
                      const PromptPlan& plan, std::shared_ptr<GenerationStream>* stream,
@@ -328,39 +387,188 @@ struct BedrockApiRunner {
   }
 };
 
+bool BedrockApi::RegionServed(const std::string& region) const {
+  if (options_.regions.empty()) return true;
+  return std::find(options_.regions.begin(), options_.regions.end(), region) !=
+         options_.regions.end();
+}
+
+bool BedrockApi::ModelInRegion(const catalog::ModelEntry& entry, const std::string& region,
+                               const std::string& requested_id) const {
+  auto offered = [&](const std::string& r) {
+    return RegionServed(r) && (entry.regions.empty() ||
+                               std::find(entry.regions.begin(), entry.regions.end(), r) !=
+                                   entry.regions.end());
+  };
+  // A cross-region inference profile ("us.", "eu.", "apac."...) routes to any served region
+  // of its geography that offers the model.
+  std::string id = requested_id;
+  if (size_t slash = id.rfind('/'); id.rfind("arn:", 0) == 0 && slash != std::string::npos) {
+    id = id.substr(slash + 1);
+  }
+  if (id != entry.model_id && id.size() > entry.model_id.size() &&
+      id.compare(id.size() - entry.model_id.size(), entry.model_id.size(), entry.model_id) == 0) {
+    std::string geo = id.substr(0, id.size() - entry.model_id.size() - 1);
+    if (geo == "global") return offered(region) || entry.regions.empty();
+    std::vector<std::string> candidates = options_.regions;
+    for (const auto& r : entry.regions) candidates.push_back(r);
+    if (candidates.empty()) return true;
+    for (const auto& r : candidates) {
+      if ((r.rfind(geo + "-", 0) == 0 || (geo == "apac" && r.rfind("ap-", 0) == 0)) && offered(r)) {
+        return true;
+      }
+    }
+    return false;
+  }
+  return offered(region);
+}
+
+const catalog::ModelEntry* BedrockApi::AdmitModelCall(Call& call, const std::string& model_id,
+                                                      const std::string& action, bool stream) {
+  auto now = options_.clock();
+  const catalog::ModelEntry* entry =
+      model_id.empty() || model_id.size() > 2048 ? nullptr : catalog_->Find(model_id);
+  if (entry == nullptr || !ModelInRegion(*entry, call.region, model_id)) {
+    SendError(call, Status::InvalidArgument(kInvalidModel), now);
+    return nullptr;
+  }
+  Status st = Authorize(call.identity, action, FoundationModelArn(call.region, entry->model_id));
+  if (st.ok()) st = CheckModelAccess(*store_, call.principal.account_id, entry->model_id);
+  if (st.ok() && stream && !entry->streaming) {
+    st = Status::InvalidArgument("The model is unsupported for streaming");
+  }
+  if (!st.ok()) {
+    if (deps_.metrics) {
+      deps_.metrics->Record({model_id, 0, 0, 0, 0, OutcomeOfStatus(st)});
+    }
+    SendError(call, st, now);
+    return nullptr;
+  }
+  return entry;
+}
+
+void BedrockApi::FinishInvocation(Call& call, const std::string& operation,
+                                  const std::string& model_id, const GenerationResult* r,
+                                  const Status& status, const std::string& outcome,
+                                  const std::string& output_body) {
+  int64_t latency = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - call.start).count();
+  int64_t in = r ? r->usage.prompt_tokens : 0;
+  int64_t out = r ? r->usage.completion_tokens : 0;
+  spdlog::info(
+      "usage request_id={} account={} op={} model={} input_tokens={} output_tokens={} "
+      "cached_tokens={} first_byte_ms={} latency_ms={} outcome={}",
+      call.request_id, call.principal.account_id, operation, model_id, in, out,
+      r ? r->usage.cached_prompt_tokens : 0, r ? r->first_byte_ms : 0, latency, outcome);
+  if (deps_.usage) {
+    metering::UsageRecord rec;
+    rec.request_id = call.request_id;
+    rec.timestamp_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           options_.clock().time_since_epoch()).count();
+    rec.account_id = call.principal.account_id;
+    rec.user_id = call.principal.user_id;
+    rec.key_id = call.quota.key_id;
+    rec.region = call.region;
+    rec.model_id = model_id;
+    rec.operation = operation;
+    rec.source = "api";
+    rec.input_tokens = in;
+    rec.output_tokens = out;
+    rec.cached_input_tokens = r ? r->usage.cached_prompt_tokens : 0;
+    rec.first_byte_ms = r ? r->first_byte_ms : 0;
+    rec.latency_ms = latency;
+    rec.outcome = outcome;
+    auto appended = deps_.usage->Append(std::move(rec));
+    if (!appended.ok()) {
+      spdlog::error("request {}: usage record not written: {}", call.request_id,
+                    appended.status().ToString());
+    }
+  }
+  if (deps_.metrics) {
+    std::string m = outcome == "success" || outcome == "cancelled" || outcome == "client_gone"
+                        ? "success"
+                        : outcome;
+    deps_.metrics->Record({model_id, latency, in, out, 0, m});
+  }
+  if (deps_.quotas && call.quota_admitted) deps_.quotas->Settle(call.quota, in + out);
+  if (deps_.invocation_log && deps_.invocation_log->config().enabled) {
+    metering::InvocationLogEntry e;
+    e.request_id = call.request_id;
+    e.timestamp_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         options_.clock().time_since_epoch()).count();
+    e.account_id = call.principal.account_id;
+    e.identity_arn = call.identity.arn;
+    e.region = call.region;
+    e.model_id = model_id;
+    e.operation = operation;
+    e.input_body_json = call.request.body;
+    e.output_body_json = output_body;
+    e.input_tokens = in;
+    e.output_tokens = out;
+    if (!status.ok()) e.error_code = MapStatus(status).type;
+    Status st = deps_.invocation_log->Write(e);
+    if (!st.ok()) spdlog::warn("invocation log: {}", st.ToString());
+  }
+}
+
+namespace {
+
+// Admits the call against the quotas; replies and returns false when refused.
+bool AdmitQuota(BedrockApi::Call& call, metering::QuotaManager* quotas, const PromptPlan& plan,
+                metering::Metrics* metrics, const std::string& model_id,
+                std::chrono::system_clock::time_point now) {
+  if (quotas == nullptr) return true;
+  call.quota.estimated_tokens = EstimateTokens(plan);
+  Status st = quotas->Admit(call.quota);
+  if (!st.ok()) {
+    if (metrics) metrics->Record({model_id, 0, 0, 0, 0, OutcomeOfStatus(st)});
+    SendError(call, st, now);
+    return false;
+  }
+  call.quota_admitted = true;
+  return true;
+}
+
+}  // namespace
+
 void BedrockApi::InvokeModel(Call& call, const std::string& model_id, bool stream) {
   auto now = options_.clock();
-  auto entry_or = FindModel(*catalog_, model_id, stream);
-  if (!entry_or.ok()) return SendError(call, entry_or.status(), now);
-  const catalog::ModelEntry& entry = **entry_or;
+  const std::string op = stream ? "InvokeModelWithResponseStream" : "InvokeModel";
+  const catalog::ModelEntry* entry_ptr =
+      AdmitModelCall(call, model_id, stream ? "bedrock:InvokeModelWithResponseStream"
+                                            : "bedrock:InvokeModel",
+                     stream);
+  if (entry_ptr == nullptr) return;
+  const catalog::ModelEntry& entry = *entry_ptr;
+  auto fail = [&](const Status& st) {
+    FinishInvocation(call, op, entry.model_id, nullptr, st, OutcomeOfStatus(st), "");
+    SendError(call, st, options_.clock());
+  };
   if (call.request.body.size() > kMaxInvokeBody) {
-    return SendError(call, Status::InvalidArgument(
-                               "1 validation error detected: Value at 'body' failed to satisfy "
-                               "constraint: Member must have length less than or equal to "
-                               "25000000"),
-                     now);
+    return fail(Status::InvalidArgument(
+        "1 validation error detected: Value at 'body' failed to satisfy constraint: Member must "
+        "have length less than or equal to 25000000"));
   }
   const std::string* accept = call.request.FindHeader(stream ? "x-amzn-bedrock-accept" : "accept");
   if (accept && !accept->empty() && accept->find("json") == std::string::npos &&
       accept->find("*/*") == std::string::npos) {
-    return SendError(call, Status::InvalidArgument(
-                               "The provided Accept Type is invalid or not supported for this "
-                               "model. Use application/json."),
-                     now);
+    return fail(Status::InvalidArgument(
+        "The provided Accept Type is invalid or not supported for this model. Use "
+        "application/json."));
   }
   const std::string* ctype = call.request.FindHeader("content-type");
   if (ctype && !ctype->empty() && ctype->find("json") == std::string::npos &&
       ctype->find("application/octet-stream") == std::string::npos &&
       ctype->find("*/*") == std::string::npos) {
-    return SendError(call, Status::InvalidArgument(
-                               "The provided Content Type is invalid or not supported for this "
-                               "model. Use application/json."),
-                     now);
+    return fail(Status::InvalidArgument(
+        "The provided Content Type is invalid or not supported for this model. Use "
+        "application/json."));
   }
   auto body = ParseJsonBody(call.request.body);
-  if (!body.ok()) return SendError(call, body.status(), now);
+  if (!body.ok()) return fail(body.status());
   auto plan = ParseInvokeBody(entry.family, *body);
-  if (!plan.ok()) return SendError(call, plan.status(), now);
+  if (!plan.ok()) return fail(plan.status());
+  if (!AdmitQuota(call, deps_.quotas, *plan, deps_.metrics, entry.model_id, now)) return;
 
   std::vector<Header> echo;
   for (auto [h, out] : {std::pair{"x-amzn-bedrock-performanceconfig-latency",
@@ -376,25 +584,32 @@ void BedrockApi::InvokeModel(Call& call, const std::string& model_id, bool strea
   bool gen_add_special = true;
   if (!BedrockApiRunner::Submit(*engine_, entry, *plan, &gen, &job, &error,
                                 stream ? &gen_prompt : nullptr, &gen_add_special)) {
-    return SendError(call, error, now);
+    return fail(error);
   }
   engine::Engine* engine = engine_;
   call.writer->OnClose([engine, job] { engine->Cancel(job); });
-  const std::string op = stream ? "InvokeModelWithResponseStream" : "InvokeModel";
 
   if (!stream) {
     std::string text = gen->WaitAll();
-    now = options_.clock();
     GenerationResult r = ResultOf(*gen, std::move(text), *plan, call.start);
-    LogUsage(call, op, model_id, r, OutcomeName(*gen));
-    if (!gen->status().ok()) return SendError(call, gen->status(), now);
+    std::string out_body;
+    if (gen->status().ok()) {
+      out_body = RenderInvokeResponse(entry.family, model_id, r)
+                     .dump(-1, ' ', false, Json::error_handler_t::replace);
+    }
+    FinishInvocation(call, op, entry.model_id, &r, gen->status(),
+                     OutcomeOf(*gen, call.writer->Closed()), out_body);
+    if (!gen->status().ok()) return SendError(call, gen->status(), options_.clock());
     if (call.writer->Closed()) return;
-    Json out = RenderInvokeResponse(entry.family, model_id, r);
     echo.push_back({"X-Amzn-Bedrock-Input-Token-Count", std::to_string(r.usage.prompt_tokens)});
     echo.push_back({"X-Amzn-Bedrock-Output-Token-Count",
                     std::to_string(r.usage.completion_tokens)});
     echo.push_back({"X-Amzn-Bedrock-Invocation-Latency", std::to_string(r.latency_ms)});
-    return SendJson(call, 200, out, now, std::move(echo));
+    auto headers = BaseHeaders(call.request_id, "application/json", options_.clock());
+    headers.insert(headers.end(), echo.begin(), echo.end());
+    call.responded = true;
+    call.writer->Respond(200, std::move(headers), std::move(out_body));
+    return;
   }
 
   // Chunks before the end report the prompt size (message_start, prompt_token_count).
@@ -408,7 +623,8 @@ void BedrockApi::InvokeModel(Call& call, const std::string& model_id, bool strea
   bool alive = true;
   bool tools = WantsToolParsing(*plan);
   std::string held;
-  auto start_stream = [&](int /*input_tokens*/) {
+  std::string full_text;
+  auto start_stream = [&] {
     if (started) return;
     started = true;
     auto headers = BaseHeaders(call.request_id, "application/vnd.amazon.eventstream",
@@ -427,25 +643,28 @@ void BedrockApi::InvokeModel(Call& call, const std::string& model_id, bool strea
     held += piece;
     size_t safe = tools ? SafeTextPrefix(held) : held.size();
     if (safe == 0 || !alive) continue;
-    // The prompt size is known once generation produced anything.
-    start_stream(prompt_tokens);
+    start_stream();
     std::string frames;
     for (const Json& chunk : renderer.Delta(held.substr(0, safe), pieces)) {
       frames += ChunkEvent(chunk);
     }
+    full_text += held.substr(0, safe);
     held.erase(0, safe);
-    if (!frames.empty()) alive = call.writer->Write(std::move(frames));
+    if (!frames.empty() && alive) alive = call.writer->Write(std::move(frames));
   }
   GenerationResult r = ResultOf(*gen, std::move(held), *plan, call.start);
-  LogUsage(call, op, model_id, r, call.writer->Closed() ? "client_gone" : OutcomeName(*gen));
+  bool gone = call.writer->Closed();
+  FinishInvocation(call, op, entry.model_id, &r, gen->status(), OutcomeOf(*gen, gone),
+                   Json{{"text", full_text + r.text}}.dump(-1, ' ', false,
+                                                          Json::error_handler_t::replace));
   if (!gen->status().ok()) {
     if (!started) return SendError(call, gen->status(), options_.clock());
     call.writer->Write(EncodeStreamError(gen->status(), StreamKind::kInvokeModel));
     call.writer->Finish();
     return;
   }
-  if (call.writer->Closed()) return;
-  start_stream(r.usage.prompt_tokens);
+  if (gone) return;
+  start_stream();
   std::string frames;
   for (const Json& chunk : renderer.Finish(r)) frames += ChunkEvent(chunk);
   call.writer->Write(std::move(frames));
@@ -454,35 +673,50 @@ void BedrockApi::InvokeModel(Call& call, const std::string& model_id, bool strea
 
 void BedrockApi::Converse(Call& call, const std::string& model_id, bool stream) {
   auto now = options_.clock();
-  auto entry_or = FindModel(*catalog_, model_id, stream);
-  if (!entry_or.ok()) return SendError(call, entry_or.status(), now);
-  const catalog::ModelEntry& entry = **entry_or;
+  const std::string op = stream ? "ConverseStream" : "Converse";
+  // Converse is authorized as the InvokeModel actions, as on Bedrock.
+  const catalog::ModelEntry* entry_ptr =
+      AdmitModelCall(call, model_id, stream ? "bedrock:InvokeModelWithResponseStream"
+                                            : "bedrock:InvokeModel",
+                     stream);
+  if (entry_ptr == nullptr) return;
+  const catalog::ModelEntry& entry = *entry_ptr;
+  auto fail = [&](const Status& st) {
+    FinishInvocation(call, op, entry.model_id, nullptr, st, OutcomeOfStatus(st), "");
+    SendError(call, st, options_.clock());
+  };
   Json body = Json::parse(call.request.body.empty() ? std::string_view("{}")
                                                     : std::string_view(call.request.body),
                           nullptr, false);
   if (body.is_discarded() || !body.is_object()) {
-    return SendError(call, Status::InvalidArgument("The request body is not valid JSON."), now);
+    return fail(Status::InvalidArgument("The request body is not valid JSON."));
   }
   auto plan = ParseConverseBody(body, options_.default_max_tokens);
-  if (!plan.ok()) return SendError(call, plan.status(), now);
+  if (!plan.ok()) return fail(plan.status());
+  if (!AdmitQuota(call, deps_.quotas, *plan, deps_.metrics, entry.model_id, now)) return;
 
   std::shared_ptr<GenerationStream> gen;
   engine::JobId job = 0;
   Status error;
-  if (!BedrockApiRunner::Submit(*engine_, entry, *plan, &gen, &job, &error)) {
-    return SendError(call, error, now);
-  }
+  if (!BedrockApiRunner::Submit(*engine_, entry, *plan, &gen, &job, &error)) return fail(error);
   engine::Engine* engine = engine_;
   call.writer->OnClose([engine, job] { engine->Cancel(job); });
-  const std::string op = stream ? "ConverseStream" : "Converse";
 
   if (!stream) {
     std::string text = gen->WaitAll();
     GenerationResult r = ResultOf(*gen, std::move(text), *plan, call.start);
-    LogUsage(call, op, model_id, r, OutcomeName(*gen));
+    std::string out_body;
+    if (gen->status().ok()) {
+      out_body = RenderConverseResponse(r).dump(-1, ' ', false, Json::error_handler_t::replace);
+    }
+    FinishInvocation(call, op, entry.model_id, &r, gen->status(),
+                     OutcomeOf(*gen, call.writer->Closed()), out_body);
     if (!gen->status().ok()) return SendError(call, gen->status(), options_.clock());
     if (call.writer->Closed()) return;
-    return SendJson(call, 200, RenderConverseResponse(r), options_.clock());
+    auto headers = BaseHeaders(call.request_id, "application/json", options_.clock());
+    call.responded = true;
+    call.writer->Respond(200, std::move(headers), std::move(out_body));
+    return;
   }
 
   ConverseStreamRenderer renderer;
@@ -505,25 +739,29 @@ void BedrockApi::Converse(Call& call, const std::string& model_id, bool stream) 
     call.writer->StartStream(200, std::move(headers));
     alive = call.writer->Write(encode(renderer.Start()));
   };
-  std::string held, piece;
+  std::string held, piece, full_text;
   while (gen->Next(&piece)) {
     held += piece;
     size_t safe = tools ? SafeTextPrefix(held) : held.size();
     if (safe == 0 || !alive) continue;
     start_stream();
     std::string frames = encode(renderer.Delta(held.substr(0, safe)));
+    full_text += held.substr(0, safe);
     held.erase(0, safe);
     if (alive) alive = call.writer->Write(std::move(frames));
   }
   GenerationResult r = ResultOf(*gen, std::move(held), *plan, call.start);
-  LogUsage(call, op, model_id, r, call.writer->Closed() ? "client_gone" : OutcomeName(*gen));
+  bool gone = call.writer->Closed();
+  FinishInvocation(call, op, entry.model_id, &r, gen->status(), OutcomeOf(*gen, gone),
+                   Json{{"text", full_text + r.text}}.dump(-1, ' ', false,
+                                                          Json::error_handler_t::replace));
   if (!gen->status().ok()) {
     if (!started) return SendError(call, gen->status(), options_.clock());
     call.writer->Write(EncodeStreamError(gen->status(), StreamKind::kConverse));
     call.writer->Finish();
     return;
   }
-  if (call.writer->Closed()) return;
+  if (gone) return;
   start_stream();
   call.writer->Write(encode(renderer.Finish(r)));
   call.writer->Finish();
@@ -531,9 +769,10 @@ void BedrockApi::Converse(Call& call, const std::string& model_id, bool stream) 
 
 void BedrockApi::CountTokens(Call& call, const std::string& model_id) {
   auto now = options_.clock();
-  auto entry_or = FindModel(*catalog_, model_id, false);
-  if (!entry_or.ok()) return SendError(call, entry_or.status(), now);
-  const catalog::ModelEntry& entry = **entry_or;
+  const catalog::ModelEntry* entry_ptr =
+      AdmitModelCall(call, model_id, "bedrock:CountTokens", false);
+  if (entry_ptr == nullptr) return;
+  const catalog::ModelEntry& entry = *entry_ptr;
   Json body = Json::parse(call.request.body, nullptr, false);
   if (body.is_discarded() || !body.is_object()) {
     return SendError(call, Status::InvalidArgument("The request body is not valid JSON."), now);
@@ -586,7 +825,7 @@ void BedrockApi::CountTokens(Call& call, const std::string& model_id) {
 namespace {
 
 Json ModelSummary(const catalog::ModelEntry& e, const std::string& region) {
-  return {{"modelArn", "arn:aws:bedrock:" + region + "::foundation-model/" + e.model_id},
+  return {{"modelArn", FoundationModelArn(region, e.model_id)},
           {"modelId", e.model_id},
           {"modelName", e.model_name.substr(0, 20)},
           {"providerName", e.provider_name.substr(0, 20)},
@@ -598,23 +837,72 @@ Json ModelSummary(const catalog::ModelEntry& e, const std::string& region) {
           {"modelLifecycle", {{"status", "ACTIVE"}}}};
 }
 
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Parses a JSON request body of the control plane; an empty body is {}.
+StatusOr<Json> ControlBody(const std::string& body) {
+  if (body.empty()) return Json::object();
+  Json j = Json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Status::InvalidArgument("The request body is not valid JSON.");
+  }
+  return j;
+}
+
+StatusOr<std::string> RequiredString(const Json& body, const char* field, size_t max_len = 2048) {
+  if (!body.contains(field) || body[field].is_null()) {
+    return Status::InvalidArgument(std::string("1 validation error detected: Value null at '") +
+                                   field + "' failed to satisfy constraint: Member must not be "
+                                   "null");
+  }
+  if (!body[field].is_string()) {
+    return Status::InvalidArgument(std::string("1 validation error detected: Value at '") + field +
+                                   "' failed to satisfy constraint: Member must be a string");
+  }
+  std::string v = body[field].get<std::string>();
+  if (v.empty() || v.size() > max_len) {
+    return Status::InvalidArgument(std::string("1 validation error detected: Value at '") + field +
+                                   "' failed to satisfy constraint: Member must have length "
+                                   "between 1 and " + std::to_string(max_len));
+  }
+  return v;
+}
+
+std::string OfferToken(const std::string& model_id) { return "basalt-offer-" + model_id; }
+
 }  // namespace
 
 void BedrockApi::ListFoundationModels(Call& call) {
   auto now = options_.clock();
-  std::string region =
-      call.principal.region.empty() ? options_.default_region : call.principal.region;
+  Status st = Authorize(call.identity, "bedrock:ListFoundationModels", "*");
+  if (!st.ok()) return SendError(call, st, now);
   std::string by_provider = QueryParam(call.query, "byProvider");
   std::string by_output = QueryParam(call.query, "byOutputModality");
   std::string by_inference = QueryParam(call.query, "byInferenceType");
   std::string by_custom = QueryParam(call.query, "byCustomizationType");
-  auto lower = [](std::string s) {
-    for (char& c : s) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
-    return s;
-  };
+  for (auto [name, value, allowed] :
+       {std::tuple{"byOutputModality", by_output, std::vector<std::string>{"TEXT", "IMAGE", "EMBEDDING"}},
+        std::tuple{"byInferenceType", by_inference, std::vector<std::string>{"ON_DEMAND", "PROVISIONED"}},
+        std::tuple{"byCustomizationType", by_custom,
+                   std::vector<std::string>{"FINE_TUNING", "CONTINUED_PRE_TRAINING", "DISTILLATION"}}}) {
+    if (!value.empty() && std::find(allowed.begin(), allowed.end(), value) == allowed.end()) {
+      std::string list;
+      for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+      return SendError(call,
+                       Status::InvalidArgument("1 validation error detected: Value '" + value +
+                                               "' at '" + name +
+                                               "' failed to satisfy constraint: Member must "
+                                               "satisfy enum value set: [" + list + "]"),
+                       now);
+    }
+  }
   Json list = Json::array();
   for (const auto& e : catalog_->entries()) {
-    if (!by_provider.empty() && lower(by_provider) != lower(e.provider_name)) continue;
+    if (!ModelInRegion(e, call.region, e.model_id)) continue;
+    if (!by_provider.empty() && Lower(by_provider) != Lower(e.provider_name)) continue;
     if (!by_output.empty() &&
         std::find(e.output_modalities.begin(), e.output_modalities.end(), by_output) ==
             e.output_modalities.end()) {
@@ -622,7 +910,7 @@ void BedrockApi::ListFoundationModels(Call& call) {
     }
     if (!by_inference.empty() && by_inference != "ON_DEMAND") continue;
     if (!by_custom.empty()) continue;  // no customization is offered
-    list.push_back(ModelSummary(e, region));
+    list.push_back(ModelSummary(e, call.region));
   }
   SendJson(call, 200, {{"modelSummaries", list}}, now);
 }
@@ -630,12 +918,451 @@ void BedrockApi::ListFoundationModels(Call& call) {
 void BedrockApi::GetFoundationModel(Call& call, const std::string& model_id) {
   auto now = options_.clock();
   const catalog::ModelEntry* e = catalog_->Find(model_id);
+  if (e == nullptr || !ModelInRegion(*e, call.region, model_id)) {
+    return SendError(call, Status::NotFound("Could not find model " + model_id + "."), now);
+  }
+  Status st = Authorize(call.identity, "bedrock:GetFoundationModel",
+                        FoundationModelArn(call.region, e->model_id));
+  if (!st.ok()) return SendError(call, st, now);
+  SendJson(call, 200, {{"modelDetails", ModelSummary(*e, call.region)}}, now);
+}
+
+void BedrockApi::GetFoundationModelAvailability(Call& call, const std::string& model_id) {
+  auto now = options_.clock();
+  const catalog::ModelEntry* e = catalog_->Find(model_id);
   if (e == nullptr) {
     return SendError(call, Status::NotFound("Could not find model " + model_id + "."), now);
   }
-  std::string region =
-      call.principal.region.empty() ? options_.default_region : call.principal.region;
-  SendJson(call, 200, {{"modelDetails", ModelSummary(*e, region)}}, now);
+  std::string arn = FoundationModelArn(call.region, e->model_id);
+  Status st = Authorize(call.identity, "bedrock:GetFoundationModelAvailability", arn);
+  if (!st.ok()) return SendError(call, st, now);
+  bool authorized = Authorize(call.identity, "bedrock:InvokeModel", arn).ok();
+  bool entitled = CheckModelAccess(*store_, call.principal.account_id, e->model_id).ok();
+  auto access = store_->GetModelAccess(call.principal.account_id, e->model_id);
+  if (!access.ok()) return SendError(call, access.status(), now);
+  auto agreement = store_->HasAgreement(call.principal.account_id, e->model_id);
+  if (!agreement.ok()) return SendError(call, agreement.status(), now);
+  std::string agreement_status = entitled || *agreement ? "AVAILABLE"
+                                 : *access == "REQUESTED" ? "PENDING"
+                                                          : "NOT_AVAILABLE";
+  SendJson(call, 200,
+           {{"modelId", e->model_id},
+            {"agreementAvailability", {{"status", agreement_status}}},
+            {"authorizationStatus", authorized ? "AUTHORIZED" : "NOT_AUTHORIZED"},
+            {"entitlementAvailability", entitled ? "AVAILABLE" : "NOT_AVAILABLE"},
+            {"regionAvailability",
+             ModelInRegion(*e, call.region, e->model_id) ? "AVAILABLE" : "NOT_AVAILABLE"}},
+           now);
+}
+
+void BedrockApi::ListAgreementOffers(Call& call, const std::string& model_id) {
+  auto now = options_.clock();
+  const catalog::ModelEntry* e = catalog_->Find(model_id);
+  if (e == nullptr) {
+    return SendError(call, Status::NotFound("Could not find model " + model_id + "."), now);
+  }
+  Status st = Authorize(call.identity, "bedrock:ListFoundationModelAgreementOffers",
+                        FoundationModelArn(call.region, e->model_id));
+  if (!st.ok()) return SendError(call, st, now);
+  std::string offer_type = QueryParam(call.query, "offerType");
+  if (!offer_type.empty() && offer_type != "ALL" && offer_type != "PUBLIC") {
+    return SendError(call,
+                     Status::InvalidArgument("1 validation error detected: Value '" + offer_type +
+                                             "' at 'offerType' failed to satisfy constraint: "
+                                             "Member must satisfy enum value set: [ALL, PUBLIC]"),
+                     now);
+  }
+  auto price = [](double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.6f", v);
+    return std::string(buf);
+  };
+  Json rate_card = Json::array(
+      {{{"dimension", "input_tokens"}, {"price", price(e->price.input_per_1k_tokens)},
+        {"description", "Price per 1,000 input tokens"}, {"unit", "1K tokens"}},
+       {{"dimension", "output_tokens"}, {"price", price(e->price.output_per_1k_tokens)},
+        {"description", "Price per 1,000 output tokens"}, {"unit", "1K tokens"}}});
+  Json offer = {{"offerId", "basalt-" + e->model_id},
+                {"offerToken", OfferToken(e->model_id)},
+                {"termDetails",
+                 {{"usageBasedPricingTerm", {{"rateCard", rate_card}}},
+                  {"legalTerm", Json::object()},
+                  {"supportTerm",
+                   {{"refundPolicyDescription",
+                     "Self-hosted model: usage is metered by this deployment."}}}}}};
+  SendJson(call, 200, {{"modelId", e->model_id}, {"offers", Json::array({offer})}}, now);
+}
+
+void BedrockApi::CreateAgreement(Call& call) {
+  auto now = options_.clock();
+  auto body = ControlBody(call.request.body);
+  if (!body.ok()) return SendError(call, body.status(), now);
+  auto offer = RequiredString(*body, "offerToken", 4096);
+  if (!offer.ok()) return SendError(call, offer.status(), now);
+  auto model_id = RequiredString(*body, "modelId", 2048);
+  if (!model_id.ok()) return SendError(call, model_id.status(), now);
+  const catalog::ModelEntry* e = catalog_->Find(*model_id);
+  if (e == nullptr) {
+    return SendError(call, Status::NotFound("Could not find model " + *model_id + "."), now);
+  }
+  Status st = Authorize(call.identity, "bedrock:CreateFoundationModelAgreement",
+                        FoundationModelArn(call.region, e->model_id));
+  if (!st.ok()) return SendError(call, st, now);
+  if (*offer != OfferToken(e->model_id)) {
+    return SendError(call,
+                     Status::InvalidArgument("The offer token is not valid for model " +
+                                             e->model_id + ". Get one from "
+                                             "ListFoundationModelAgreementOffers."),
+                     now);
+  }
+  if (e->use_case_form_required) {
+    auto form = store_->GetUseCaseForm(call.principal.account_id);
+    if (!form.ok()) {
+      if (form.status().code() == StatusCode::kNotFound) {
+        return SendError(call, Status::NotFound("Model use case details have not been submitted "
+                                                "for this account. Fill out the Anthropic use "
+                                                "case details form before using the model."),
+                         now);
+      }
+      return SendError(call, form.status(), now);
+    }
+  }
+  st = store_->CreateAgreement(call.principal.account_id, e->model_id, *offer);
+  if (!st.ok() && st.code() != StatusCode::kAlreadyExists) return SendError(call, st, now);
+  auto state = store_->GetModelAccess(call.principal.account_id, e->model_id);
+  if (!state.ok()) return SendError(call, state.status(), now);
+  if (*state != "GRANTED" && *state != "DENIED") {
+    st = store_->SetModelAccess(call.principal.account_id, e->model_id,
+                                options_.manual_model_access_approval ? "REQUESTED" : "GRANTED");
+    if (!st.ok()) return SendError(call, st, now);
+  }
+  SendJson(call, 202, {{"modelId", e->model_id}}, now);
+}
+
+void BedrockApi::DeleteAgreement(Call& call) {
+  auto now = options_.clock();
+  auto body = ControlBody(call.request.body);
+  if (!body.ok()) return SendError(call, body.status(), now);
+  auto model_id = RequiredString(*body, "modelId", 2048);
+  if (!model_id.ok()) return SendError(call, model_id.status(), now);
+  const catalog::ModelEntry* e = catalog_->Find(*model_id);
+  if (e == nullptr) {
+    return SendError(call, Status::NotFound("Could not find model " + *model_id + "."), now);
+  }
+  Status st = Authorize(call.identity, "bedrock:DeleteFoundationModelAgreement",
+                        FoundationModelArn(call.region, e->model_id));
+  if (!st.ok()) return SendError(call, st, now);
+  st = store_->DeleteAgreement(call.principal.account_id, e->model_id);
+  if (!st.ok()) {
+    if (st.code() == StatusCode::kNotFound) {
+      return SendError(call, Status::NotFound("No agreement exists for model " + e->model_id + "."),
+                       now);
+    }
+    return SendError(call, st, now);
+  }
+  auto state = store_->GetModelAccess(call.principal.account_id, e->model_id);
+  if (state.ok() && *state != "DENIED") {
+    store_->SetModelAccess(call.principal.account_id, e->model_id, "NOT_REQUESTED");
+  }
+  SendJson(call, 202, Json::object(), now);
+}
+
+void BedrockApi::PutUseCase(Call& call) {
+  auto now = options_.clock();
+  Status st = Authorize(call.identity, "bedrock:PutUseCaseForModelAccess", "*");
+  if (!st.ok()) return SendError(call, st, now);
+  auto body = ControlBody(call.request.body);
+  if (!body.ok()) return SendError(call, body.status(), now);
+  auto encoded = RequiredString(*body, "formData", 1 << 20);
+  if (!encoded.ok()) return SendError(call, encoded.status(), now);
+  auto form = auth::Base64Decode(*encoded);
+  if (!form.ok()) {
+    return SendError(call, Status::InvalidArgument("formData is not valid base64"), now);
+  }
+  if (form->size() < 10 || form->size() > 16384) {
+    return SendError(call,
+                     Status::InvalidArgument("1 validation error detected: Value at 'formData' "
+                                             "failed to satisfy constraint: Member must have "
+                                             "length between 10 and 16384"),
+                     now);
+  }
+  st = store_->PutUseCaseForm(call.principal.account_id, *form);
+  if (!st.ok()) return SendError(call, st, now);
+  SendJson(call, 201, Json::object(), now);
+}
+
+void BedrockApi::GetUseCase(Call& call) {
+  auto now = options_.clock();
+  Status st = Authorize(call.identity, "bedrock:GetUseCaseForModelAccess", "*");
+  if (!st.ok()) return SendError(call, st, now);
+  auto form = store_->GetUseCaseForm(call.principal.account_id);
+  if (!form.ok()) {
+    if (form.status().code() == StatusCode::kNotFound) {
+      return SendError(call, Status::NotFound("Model use case details have not been submitted "
+                                              "for this account."),
+                       now);
+    }
+    return SendError(call, form.status(), now);
+  }
+  SendJson(call, 200, {{"formData", auth::Base64Encode(*form)}}, now);
+}
+
+namespace {
+
+// System-defined cross-region profiles: one per model and geography served here.
+std::vector<Json> InferenceProfiles(const catalog::Catalog& catalog,
+                                    const std::vector<std::string>& regions,
+                                    const std::string& region, const std::string& account) {
+  std::vector<std::string> served = regions.empty() ? std::vector<std::string>{region} : regions;
+  std::map<std::string, std::vector<std::string>> geos;  // "us" -> regions
+  for (const auto& r : served) {
+    std::string geo = r.substr(0, r.find('-'));
+    if (geo == "ap") geo = "apac";
+    geos[geo].push_back(r);
+  }
+  std::vector<Json> out;
+  for (const auto& e : catalog.entries()) {
+    for (const auto& [geo, rs] : geos) {
+      Json models = Json::array();
+      for (const auto& r : rs) {
+        if (e.regions.empty() || std::find(e.regions.begin(), e.regions.end(), r) != e.regions.end()) {
+          models.push_back({{"modelArn", FoundationModelArn(r, e.model_id)}});
+        }
+      }
+      if (models.empty()) continue;
+      std::string id = geo + "." + e.model_id;
+      out.push_back({{"inferenceProfileName", geo + " " + e.model_name},
+                     {"description", "Routes requests to " + e.model_id + " in " + geo +
+                                         " regions of this deployment."},
+                     {"inferenceProfileArn",
+                      "arn:aws:bedrock:" + region + ":" + account + ":inference-profile/" + id},
+                     {"models", models},
+                     {"inferenceProfileId", id},
+                     {"status", "ACTIVE"},
+                     {"type", "SYSTEM_DEFINED"}});
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void BedrockApi::ListInferenceProfiles(Call& call) {
+  auto now = options_.clock();
+  Status st = Authorize(call.identity, "bedrock:ListInferenceProfiles", "*");
+  if (!st.ok()) return SendError(call, st, now);
+  std::string type = QueryParam(call.query, "type");
+  if (!type.empty() && type != "SYSTEM_DEFINED" && type != "APPLICATION") {
+    return SendError(call,
+                     Status::InvalidArgument("1 validation error detected: Value '" + type +
+                                             "' at 'typeEquals' failed to satisfy constraint: "
+                                             "Member must satisfy enum value set: "
+                                             "[SYSTEM_DEFINED, APPLICATION]"),
+                     now);
+  }
+  std::vector<Json> all;
+  if (type != "APPLICATION") {
+    all = InferenceProfiles(*catalog_, options_.regions, call.region, call.principal.account_id);
+  }
+  size_t max_results = 1000;
+  if (std::string m = QueryParam(call.query, "maxResults"); !m.empty()) {
+    char* end = nullptr;
+    long v = std::strtol(m.c_str(), &end, 10);
+    if (*end != '\0' || v < 1 || v > 1000) {
+      return SendError(call,
+                       Status::InvalidArgument("1 validation error detected: Value '" + m +
+                                               "' at 'maxResults' failed to satisfy constraint: "
+                                               "Member must have value between 1 and 1000"),
+                       now);
+    }
+    max_results = static_cast<size_t>(v);
+  }
+  size_t offset = 0;
+  if (std::string t = QueryParam(call.query, "nextToken"); !t.empty()) {
+    auto decoded = auth::Base64Decode(t);
+    char* end = nullptr;
+    long v = decoded.ok() ? std::strtol(decoded->c_str(), &end, 10) : -1;
+    if (!decoded.ok() || *end != '\0' || v < 0) {
+      return SendError(call, Status::InvalidArgument("The nextToken is not valid."), now);
+    }
+    offset = static_cast<size_t>(v);
+  }
+  Json page = Json::array();
+  for (size_t i = offset; i < all.size() && page.size() < max_results; ++i) page.push_back(all[i]);
+  Json out = {{"inferenceProfileSummaries", page}};
+  if (offset + page.size() < all.size()) {
+    out["nextToken"] = auth::Base64Encode(std::to_string(offset + page.size()));
+  }
+  SendJson(call, 200, out, now);
+}
+
+void BedrockApi::GetInferenceProfile(Call& call, const std::string& id) {
+  auto now = options_.clock();
+  std::string key = id;
+  if (size_t slash = key.rfind('/'); key.rfind("arn:", 0) == 0 && slash != std::string::npos) {
+    key = key.substr(slash + 1);
+  }
+  for (const Json& p :
+       InferenceProfiles(*catalog_, options_.regions, call.region, call.principal.account_id)) {
+    if (p["inferenceProfileId"] != key) continue;
+    Status st = Authorize(call.identity, "bedrock:GetInferenceProfile",
+                          p["inferenceProfileArn"].get<std::string>());
+    if (!st.ok()) return SendError(call, st, now);
+    return SendJson(call, 200, p, now);
+  }
+  SendError(call, Status::NotFound("Inference profile " + id + " not found."), now);
+}
+
+void BedrockApi::LoggingConfiguration(Call& call) {
+  auto now = options_.clock();
+  const std::string& method = call.request.method;
+  std::string action = method == "GET"    ? "bedrock:GetModelInvocationLoggingConfiguration"
+                       : method == "PUT"  ? "bedrock:PutModelInvocationLoggingConfiguration"
+                       : method == "DELETE" ? "bedrock:DeleteModelInvocationLoggingConfiguration"
+                                            : "";
+  if (action.empty()) {
+    return SendError(call, Status::NotFound("Unsupported operation " + method), now);
+  }
+  Status st = Authorize(call.identity, action, "*");
+  if (!st.ok()) return SendError(call, st, now);
+  // Stored per account; the deployment's logger writes while any account has it on.
+  std::string key = "invocation_logging:" + call.principal.account_id;
+  if (method == "GET") {
+    auto v = store_->GetSetting(key);
+    if (!v.ok()) return SendError(call, v.status(), now);
+    Json out = Json::object();
+    if (v->has_value() && !(*v)->empty()) {
+      Json cfg = Json::parse(**v, nullptr, false);
+      if (cfg.is_object()) out["loggingConfig"] = cfg;
+    }
+    return SendJson(call, 200, out, now);
+  }
+  if (method == "DELETE") {
+    st = store_->PutSetting(key, "");
+    if (!st.ok()) return SendError(call, st, now);
+    if (deps_.invocation_log) {
+      metering::LoggingConfig cfg = deps_.invocation_log->config();
+      cfg.enabled = false;
+      deps_.invocation_log->SetConfig(cfg);
+    }
+    return SendJson(call, 200, Json::object(), now);
+  }
+  auto body = ControlBody(call.request.body);
+  if (!body.ok()) return SendError(call, body.status(), now);
+  if (!body->contains("loggingConfig") || !(*body)["loggingConfig"].is_object()) {
+    return SendError(call,
+                     Status::InvalidArgument("1 validation error detected: Value null at "
+                                             "'loggingConfig' failed to satisfy constraint: "
+                                             "Member must not be null"),
+                     now);
+  }
+  const Json& cfg = (*body)["loggingConfig"];
+  if (!cfg.contains("s3Config") && !cfg.contains("cloudWatchConfig")) {
+    return SendError(call,
+                     Status::InvalidArgument("At least one of s3Config or cloudWatchConfig must "
+                                             "be set: logs are written to this deployment's "
+                                             "invocation-logs folder either way."),
+                     now);
+  }
+  st = store_->PutSetting(key, cfg.dump());
+  if (!st.ok()) return SendError(call, st, now);
+  if (deps_.invocation_log) {
+    metering::LoggingConfig lc = deps_.invocation_log->config();
+    lc.enabled = true;
+    lc.text_data_delivery = cfg.value("textDataDeliveryEnabled", true);
+    lc.image_data_delivery = cfg.value("imageDataDeliveryEnabled", false);
+    lc.embedding_data_delivery = cfg.value("embeddingDataDeliveryEnabled", false);
+    deps_.invocation_log->SetConfig(lc);
+  }
+  SendJson(call, 200, Json::object(), now);
+}
+
+void BedrockApi::UsageReport(Call& call) {
+  auto now = options_.clock();
+  if (deps_.usage == nullptr) {
+    return SendError(call, Status::Unavailable("Metering is not enabled."), now);
+  }
+  metering::UsageFilter f;
+  f.account_id = call.principal.account_id;  // an account only ever sees its own usage
+  // Administrators see their whole account; other users their own calls.
+  if (call.identity.role != "admin") f.user_id = call.principal.user_id;
+  auto parse_time = [](const std::string& v, int64_t* out) {
+    if (v.empty()) return true;
+    // YYYY-MM-DD or unix milliseconds.
+    if (v.size() == 10 && v[4] == '-' && v[7] == '-') {
+      std::tm tm{};
+      if (strptime(v.c_str(), "%Y-%m-%d", &tm) == nullptr) return false;
+      *out = static_cast<int64_t>(timegm(&tm)) * 1000;
+      return true;
+    }
+    char* end = nullptr;
+    long long ms = std::strtoll(v.c_str(), &end, 10);
+    if (*end != '\0') return false;
+    *out = ms;
+    return true;
+  };
+  if (!parse_time(QueryParam(call.query, "from"), &f.from_ms) ||
+      !parse_time(QueryParam(call.query, "to"), &f.to_ms)) {
+    return SendError(call, Status::InvalidArgument("from and to must be YYYY-MM-DD or unix "
+                                                   "milliseconds"),
+                     now);
+  }
+  f.model_id = QueryParam(call.query, "model");
+  f.key_id = QueryParam(call.query, "key");
+  f.source = QueryParam(call.query, "source");
+  f.app_id = QueryParam(call.query, "app");
+  if (std::string u = QueryParam(call.query, "user"); !u.empty() && call.identity.role == "admin") {
+    f.user_id = u;
+  }
+  std::vector<std::string> group_by;
+  std::string g = QueryParam(call.query, "groupBy");
+  for (size_t pos = 0; !g.empty() && pos <= g.size();) {
+    size_t comma = g.find(',', pos);
+    if (comma == std::string::npos) comma = g.size();
+    if (comma > pos) group_by.push_back(g.substr(pos, comma - pos));
+    pos = comma + 1;
+  }
+  if (QueryParam(call.query, "records") == "true") {
+    auto records = deps_.usage->List(f, 10000);
+    if (!records.ok()) return SendError(call, records.status(), now);
+    Json list = Json::array();
+    for (const auto& r : *records) {
+      list.push_back({{"requestId", r.request_id}, {"timestampMs", r.timestamp_ms},
+                      {"userId", r.user_id}, {"keyId", r.key_id}, {"region", r.region},
+                      {"modelId", r.model_id}, {"operation", r.operation}, {"source", r.source},
+                      {"appId", r.app_id}, {"inputTokens", r.input_tokens},
+                      {"outputTokens", r.output_tokens}, {"images", r.images},
+                      {"firstByteMs", r.first_byte_ms}, {"latencyMs", r.latency_ms},
+                      {"outcome", r.outcome}, {"cost", r.cost}});
+    }
+    return SendJson(call, 200, {{"records", list}}, now);
+  }
+  if (QueryParam(call.query, "format") == "csv") {
+    auto csv = deps_.usage->ExportCsv(f, group_by);
+    if (!csv.ok()) return SendError(call, csv.status(), now);
+    auto headers = BaseHeaders(call.request_id, "text/csv", now);
+    call.responded = true;
+    call.writer->Respond(200, std::move(headers), std::move(*csv));
+    return;
+  }
+  auto report = deps_.usage->Report(f, group_by);
+  if (!report.ok()) return SendError(call, report.status(), now);
+  auto row_json = [](const metering::UsageRow& r) {
+    return Json{{"group", r.group},          {"requests", r.requests},
+                {"inputTokens", r.input_tokens}, {"outputTokens", r.output_tokens},
+                {"images", r.images},        {"cost", r.cost}};
+  };
+  Json rows = Json::array();
+  for (const auto& r : report->rows) rows.push_back(row_json(r));
+  SendJson(call, 200, {{"rows", rows}, {"total", row_json(report->total)}}, now);
+}
+
+void BedrockApi::Metrics(Call& call) {
+  auto now = options_.clock();
+  std::string body = deps_.metrics ? deps_.metrics->RenderPrometheus() : "";
+  auto headers = BaseHeaders(call.request_id, "text/plain; version=0.0.4", now);
+  call.responded = true;
+  call.writer->Respond(200, std::move(headers), std::move(body));
 }
 
 }  // namespace basalt::api

@@ -14,23 +14,45 @@
 #include "catalog/catalog.h"
 #include "engine/engine.h"
 #include "http/http_server.h"
+#include "metering/invocation_log.h"
+#include "metering/metrics.h"
+#include "metering/quota.h"
+#include "metering/usage.h"
 #include "store/store.h"
 
 namespace basalt::api {
 
 struct ApiOptions {
   std::string default_region = "us-east-1";
+  // Regions this deployment serves; a signature scoped to another region is refused.
+  // Empty: any region.
+  std::vector<std::string> regions;
+  // Model access requests wait for an administrator (`basalt admin grant-model-access`)
+  // instead of being granted at once.
+  bool manual_model_access_approval = false;
   int default_max_tokens = 4096;  // Converse without inferenceConfig.maxTokens
   std::function<std::chrono::system_clock::time_point()> clock = [] {
     return std::chrono::system_clock::now();
   };
 };
 
+struct GenerationResult;
+
+// What the API works with. All pointers must outlive the API; the metering ones may be null
+// (then nothing is recorded, limited or logged).
+struct ApiDeps {
+  store::Store* store = nullptr;
+  engine::Engine* engine = nullptr;
+  std::shared_ptr<const catalog::Catalog> catalog;
+  metering::UsageStore* usage = nullptr;
+  metering::QuotaManager* quotas = nullptr;
+  metering::Metrics* metrics = nullptr;
+  metering::InvocationLogger* invocation_log = nullptr;
+};
+
 class BedrockApi {
  public:
-  // `store` and `engine` must outlive the API.
-  BedrockApi(store::Store* store, engine::Engine* engine,
-             std::shared_ptr<const catalog::Catalog> catalog, ApiOptions options);
+  BedrockApi(ApiDeps deps, ApiOptions options);
 
   void Handle(http::Request request, std::shared_ptr<http::ResponseWriter> writer);
 
@@ -43,7 +65,34 @@ class BedrockApi {
   void CountTokens(Call& call, const std::string& model_id);
   void ListFoundationModels(Call& call);
   void GetFoundationModel(Call& call, const std::string& model_id);
+  void GetFoundationModelAvailability(Call& call, const std::string& model_id);
+  void ListAgreementOffers(Call& call, const std::string& model_id);
+  void CreateAgreement(Call& call);
+  void DeleteAgreement(Call& call);
+  void PutUseCase(Call& call);
+  void GetUseCase(Call& call);
+  void ListInferenceProfiles(Call& call);
+  void GetInferenceProfile(Call& call, const std::string& id);
+  void LoggingConfiguration(Call& call);
+  void UsageReport(Call& call);
+  void Metrics(Call& call);
 
+  // Runtime checks shared by every model operation: the model exists in the caller's
+  // region, the caller's policies allow `action` on it, the account has access, and the
+  // quotas admit `estimated_tokens`. Replies with the error and returns nullptr otherwise.
+  const catalog::ModelEntry* AdmitModelCall(Call& call, const std::string& model_id,
+                                            const std::string& action, bool stream);
+  // Records one finished (or failed) invocation: usage record (durable), metrics, quota
+  // settlement and invocation log. Called before the final bytes go to the client.
+  void FinishInvocation(Call& call, const std::string& operation, const std::string& model_id,
+                        const GenerationResult* result, const Status& status,
+                        const std::string& outcome, const std::string& output_body);
+
+  bool RegionServed(const std::string& region) const;
+  bool ModelInRegion(const catalog::ModelEntry& entry, const std::string& region,
+                     const std::string& requested_id) const;
+
+  ApiDeps deps_;
   store::Store* store_;
   engine::Engine* engine_;
   std::shared_ptr<const catalog::Catalog> catalog_;

@@ -129,6 +129,18 @@ Status ApplyCommon(const json& obj, const std::string& where, ModelEntry* e) {
     if (!it->is_boolean()) return FieldError(where, "\"responseStreamingSupported\" must be a bool");
     e->streaming = it->get<bool>();
   }
+  if (obj.contains("regions")) {
+    auto regions = GetStringList(obj, "regions", where, {});
+    if (!regions.ok()) return regions.status();
+    e->regions = *regions;
+  }
+  if (auto it = obj.find("useCaseFormRequired"); it != obj.end()) {
+    if (!it->is_boolean()) return FieldError(where, "\"useCaseFormRequired\" must be a bool");
+    e->use_case_form_required = it->get<bool>();
+  } else {
+    // Anthropic asks for a use-case form before first access, as on Bedrock.
+    e->use_case_form_required = e->provider_name == "Anthropic";
+  }
   if (auto it = obj.find("price"); it != obj.end()) {
     if (!it->is_object()) return FieldError(where, "\"price\" must be an object");
     for (auto [key, dst] : {std::pair{"inputPer1kTokens", &e->price.input_per_1k_tokens},
@@ -286,6 +298,7 @@ StatusOr<std::shared_ptr<const Catalog>> Catalog::Parse(const std::string& text,
         // otherwise.
         if (auto inferred = InferRequestFamily(e.model_id)) e.family = *inferred;
         if (const char* provider = InferProviderName(e.model_id)) e.provider_name = provider;
+        e.use_case_form_required = e.provider_name == "Anthropic";
         if (a.is_object()) BASALT_RETURN_IF_ERROR(ApplyCommon(a, awhere, &e));
         group.push_back(std::move(e));
       }

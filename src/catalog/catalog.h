@@ -53,6 +53,8 @@ struct ModelEntry {
   int context_length = 0;    // 0 = from the GGUF
   int parallel = 0;          // 0 = server default
   bool is_alias = false;
+  std::vector<std::string> regions;  // regions offering it; empty = every served region
+  bool use_case_form_required = false;  // access needs PutUseCaseForModelAccess first
   std::string source_repo;   // where `basalt models pull` gets the weights
   std::string source_file;
 };

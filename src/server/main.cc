@@ -14,10 +14,16 @@
 #include <thread>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "api/api.h"
+#include "metering/invocation_log.h"
+#include "metering/metrics.h"
+#include "metering/quota.h"
+#include "metering/usage.h"
+#include "server/admin.h"
 #include "catalog/catalog.h"
 #include "engine/engine.h"
 #include "http/http_server.h"
@@ -42,6 +48,10 @@ struct ServeFlags {
   int max_queue = 64;
   int http_workers = 128;
   std::string region = "us-east-1";
+  std::vector<std::string> regions;
+  bool manual_access_approval = false;
+  int64_t rpm_per_account = 0, tpm_per_account = 0, rpm_per_key = 0, tpm_per_key = 0;
+  double monthly_budget = 0, daily_app_credits = 0;
   std::string log_level = "info";
   int shutdown_grace_s = 30;
 };
@@ -72,6 +82,9 @@ Status BootstrapAdmin(store::Store& store, const std::string& data_dir, const Se
   if (!account.ok()) return account.status();
   auto user = store.CreateUser(account->id, "admin", "admin");
   if (!user.ok()) return user.status();
+  BASALT_RETURN_IF_ERROR(store.AttachUserPolicy(user->id, "BasaltAdministrator"));
+  // The operator's own account may call every model from the start.
+  BASALT_RETURN_IF_ERROR(store.SetModelAccess(account->id, "*", "GRANTED"));
   auto key = store.CreateAccessKey(user->id);
   if (!key.ok()) return key.status();
   auto api_key = store.CreateApiKey(user->id, 0);
@@ -147,10 +160,94 @@ int Serve(const ServeFlags& flags) {
   auto engine = engine::Engine::Open(eopts);
   if (!engine.ok()) return Fail(engine.status());
 
+  auto usage = metering::UsageStore::Open((fs::path(data_dir) / "usage.db").string());
+  if (!usage.ok()) return Fail(usage.status());
+  // The catalog's prices enter the versioned price book when they change; records keep the
+  // price that was in effect when they were written.
+  {
+    auto prices = (*usage)->ListPrices();
+    if (!prices.ok()) return Fail(prices.status());
+    int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+    for (const auto& e : (*cat)->entries()) {
+      const metering::Price* latest = nullptr;
+      for (const auto& p : *prices) {
+        if (p.model_id == e.model_id && p.region == "*" &&
+            (latest == nullptr || p.version > latest->version)) {
+          latest = &p;
+        }
+      }
+      if (latest != nullptr && latest->input_per_1k_tokens == e.price.input_per_1k_tokens &&
+          latest->output_per_1k_tokens == e.price.output_per_1k_tokens) {
+        continue;
+      }
+      if (latest == nullptr && e.price.input_per_1k_tokens == 0 &&
+          e.price.output_per_1k_tokens == 0) {
+        continue;
+      }
+      metering::Price p;
+      p.model_id = e.model_id;
+      p.region = "*";
+      p.input_per_1k_tokens = e.price.input_per_1k_tokens;
+      p.output_per_1k_tokens = e.price.output_per_1k_tokens;
+      p.effective_from_ms = now_ms;
+      auto added = (*usage)->AddPrice(p);
+      if (!added.ok()) return Fail(added.status());
+    }
+  }
+  metering::QuotaConfig qc;
+  qc.account_default.requests_per_minute = flags.rpm_per_account;
+  qc.account_default.tokens_per_minute = flags.tpm_per_account;
+  qc.account_default.monthly_budget = flags.monthly_budget;
+  qc.account_default.daily_app_credits = flags.daily_app_credits;
+  qc.key_default.requests_per_minute = flags.rpm_per_key;
+  qc.key_default.tokens_per_minute = flags.tpm_per_key;
+  metering::QuotaManager quotas(usage->get(), qc);
+  metering::Metrics metrics;
+  metering::InvocationLogger invocation_log;
+  {
+    metering::LoggingConfig lc;
+    lc.folder = (fs::path(data_dir) / "invocation-logs").string();
+    // Logging stays on across restarts while any account has it configured.
+    auto accounts = (*store)->ListAccounts();
+    if (accounts.ok()) {
+      for (const auto& a : *accounts) {
+        auto v = (*store)->GetSetting("invocation_logging:" + a.id);
+        if (v.ok() && v->has_value() && !(*v)->empty()) lc.enabled = true;
+      }
+    }
+    invocation_log.SetConfig(lc);
+  }
+  metrics.SetGaugeSource([eng = engine->get(), cat = *cat] {
+    std::vector<metering::EngineGauge> out;
+    std::set<std::string> seen;
+    for (const auto& e : cat->entries()) {
+      if (!seen.insert(e.engine_model).second) continue;
+      engine::EngineStats st = eng->Stats(e.engine_model);
+      metering::EngineGauge g;
+      g.model = e.engine_model;
+      g.queued = st.queued;
+      g.busy_slots = st.busy_slots;
+      g.total_slots = st.total_slots;
+      out.push_back(g);
+    }
+    return out;
+  });
+
   std::string scheme = flags.tls_cert.empty() ? "http" : "https";
   api::ApiOptions aopts;
   aopts.default_region = flags.region;
-  auto api = std::make_shared<api::BedrockApi>(store->get(), engine->get(), *cat, aopts);
+  aopts.regions = flags.regions;
+  aopts.manual_model_access_approval = flags.manual_access_approval;
+  api::ApiDeps deps;
+  deps.store = store->get();
+  deps.engine = engine->get();
+  deps.catalog = *cat;
+  deps.usage = usage->get();
+  deps.quotas = &quotas;
+  deps.metrics = &metrics;
+  deps.invocation_log = &invocation_log;
+  auto api = std::make_shared<api::BedrockApi>(deps, aopts);
 
   http::ServerOptions sopts;
   sopts.host = flags.host;
@@ -198,6 +295,58 @@ int Serve(const ServeFlags& flags) {
   return 0;
 }
 
+struct UsageFlags {
+  std::string data_dir;
+  std::string from, to, account, model, key, user, source, app;
+  std::vector<std::string> group_by;
+  bool csv = false;
+};
+
+bool ParseDay(const std::string& v, int64_t* out) {
+  if (v.empty()) return true;
+  std::tm tm{};
+  const char* end = strptime(v.c_str(), "%Y-%m-%d", &tm);
+  if (end == nullptr || *end != '\0') return false;
+  *out = static_cast<int64_t>(timegm(&tm)) * 1000;
+  return true;
+}
+
+// `basalt usage report`: the same report as GET /basalt/usage, read from the usage database.
+int UsageReportCommand(const UsageFlags& f) {
+  std::string data_dir = f.data_dir.empty() ? DefaultDataDir() : f.data_dir;
+  auto usage = metering::UsageStore::Open((fs::path(data_dir) / "usage.db").string());
+  if (!usage.ok()) return Fail(usage.status());
+  metering::UsageFilter filter;
+  if (!ParseDay(f.from, &filter.from_ms) || !ParseDay(f.to, &filter.to_ms)) {
+    std::cerr << "basalt usage report: --from and --to take YYYY-MM-DD" << std::endl;
+    return 1;
+  }
+  filter.account_id = f.account;
+  filter.model_id = f.model;
+  filter.key_id = f.key;
+  filter.user_id = f.user;
+  filter.source = f.source;
+  filter.app_id = f.app;
+  if (f.csv) {
+    auto csv = (*usage)->ExportCsv(filter, f.group_by);
+    if (!csv.ok()) return Fail(csv.status());
+    std::cout << *csv;
+    return 0;
+  }
+  auto report = (*usage)->Report(filter, f.group_by);
+  if (!report.ok()) return Fail(report.status());
+  auto row = [](const metering::UsageRow& r) {
+    nlohmann::json j = {{"group", r.group},           {"requests", r.requests},
+                        {"inputTokens", r.input_tokens}, {"outputTokens", r.output_tokens},
+                        {"images", r.images},         {"cost", r.cost}};
+    return j;
+  };
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& r : report->rows) rows.push_back(row(r));
+  std::cout << nlohmann::json{{"rows", rows}, {"total", row(report->total)}}.dump(2) << std::endl;
+  return 0;
+}
+
 int Pull(const models::PullOptions& opts) {
   auto r = models::PullModel(opts);
   if (!r.ok()) {
@@ -232,6 +381,14 @@ int main(int argc, char** argv) {
   serve->add_option("--max-queue", sf.max_queue, "Queued requests per model before ThrottlingException")->envname("BASALT_MAX_QUEUE")->capture_default_str();
   serve->add_option("--http-workers", sf.http_workers, "Request handler threads")->envname("BASALT_HTTP_WORKERS")->capture_default_str();
   serve->add_option("--region", sf.region, "Default region (ARNs, admin.env)")->envname("BASALT_REGION")->capture_default_str();
+  serve->add_option("--regions", sf.regions, "Regions served (comma-separated); signatures for others are refused (default: any)")->envname("BASALT_REGIONS")->delimiter(',');
+  serve->add_flag("--manual-model-access-approval", sf.manual_access_approval, "Model access requests wait for `basalt admin grant-model-access`")->envname("BASALT_MANUAL_MODEL_ACCESS");
+  serve->add_option("--rpm-per-account", sf.rpm_per_account, "Requests per minute per account (0 = unlimited)")->envname("BASALT_RPM_PER_ACCOUNT")->capture_default_str();
+  serve->add_option("--tpm-per-account", sf.tpm_per_account, "Tokens per minute per account (0 = unlimited)")->envname("BASALT_TPM_PER_ACCOUNT")->capture_default_str();
+  serve->add_option("--rpm-per-key", sf.rpm_per_key, "Requests per minute per key (0 = unlimited)")->envname("BASALT_RPM_PER_KEY")->capture_default_str();
+  serve->add_option("--tpm-per-key", sf.tpm_per_key, "Tokens per minute per key (0 = unlimited)")->envname("BASALT_TPM_PER_KEY")->capture_default_str();
+  serve->add_option("--monthly-budget", sf.monthly_budget, "Monthly cost budget per account (0 = unlimited)")->envname("BASALT_MONTHLY_BUDGET")->capture_default_str();
+  serve->add_option("--daily-app-credits", sf.daily_app_credits, "Daily app-run credit allowance per user (0 = unlimited)")->envname("BASALT_DAILY_APP_CREDITS")->capture_default_str();
   serve->add_option("--log-level", sf.log_level, "trace, debug, info, warn, error")->envname("BASALT_LOG_LEVEL")->capture_default_str();
   serve->add_option("--shutdown-grace", sf.shutdown_grace_s, "Seconds to finish in-flight streams on SIGTERM")->capture_default_str();
 
@@ -254,6 +411,23 @@ int main(int argc, char** argv) {
   pull->add_flag("--quiet", quiet, "No progress bar");
 
   auto* version = app.add_subcommand("version", "Print the version");
+  server::AddAdminCommands(&app);
+
+  UsageFlags uf;
+  auto* usage_cmd = app.add_subcommand("usage", "Usage and cost reports");
+  usage_cmd->require_subcommand(1);
+  auto* report = usage_cmd->add_subcommand("report", "Usage and cost for a date range, grouped");
+  report->add_option("--data-dir", uf.data_dir, "State folder (default ~/.basalt)")->envname("BASALT_DATA_DIR");
+  report->add_option("--from", uf.from, "First day (YYYY-MM-DD, UTC)");
+  report->add_option("--to", uf.to, "Day after the last (YYYY-MM-DD, UTC)");
+  report->add_option("--group-by", uf.group_by, "day, model, key, user, source, app, account, region, operation, outcome")->delimiter(',');
+  report->add_option("--account", uf.account, "Only this account");
+  report->add_option("--model", uf.model, "Only this model id");
+  report->add_option("--key", uf.key, "Only this key id");
+  report->add_option("--user", uf.user, "Only this user id");
+  report->add_option("--source", uf.source, "Only this source (api, console, app)");
+  report->add_option("--app", uf.app, "Only this app id");
+  report->add_flag("--csv", uf.csv, "CSV instead of JSON");
 
   CLI11_PARSE(app, argc, argv);
   if (serve->parsed()) return Serve(sf);
@@ -261,6 +435,8 @@ int main(int argc, char** argv) {
     po.progress = !quiet;
     return Pull(po);
   }
+  if (int rc = server::RunAdminIfParsed(); rc >= 0) return rc;
+  if (report->parsed()) return UsageReportCommand(uf);
   if (version->parsed()) {
     std::cout << "basalt 0.1.0" << std::endl;
     return 0;

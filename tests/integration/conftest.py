@@ -27,6 +27,7 @@ TEST_CATALOG = {
         "weights": "stories260K.gguf",
         "requestFamily": "meta-llama",
         "contextLength": 512,
+        "price": {"inputPer1kTokens": 0.001, "outputPer1kTokens": 0.002},
         "aliases": [
             "anthropic.claude-v2", "anthropic.claude-v2:1",
             "anthropic.claude-3-haiku-20240307-v1:0",

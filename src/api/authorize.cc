@@ -1,0 +1,54 @@
+#include "api/authorize.h"
+
+namespace basalt::api {
+
+StatusOr<Identity> LoadIdentity(store::Store& store, const Principal& principal) {
+  Identity id;
+  id.principal = principal;
+  auto user = store.GetUser(principal.user_id);
+  if (!user.ok()) return user.status();
+  id.user_name = user->name;
+  id.role = user->role;
+  id.arn = "arn:aws:iam::" + principal.account_id + ":user/" + user->name;
+  auto names = store.ListUserPolicies(principal.user_id);
+  if (!names.ok()) return names.status();
+  for (const auto& name : *names) {
+    auto builtin = iam::BuiltinPolicy(name);
+    if (builtin.ok()) {
+      id.policies.push_back(std::move(*builtin));
+      continue;
+    }
+    auto doc = store.GetPolicy(principal.account_id, name);
+    if (!doc.ok()) {
+      if (doc.status().code() == StatusCode::kNotFound) continue;  // detached concurrently
+      return doc.status();
+    }
+    auto policy = iam::ParsePolicyDocument(name, *doc);
+    if (policy.ok()) id.policies.push_back(std::move(*policy));
+  }
+  return id;
+}
+
+Status Authorize(const Identity& identity, const std::string& action,
+                 const std::string& resource) {
+  iam::Decision d = iam::Evaluate(identity.policies, action, resource);
+  if (d == iam::Decision::kAllow) return Status::Ok();
+  return Status::PermissionDenied(iam::DenialMessage(identity.arn, action, resource, d));
+}
+
+Status CheckModelAccess(store::Store& store, const std::string& account_id,
+                        const std::string& model_id) {
+  for (const std::string& id : {model_id, std::string("*")}) {
+    auto state = store.GetModelAccess(account_id, id);
+    if (!state.ok()) return state.status();
+    if (*state == "GRANTED") return Status::Ok();
+    if (*state == "DENIED" && id == model_id) break;
+  }
+  return Status::PermissionDenied("You don't have access to the model with the specified model ID.");
+}
+
+std::string FoundationModelArn(const std::string& region, const std::string& model_id) {
+  return "arn:aws:bedrock:" + region + "::foundation-model/" + model_id;
+}
+
+}  // namespace basalt::api

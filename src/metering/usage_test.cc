@@ -1,0 +1,656 @@
+#include "metering/usage.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "metering/test_util.h"
+#include "metering/time_util.h"
+
+namespace basalt::metering {
+namespace {
+
+using testing::TempDirTest;
+
+constexpr int64_t kDayMs = 86'400'000;
+constexpr int64_t kT0 = 1'717'200'000'000;  // 2024-06-01T00:00:00Z
+
+UsageRecord MakeRecord(const std::string& id, int64_t ts, const std::string& model = "m1",
+                       int64_t in = 1000, int64_t out = 500) {
+  UsageRecord r;
+  r.request_id = id;
+  r.timestamp_ms = ts;
+  r.account_id = "acct1";
+  r.user_id = "user1";
+  r.key_id = "key1";
+  r.region = "us-east-1";
+  r.model_id = model;
+  r.operation = "InvokeModel";
+  r.source = "api";
+  r.input_tokens = in;
+  r.output_tokens = out;
+  r.outcome = "success";
+  return r;
+}
+
+Price MakePrice(const std::string& model, const std::string& region, double in, double out,
+                int64_t from) {
+  Price p;
+  p.model_id = model;
+  p.region = region;
+  p.input_per_1k_tokens = in;
+  p.output_per_1k_tokens = out;
+  p.effective_from_ms = from;
+  return p;
+}
+
+// RFC 4180 reader for the round-trip checks.
+std::vector<std::vector<std::string>> ParseCsv(const std::string& text) {
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> row;
+  std::string field;
+  bool quoted = false, field_started = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+        field += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        field += c;
+      }
+    } else if (c == '"' && !field_started) {
+      quoted = field_started = true;
+    } else if (c == ',') {
+      row.push_back(field);
+      field.clear();
+      field_started = false;
+    } else if (c == '\n') {
+      row.push_back(field);
+      rows.push_back(row);
+      row.clear();
+      field.clear();
+      field_started = false;
+    } else {
+      field += c;
+      field_started = true;
+    }
+  }
+  EXPECT_TRUE(row.empty() && field.empty()) << "CSV must end with a line break";
+  return rows;
+}
+
+class UsageStoreTest : public TempDirTest {
+ protected:
+  void SetUp() override {
+    TempDirTest::SetUp();
+    auto store = UsageStore::Open(Path("usage.db"));
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(store).value();
+  }
+
+  UsageRecord Append(UsageRecord r) {
+    auto appended = store_->Append(std::move(r));
+    EXPECT_TRUE(appended.ok()) << appended.status().ToString();
+    return appended.ok() ? *appended : UsageRecord{};
+  }
+
+  std::unique_ptr<UsageStore> store_;
+};
+
+void ExpectSameRecord(const UsageRecord& a, const UsageRecord& b) {
+  EXPECT_EQ(a.request_id, b.request_id);
+  EXPECT_EQ(a.timestamp_ms, b.timestamp_ms);
+  EXPECT_EQ(a.account_id, b.account_id);
+  EXPECT_EQ(a.user_id, b.user_id);
+  EXPECT_EQ(a.key_id, b.key_id);
+  EXPECT_EQ(a.region, b.region);
+  EXPECT_EQ(a.model_id, b.model_id);
+  EXPECT_EQ(a.operation, b.operation);
+  EXPECT_EQ(a.source, b.source);
+  EXPECT_EQ(a.app_id, b.app_id);
+  EXPECT_EQ(a.input_tokens, b.input_tokens);
+  EXPECT_EQ(a.output_tokens, b.output_tokens);
+  EXPECT_EQ(a.cached_input_tokens, b.cached_input_tokens);
+  EXPECT_EQ(a.images, b.images);
+  EXPECT_EQ(a.image_size, b.image_size);
+  EXPECT_EQ(a.image_quality, b.image_quality);
+  EXPECT_EQ(a.first_byte_ms, b.first_byte_ms);
+  EXPECT_EQ(a.latency_ms, b.latency_ms);
+  EXPECT_EQ(a.outcome, b.outcome);
+  EXPECT_EQ(a.cost, b.cost);
+  EXPECT_EQ(a.cost_nanos, b.cost_nanos);
+  EXPECT_EQ(a.price_version, b.price_version);
+}
+
+TEST(TimeUtilTest, UtcCalendar) {
+  EXPECT_EQ(internal::UtcDay(kT0), "2024-06-01");
+  EXPECT_EQ(internal::UtcDay(kT0 - 1), "2024-05-31");
+  EXPECT_EQ(internal::UtcDay(-1), "1969-12-31");
+  EXPECT_EQ(internal::UtcDayStartMs(kT0 + 5 * 3600 * 1000), kT0);
+  EXPECT_EQ(internal::UtcMonthStartMs(kT0 + 20 * kDayMs), kT0);
+  EXPECT_EQ(internal::UtcMonthStartMs(kT0 - 1), kT0 - 31 * kDayMs);
+  EXPECT_EQ(internal::Iso8601Seconds(kT0 + 3723'456), "2024-06-01T01:02:03Z");
+}
+
+TEST_F(UsageStoreTest, AppendListRoundTrip) {
+  UsageRecord full = MakeRecord("req-1", kT0 + 10);
+  full.app_id = "app-9";
+  full.source = "app";
+  full.cached_input_tokens = 7;
+  full.images = 2;
+  full.image_size = "512x512";
+  full.image_quality = "standard";
+  full.first_byte_ms = 120;
+  full.latency_ms = 900;
+  full.outcome = "client_gone";
+  UsageRecord a = Append(full);
+  Append(MakeRecord("req-2", kT0 + 20, "m2"));
+  UsageRecord c = MakeRecord("req-3", kT0 + 5);
+  c.account_id = "acct2";
+  c.key_id = "key2";
+  Append(c);
+
+  auto all = store_->List({}, 0);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 3u);
+  // Oldest first.
+  EXPECT_EQ((*all)[0].request_id, "req-3");
+  EXPECT_EQ((*all)[1].request_id, "req-1");
+  EXPECT_EQ((*all)[2].request_id, "req-2");
+  ExpectSameRecord((*all)[1], a);
+  ExpectSameRecord((*all)[1], full);  // no price: cost 0, version 0 as in `full`
+
+  EXPECT_EQ(store_->List({}, 2)->size(), 2u);
+  UsageFilter f;
+  f.account_id = "acct1";
+  EXPECT_EQ(store_->List(f, 0)->size(), 2u);
+  f.model_id = "m2";
+  ASSERT_EQ(store_->List(f, 0)->size(), 1u);
+  EXPECT_EQ(store_->List(f, 0)->front().request_id, "req-2");
+  UsageFilter by_app;
+  by_app.app_id = "app-9";
+  by_app.source = "app";
+  EXPECT_EQ(store_->List(by_app, 0)->size(), 1u);
+  UsageFilter by_key;
+  by_key.key_id = "key2";
+  EXPECT_EQ(store_->List(by_key, 0)->size(), 1u);
+  UsageFilter window;
+  window.from_ms = kT0 + 10;
+  window.to_ms = kT0 + 20;  // exclusive
+  ASSERT_EQ(store_->List(window, 0)->size(), 1u);
+  EXPECT_EQ(store_->List(window, 0)->front().request_id, "req-1");
+}
+
+TEST_F(UsageStoreTest, RejectsBadRecordsAndPrices) {
+  EXPECT_EQ(store_->Append(MakeRecord("", kT0)).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->Append(MakeRecord("neg", kT0, "m", -1)).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->AddPrice(MakePrice("", "*", 1, 1, 0)).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->AddPrice(MakePrice("m", "*", -1, 1, 0)).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->AddPrice(MakePrice("m", "*", NAN, 1, 0)).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->Report({}, {"week"}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(store_->ListPrices()->empty());
+}
+
+TEST_F(UsageStoreTest, DuplicateRequestIdIsRefused) {
+  Append(MakeRecord("dup", kT0, "m1", 10, 10));
+  auto again = store_->Append(MakeRecord("dup", kT0 + 1, "m2", 99, 99));
+  EXPECT_EQ(again.status().code(), StatusCode::kAlreadyExists);
+  auto all = store_->List({}, 0);
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ(all->front().model_id, "m1");
+  EXPECT_EQ(all->front().input_tokens, 10);
+  // The failed append left no transaction open.
+  Append(MakeRecord("next", kT0 + 2));
+  EXPECT_EQ(store_->List({}, 0)->size(), 2u);
+}
+
+TEST_F(UsageStoreTest, PricesByEffectiveDate) {
+  auto v1 = store_->AddPrice(MakePrice("m1", "*", 0.5, 1.5, kT0));
+  ASSERT_TRUE(v1.ok());
+  EXPECT_EQ(v1->version, 1);
+
+  UsageRecord before = Append(MakeRecord("before", kT0 - 1, "m1", 1000, 1000));
+  EXPECT_EQ(before.cost, 0);
+  EXPECT_EQ(before.price_version, 0);
+
+  UsageRecord old_price = Append(MakeRecord("old", kT0 + kDayMs, "m1", 2000, 1000));
+  EXPECT_EQ(old_price.price_version, 1);
+  EXPECT_EQ(old_price.cost_nanos, 2'500'000'000);  // 2 * 0.5 + 1 * 1.5
+  EXPECT_DOUBLE_EQ(old_price.cost, 2.5);
+
+  auto v2 = store_->AddPrice(MakePrice("m1", "*", 1.0, 4.0, kT0 + 2 * kDayMs));
+  ASSERT_TRUE(v2.ok());
+  EXPECT_EQ(v2->version, 2);
+  // A record stamped before the new version keeps the old price, even if written later.
+  UsageRecord late_write = Append(MakeRecord("late", kT0 + 2 * kDayMs - 1, "m1", 2000, 1000));
+  EXPECT_EQ(late_write.price_version, 1);
+  EXPECT_EQ(late_write.cost_nanos, 2'500'000'000);
+  UsageRecord new_price = Append(MakeRecord("new", kT0 + 2 * kDayMs, "m1", 2000, 1000));
+  EXPECT_EQ(new_price.price_version, 2);
+  EXPECT_EQ(new_price.cost_nanos, 6'000'000'000);  // 2 * 1.0 + 1 * 4.0
+
+  // Costs are fixed when written: the stored record still says what it said.
+  UsageFilter f;
+  f.to_ms = kT0 + 2 * kDayMs;
+  auto listed = store_->List(f, 0);
+  ASSERT_EQ(listed->size(), 3u);
+  for (const UsageRecord& r : *listed) {
+    if (r.request_id == "old") {
+      EXPECT_EQ(r.cost_nanos, 2'500'000'000);
+    }
+  }
+
+  // Same effective date again: the higher version corrects the earlier one.
+  auto v3 = store_->AddPrice(MakePrice("m1", "*", 2.0, 4.0, kT0 + 2 * kDayMs));
+  ASSERT_TRUE(v3.ok());
+  EXPECT_EQ(Append(MakeRecord("fixed", kT0 + 3 * kDayMs, "m1", 1000, 0)).price_version, 3);
+
+  auto prices = store_->ListPrices();
+  ASSERT_EQ(prices->size(), 3u);
+  EXPECT_EQ((*prices)[1].input_per_1k_tokens, 1.0);
+  EXPECT_EQ((*prices)[1].effective_from_ms, kT0 + 2 * kDayMs);
+}
+
+TEST_F(UsageStoreTest, MostSpecificPriceWins) {
+  // Added most specific first, so neither version order nor date order can explain the result.
+  ASSERT_TRUE(store_->AddPrice(MakePrice("m1", "eu-west-1", 1, 0, kT0)).ok());     // v1
+  ASSERT_TRUE(store_->AddPrice(MakePrice("m1", "*", 2, 0, kT0 + 1)).ok());         // v2
+  ASSERT_TRUE(store_->AddPrice(MakePrice("*", "eu-west-1", 3, 0, kT0 + 2)).ok());  // v3
+  ASSERT_TRUE(store_->AddPrice(MakePrice("*", "*", 4, 0, kT0 + 3)).ok());          // v4
+
+  auto price_of = [&](const std::string& id, const std::string& model, const std::string& region) {
+    UsageRecord r = MakeRecord(id, kT0 + 10, model, 1000, 0);
+    r.region = region;
+    return Append(r).price_version;
+  };
+  EXPECT_EQ(price_of("a", "m1", "eu-west-1"), 1);
+  EXPECT_EQ(price_of("b", "m1", "us-east-1"), 2);
+  EXPECT_EQ(price_of("c", "m2", "eu-west-1"), 3);
+  EXPECT_EQ(price_of("d", "m2", "us-east-1"), 4);
+  // Only prices already in effect at the record's time count.
+  UsageRecord early = MakeRecord("e", kT0 + 1, "m2", 1000, 0);
+  early.region = "us-east-1";
+  EXPECT_EQ(Append(early).price_version, 0);
+  UsageRecord mid = MakeRecord("f", kT0 + 1, "m1", 1000, 0);
+  mid.region = "us-east-1";
+  EXPECT_EQ(Append(mid).price_version, 2);
+}
+
+TEST_F(UsageStoreTest, PricesImagesBySizeAndQuality) {
+  Price p = MakePrice("img", "*", 0, 0, kT0);
+  p.per_image = {{"1024x1024/premium", 0.08}, {"*", 0.04}};
+  ASSERT_TRUE(store_->AddPrice(p).ok());
+  UsageRecord premium = MakeRecord("p", kT0, "img", 0, 0);
+  premium.images = 2;
+  premium.image_size = "1024x1024";
+  premium.image_quality = "premium";
+  EXPECT_EQ(Append(premium).cost_nanos, 160'000'000);
+  UsageRecord standard = premium;
+  standard.request_id = "s";
+  standard.image_quality = "standard";
+  EXPECT_EQ(Append(standard).cost_nanos, 80'000'000);
+  auto prices = store_->ListPrices();
+  ASSERT_EQ(prices->size(), 1u);
+  EXPECT_EQ((*prices)[0].per_image, p.per_image);
+}
+
+TEST_F(UsageStoreTest, ReportAndCsvRoundTrip) {
+  ASSERT_TRUE(store_->AddPrice(MakePrice("*", "*", 0.001, 0.002, 0)).ok());
+  UsageRecord odd = MakeRecord("r1", kT0, "model, \"quoted\"\nline", 1000, 1000);
+  odd.app_id = "a,b";
+  Append(odd);
+  Append(MakeRecord("r2", kT0 + kDayMs, "m1", 3000, 0));
+  Append(MakeRecord("r3", kT0 + kDayMs + 5, "m1", 1, 1));
+
+  auto report = store_->Report({}, {"model", "day"});
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  ASSERT_EQ(report->rows.size(), 2u);
+  // Sorted by group values: "m1" < "model, ...".
+  EXPECT_EQ(report->rows[0].group.at("model"), "m1");
+  EXPECT_EQ(report->rows[0].group.at("day"), "2024-06-02");
+  EXPECT_EQ(report->rows[0].requests, 2);
+  EXPECT_EQ(report->rows[0].input_tokens, 3001);
+  EXPECT_EQ(report->rows[1].group.at("day"), "2024-06-01");
+  EXPECT_EQ(report->total.requests, 3);
+  EXPECT_EQ(report->total.cost_nanos, 3'000'000 + 3'000'000 + 3'000);
+
+  auto ungrouped = store_->Report({}, {});
+  ASSERT_EQ(ungrouped->rows.size(), 1u);
+  EXPECT_TRUE(ungrouped->rows[0].group.empty());
+  EXPECT_EQ(ungrouped->rows[0].requests, 3);
+  UsageFilter none;
+  none.account_id = "nobody";
+  EXPECT_TRUE(store_->Report(none, {})->rows.empty());
+  EXPECT_EQ(store_->Report(none, {})->total.requests, 0);
+
+  // Records CSV: header + one line per record, fields round-trip through an RFC 4180 reader.
+  auto csv = store_->ExportCsv({}, {});
+  ASSERT_TRUE(csv.ok());
+  auto rows = ParseCsv(*csv);
+  ASSERT_EQ(rows.size(), 4u);
+  const std::vector<std::string>& header = rows[0];
+  EXPECT_EQ(header.front(), "request_id");
+  auto col = [&](const std::string& name) {
+    return static_cast<size_t>(std::find(header.begin(), header.end(), name) - header.begin());
+  };
+  ASSERT_LT(col("cost"), header.size());
+  auto records = store_->List({}, 0);
+  for (size_t i = 0; i < records->size(); ++i) {
+    const UsageRecord& r = (*records)[i];
+    const std::vector<std::string>& line = rows[i + 1];
+    ASSERT_EQ(line.size(), header.size());
+    EXPECT_EQ(line[col("request_id")], r.request_id);
+    EXPECT_EQ(line[col("model_id")], r.model_id);
+    EXPECT_EQ(line[col("app_id")], r.app_id);
+    EXPECT_EQ(line[col("input_tokens")], std::to_string(r.input_tokens));
+    EXPECT_EQ(line[col("timestamp_ms")], std::to_string(r.timestamp_ms));
+    EXPECT_EQ(std::stod(line[col("cost")]), r.cost);
+  }
+  EXPECT_NE(csv->find("\"model, \"\"quoted\"\"\nline\""), std::string::npos);
+  EXPECT_EQ(rows[1][col("cost")], "0.003000000");
+
+  // Report CSV: the group columns in the order asked, then the sums.
+  auto report_csv = store_->ExportCsv({}, {"day", "model"});
+  ASSERT_TRUE(report_csv.ok());
+  auto report_rows = ParseCsv(*report_csv);
+  ASSERT_EQ(report_rows.size(), 3u);
+  EXPECT_EQ(report_rows[0], (std::vector<std::string>{"day", "model", "requests", "input_tokens",
+                                                      "output_tokens", "images", "cost"}));
+  // Sorted by day first now.
+  EXPECT_EQ(report_rows[1][0], "2024-06-01");
+  EXPECT_EQ(report_rows[1][1], odd.model_id);
+  EXPECT_EQ(report_rows[2],
+            (std::vector<std::string>{"2024-06-02", "m1", "2", "3001", "1", "0", "0.003003000"}));
+}
+
+// Totals equal the sums of the rows and of the records, exactly, for any grouping and filter.
+TEST_F(UsageStoreTest, TotalsEqualSumsAcrossGroupings) {
+  ASSERT_TRUE(store_->AddPrice(MakePrice("*", "*", 0.0003, 0.0015, 0)).ok());
+  ASSERT_TRUE(store_->AddPrice(MakePrice("m1", "*", 0.0001, 0.0007, 0)).ok());
+  ASSERT_TRUE(store_->AddPrice(MakePrice("m2", "eu-west-1", 0.00013, 0.00031, kT0 + kDayMs)).ok());
+  Price img = MakePrice("m3", "*", 0.0005, 0.0005, 0);
+  img.per_image = {{"*", 0.04}, {"512x512/premium", 0.0333}};
+  ASSERT_TRUE(store_->AddPrice(img).ok());
+
+  std::mt19937_64 rng(42);
+  auto pick = [&](std::initializer_list<const char*> xs) {
+    return std::string(*(xs.begin() + rng() % xs.size()));
+  };
+  std::vector<UsageRecord> appended;
+  for (int i = 0; i < 600; ++i) {
+    UsageRecord r;
+    r.request_id = "req-" + std::to_string(i);
+    r.timestamp_ms = kT0 + static_cast<int64_t>(rng() % (4 * kDayMs));
+    r.account_id = pick({"acct1", "acct2", "acct3"});
+    r.user_id = pick({"u1", "u2", "u3", "u4"});
+    r.key_id = pick({"k1", "k2", "k3", "k4", "k5"});
+    r.region = pick({"us-east-1", "eu-west-1"});
+    r.model_id = pick({"m1", "m2", "m3", "m4"});
+    r.operation = pick({"InvokeModel", "Converse", "ConverseStream"});
+    r.source = pick({"api", "console", "app"});
+    r.app_id = r.source == "app" ? pick({"app1", "app2"}) : "";
+    r.input_tokens = static_cast<int64_t>(rng() % 5000);
+    r.output_tokens = static_cast<int64_t>(rng() % 3000);
+    if (r.model_id == "m3") {
+      r.images = static_cast<int64_t>(rng() % 4);
+      r.image_size = pick({"512x512", "1024x1024"});
+      r.image_quality = pick({"standard", "premium"});
+    }
+    r.outcome = pick({"success", "success", "client_error", "server_error", "throttled"});
+    appended.push_back(Append(r));
+  }
+
+  auto value_of = [](const UsageRecord& r, const std::string& dim) -> std::string {
+    if (dim == "day") return internal::UtcDay(r.timestamp_ms);
+    if (dim == "model") return r.model_id;
+    if (dim == "key") return r.key_id;
+    if (dim == "user") return r.user_id;
+    if (dim == "source") return r.source;
+    if (dim == "app") return r.app_id;
+    if (dim == "account") return r.account_id;
+    if (dim == "region") return r.region;
+    if (dim == "operation") return r.operation;
+    return r.outcome;
+  };
+  auto matches = [](const UsageRecord& r, const UsageFilter& f) {
+    return r.timestamp_ms >= f.from_ms && r.timestamp_ms < f.to_ms &&
+           (f.account_id.empty() || r.account_id == f.account_id) &&
+           (f.model_id.empty() || r.model_id == f.model_id) &&
+           (f.key_id.empty() || r.key_id == f.key_id) &&
+           (f.user_id.empty() || r.user_id == f.user_id) &&
+           (f.source.empty() || r.source == f.source) && (f.app_id.empty() || r.app_id == f.app_id);
+  };
+
+  std::vector<UsageFilter> filters(4);
+  filters[1].account_id = "acct2";
+  filters[2].from_ms = kT0 + kDayMs / 2;
+  filters[2].to_ms = kT0 + 3 * kDayMs;
+  filters[3].source = "app";
+  filters[3].model_id = "m3";
+  const std::vector<std::vector<std::string>> groupings = {
+      {},
+      {"day"},
+      {"model"},
+      {"key", "user"},
+      {"source", "app", "outcome"},
+      {"account", "region", "operation"},
+      {"day", "model", "key", "user", "source", "app", "account", "region", "operation", "outcome"},
+  };
+  for (const UsageFilter& f : filters) {
+    // The test's own sums, from the records Append returned.
+    UsageRow expected_total;
+    int64_t matching = 0;
+    for (const UsageRecord& r : appended) {
+      if (!matches(r, f)) continue;
+      ++matching;
+      expected_total.requests += 1;
+      expected_total.input_tokens += r.input_tokens;
+      expected_total.output_tokens += r.output_tokens;
+      expected_total.images += r.images;
+      expected_total.cost_nanos += r.cost_nanos;
+    }
+    ASSERT_GT(matching, 0);
+    for (const auto& group_by : groupings) {
+      SCOPED_TRACE("filter account=" + f.account_id + " grouping size " +
+                   std::to_string(group_by.size()));
+      std::map<std::map<std::string, std::string>, UsageRow> expected;
+      for (const UsageRecord& r : appended) {
+        if (!matches(r, f)) continue;
+        std::map<std::string, std::string> g;
+        for (const std::string& d : group_by) g[d] = value_of(r, d);
+        UsageRow& row = expected[g];
+        row.requests += 1;
+        row.input_tokens += r.input_tokens;
+        row.output_tokens += r.output_tokens;
+        row.images += r.images;
+        row.cost_nanos += r.cost_nanos;
+      }
+      auto report = store_->Report(f, group_by);
+      ASSERT_TRUE(report.ok()) << report.status().ToString();
+      ASSERT_EQ(report->rows.size(), expected.size());
+      UsageRow sum;
+      std::vector<std::string> previous;
+      for (const UsageRow& row : report->rows) {
+        std::vector<std::string> key;
+        for (const std::string& d : group_by) key.push_back(row.group.at(d));
+        if (!previous.empty()) {
+          EXPECT_LT(previous, key) << "rows must be sorted";
+        }
+        previous = key;
+        auto it = expected.find(row.group);
+        ASSERT_NE(it, expected.end());
+        EXPECT_EQ(row.requests, it->second.requests);
+        EXPECT_EQ(row.input_tokens, it->second.input_tokens);
+        EXPECT_EQ(row.output_tokens, it->second.output_tokens);
+        EXPECT_EQ(row.images, it->second.images);
+        EXPECT_EQ(row.cost_nanos, it->second.cost_nanos);
+        EXPECT_EQ(row.cost, static_cast<double>(row.cost_nanos) / 1e9);
+        sum.requests += row.requests;
+        sum.input_tokens += row.input_tokens;
+        sum.output_tokens += row.output_tokens;
+        sum.images += row.images;
+        sum.cost_nanos += row.cost_nanos;
+      }
+      for (const UsageRow* t : {&sum, &expected_total}) {
+        EXPECT_EQ(report->total.requests, t->requests);
+        EXPECT_EQ(report->total.input_tokens, t->input_tokens);
+        EXPECT_EQ(report->total.output_tokens, t->output_tokens);
+        EXPECT_EQ(report->total.images, t->images);
+        EXPECT_EQ(report->total.cost_nanos, t->cost_nanos);
+      }
+      EXPECT_EQ(report->total.cost, static_cast<double>(expected_total.cost_nanos) / 1e9);
+    }
+  }
+
+  // TotalsSince agrees with the records too.
+  int64_t tokens = 0, requests = 0, nanos = 0;
+  for (const UsageRecord& r : appended) {
+    if (r.account_id == "acct1" && r.user_id == "u2" && r.source == "app" &&
+        r.timestamp_ms >= kT0 + kDayMs) {
+      ++requests;
+      tokens += r.input_tokens + r.output_tokens;
+      nanos += r.cost_nanos;
+    }
+  }
+  auto totals = store_->TotalsSince("acct1", "", "u2", "app", kT0 + kDayMs);
+  ASSERT_TRUE(totals.ok());
+  EXPECT_EQ(totals->requests, requests);
+  EXPECT_EQ(totals->tokens, tokens);
+  EXPECT_EQ(totals->cost_nanos, nanos);
+}
+
+TEST_F(UsageStoreTest, ConcurrentAppends) {
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([this, t] {
+      for (int i = 0; i < 50; ++i) {
+        auto r = store_->Append(MakeRecord(std::to_string(t) + "-" + std::to_string(i), kT0 + i));
+        EXPECT_TRUE(r.ok());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(store_->Report({}, {})->total.requests, 200);
+}
+
+TEST_F(UsageStoreTest, ReopenKeepsRecordsPricesAndSettings) {
+  ASSERT_TRUE(store_->AddPrice(MakePrice("m1", "*", 1, 1, 0)).ok());
+  Append(MakeRecord("a", kT0));
+  store_.reset();
+  auto reopened = UsageStore::Open(Path("usage.db"));
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ((*reopened)->List({}, 0)->size(), 1u);
+  EXPECT_EQ((*reopened)->ListPrices()->size(), 1u);
+  EXPECT_TRUE((*reopened)->CheckIntegrity().ok());
+  reopened->reset();
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(Path("usage.db").c_str(), &db), SQLITE_OK);
+  auto query = [&](const char* sql) {
+    sqlite3_stmt* stmt = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr), SQLITE_OK);
+    std::string v;
+    if (sqlite3_step(stmt) == SQLITE_ROW) {
+      v = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    }
+    sqlite3_finalize(stmt);
+    return v;
+  };
+  EXPECT_EQ(query("PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(query("PRAGMA user_version"), "1");
+  sqlite3_close(db);
+}
+
+bool ReadInt(int fd, int32_t& v) {
+  size_t got = 0;
+  auto* p = reinterpret_cast<char*>(&v);
+  while (got < sizeof(v)) {
+    ssize_t n = ::read(fd, p + got, sizeof(v) - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    got += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// A child appends records and reports each Append that returned; the parent kills it (or it
+// _exits without closing the store), then every reported record must be in the reopened file.
+void RunCrashingWriter(const std::string& path, int total, int kill_after, bool sigkill) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  std::fflush(nullptr);  // or the child's copy of buffered output may be printed twice
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::close(fds[0]);
+    auto store = UsageStore::Open(path);
+    if (!store.ok()) ::_exit(2);
+    for (int32_t i = 0; i < total; ++i) {
+      if (!(*store)->Append(MakeRecord("crash-" + std::to_string(i), kT0 + i)).ok()) ::_exit(3);
+      if (::write(fds[1], &i, sizeof(i)) != sizeof(i)) ::_exit(4);
+    }
+    ::_exit(0);  // no destructors: the connection is never closed
+  }
+  ::close(fds[1]);
+  std::set<int32_t> acked;
+  int32_t v = 0;
+  while ((sigkill ? static_cast<int>(acked.size()) < kill_after : true) && ReadInt(fds[0], v)) {
+    acked.insert(v);
+  }
+  if (sigkill) ::kill(pid, SIGKILL);
+  while (ReadInt(fds[0], v)) acked.insert(v);  // acks written before the kill
+  ::close(fds[0]);
+  int wstatus = 0;
+  ASSERT_EQ(::waitpid(pid, &wstatus, 0), pid);
+  if (sigkill) {
+    ASSERT_TRUE(WIFSIGNALED(wstatus) || (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0));
+  } else {
+    ASSERT_TRUE(WIFEXITED(wstatus));
+    ASSERT_EQ(WEXITSTATUS(wstatus), 0);
+    ASSERT_EQ(static_cast<int>(acked.size()), total);
+  }
+  ASSERT_GE(static_cast<int>(acked.size()), std::min(kill_after, total));
+
+  auto store = UsageStore::Open(path);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_TRUE((*store)->CheckIntegrity().ok());
+  auto records = (*store)->List({}, 0);
+  ASSERT_TRUE(records.ok());
+  std::set<std::string> present;
+  for (const UsageRecord& r : *records) present.insert(r.request_id);
+  for (int32_t i : acked) {
+    EXPECT_TRUE(present.count("crash-" + std::to_string(i)))
+        << "acknowledged record " << i << " was lost";
+  }
+  // At most the one in flight at the kill is there without an acknowledgement.
+  EXPECT_LE(present.size(), acked.size() + 1);
+}
+
+TEST_F(UsageStoreTest, AcknowledgedAppendsSurviveSigkill) {
+  store_.reset();
+  RunCrashingWriter(Path("crash.db"), 100000, 150, /*sigkill=*/true);
+}
+
+TEST_F(UsageStoreTest, AppendsSurviveExitWithoutClose) {
+  store_.reset();
+  RunCrashingWriter(Path("exit.db"), 60, 60, /*sigkill=*/false);
+}
+
+}  // namespace
+}  // namespace basalt::metering

@@ -1,0 +1,183 @@
+"""Accounts, keys, policies and model access (issue 3), against the real binary and the
+`basalt admin` CLI working on the same data folder."""
+import base64
+import json
+import subprocess
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from conftest import BINARY
+
+MSG = [{"role": "user", "content": [{"text": "Once upon a time"}]}]
+
+
+def admin(server, *args):
+    out = subprocess.run([str(BINARY), "admin", *args, "--data-dir", str(server.data_dir)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout) if out.stdout.strip() else None
+
+
+def find(d, *names):
+    """First value under any of `names`, searching nested objects (the CLI prints IAM-style
+    output such as {"AccessKey": {"AccessKeyId": ...}})."""
+    if isinstance(d, dict):
+        for n in names:
+            if n in d:
+                return d[n]
+        for v in d.values():
+            try:
+                return find(v, *names)
+            except KeyError:
+                pass
+    raise KeyError(f"{names} not in {d}")
+
+
+@pytest.fixture(scope="module")
+def tenant(server):
+    """A second account with a user holding full Bedrock access, and its clients."""
+    acct = admin(server, "create-account", "tenant-b")
+    acct_id = find(acct, "AccountId", "accountId", "id")
+    user = admin(server, "create-user", "--account", acct_id, "alice")
+    user_id = find(user, "UserId", "userId", "id")
+    key = admin(server, "create-access-key", "--user", user_id)
+    kid = find(key, "AccessKeyId", "accessKeyId")
+    secret = find(key, "SecretAccessKey", "secretAccessKey")
+    kw = dict(endpoint_url=server.url, region_name="us-east-1", aws_access_key_id=kid,
+              aws_secret_access_key=secret, config=Config(retries={"max_attempts": 1}))
+    return {"account": acct_id, "user": user_id, "key": kid, "secret": secret,
+            "runtime": boto3.client("bedrock-runtime", **kw),
+            "control": boto3.client("bedrock", **kw)}
+
+
+def test_new_account_sees_catalog_but_cannot_invoke(tenant):
+    ids = {m["modelId"] for m in tenant["control"].list_foundation_models()["modelSummaries"]}
+    assert "anthropic.claude-v2" in ids
+    with pytest.raises(ClientError) as e:
+        tenant["runtime"].converse(modelId="meta.llama3-8b-instruct-v1:0", messages=MSG)
+    assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert e.value.response["Error"]["Message"] == \
+        "You don't have access to the model with the specified model ID."
+    a = tenant["control"].get_foundation_model_availability(modelId="meta.llama3-8b-instruct-v1:0")
+    assert a["entitlementAvailability"] == "NOT_AVAILABLE"
+    assert a["authorizationStatus"] == "AUTHORIZED"
+    assert a["regionAvailability"] == "AVAILABLE"
+
+
+def test_request_access_non_anthropic(tenant):
+    c = tenant["control"]
+    offers = c.list_foundation_model_agreement_offers(modelId="meta.llama3-8b-instruct-v1:0")
+    token = offers["offers"][0]["offerToken"]
+    r = c.create_foundation_model_agreement(offerToken=token, modelId="meta.llama3-8b-instruct-v1:0")
+    assert r["modelId"] == "meta.llama3-8b-instruct-v1:0"
+    a = c.get_foundation_model_availability(modelId="meta.llama3-8b-instruct-v1:0")
+    assert a["entitlementAvailability"] == "AVAILABLE"
+    out = tenant["runtime"].converse(modelId="meta.llama3-8b-instruct-v1:0", messages=MSG,
+                                     inferenceConfig={"maxTokens": 3})
+    assert out["usage"]["outputTokens"] == 3
+
+
+def test_anthropic_needs_use_case_form(tenant):
+    c = tenant["control"]
+    token = c.list_foundation_model_agreement_offers(modelId="anthropic.claude-v2")["offers"][0]["offerToken"]
+    with pytest.raises(ClientError) as e:
+        c.create_foundation_model_agreement(offerToken=token, modelId="anthropic.claude-v2")
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert "use case" in e.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as e:
+        c.get_use_case_for_model_access()
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    form = json.dumps({"companyName": "B", "companyWebsite": "https://b.example",
+                       "intendedUsers": "0", "industryOption": "Tech", "otherIndustryOption": "",
+                       "useCases": "stories"}).encode()
+    c.put_use_case_for_model_access(formData=form)
+    assert c.get_use_case_for_model_access()["formData"] == form
+    c.create_foundation_model_agreement(offerToken=token, modelId="anthropic.claude-v2")
+    out = tenant["runtime"].converse(modelId="anthropic.claude-v2", messages=MSG,
+                                     inferenceConfig={"maxTokens": 2})
+    assert out["usage"]["outputTokens"] == 2
+
+
+def test_deactivated_key_fails_next_request(server, tenant):
+    key = admin(server, "create-access-key", "--user", tenant["user"])
+    kid, secret = find(key, "AccessKeyId", "accessKeyId"), find(key, "SecretAccessKey", "secretAccessKey")
+    c = boto3.client("bedrock", endpoint_url=server.url, region_name="us-east-1",
+                     aws_access_key_id=kid, aws_secret_access_key=secret)
+    c.list_foundation_models()
+    admin(server, "deactivate-access-key", kid)
+    with pytest.raises(ClientError) as e:
+        c.list_foundation_models()
+    assert e.value.response["Error"]["Code"] == "UnrecognizedClientException"
+    listed = json.dumps(admin(server, "list-access-keys", "--user", tenant["user"]))
+    assert secret not in listed
+
+
+def test_invoke_only_user(server, tenant):
+    user = admin(server, "create-user", "--account", tenant["account"], "bob", "--policy",
+                 "BasaltInvokeOnly")
+    uid = find(user, "UserId", "userId", "id")
+    key = admin(server, "create-access-key", "--user", uid)
+    kw = dict(endpoint_url=server.url, region_name="us-east-1",
+              aws_access_key_id=find(key, "AccessKeyId", "accessKeyId"),
+              aws_secret_access_key=find(key, "SecretAccessKey", "secretAccessKey"),
+              config=Config(retries={"max_attempts": 1}))
+    rt = boto3.client("bedrock-runtime", **kw)
+    out = rt.converse(modelId="meta.llama3-8b-instruct-v1:0", messages=MSG,
+                      inferenceConfig={"maxTokens": 2})
+    assert out["usage"]["outputTokens"] == 2
+    ctl = boto3.client("bedrock", **kw)
+    with pytest.raises(ClientError) as e:
+        ctl.put_use_case_for_model_access(formData=b"0123456789abc")
+    assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+    msg = e.value.response["Error"]["Message"]
+    assert "user/bob is not authorized to perform: bedrock:PutUseCaseForModelAccess" in msg
+
+
+def test_read_only_user_cannot_invoke(server, tenant):
+    user = admin(server, "create-user", "--account", tenant["account"], "carol", "--policy",
+                 "AmazonBedrockReadOnly")
+    uid = find(user, "UserId", "userId", "id")
+    key = admin(server, "create-access-key", "--user", uid)
+    rt = boto3.client("bedrock-runtime", endpoint_url=server.url, region_name="us-east-1",
+                      aws_access_key_id=find(key, "AccessKeyId", "accessKeyId"),
+                      aws_secret_access_key=find(key, "SecretAccessKey", "secretAccessKey"),
+                      config=Config(retries={"max_attempts": 1}))
+    with pytest.raises(ClientError) as e:
+        rt.converse(modelId="meta.llama3-8b-instruct-v1:0", messages=MSG)
+    assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "bedrock:InvokeModel" in e.value.response["Error"]["Message"]
+    assert "foundation-model/meta.llama3-8b-instruct-v1:0" in e.value.response["Error"]["Message"]
+
+
+def test_accounts_are_isolated(server, tenant, control):
+    # The admin account never sees tenant B's use-case form.
+    with pytest.raises(ClientError) as e:
+        control.get_use_case_for_model_access()
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    listed = admin(server, "list-model-access", "--account", tenant["account"])
+    assert "meta.llama3-8b-instruct-v1:0" in json.dumps(listed)
+
+
+def test_inference_profiles(control):
+    profiles = control.list_inference_profiles()["inferenceProfileSummaries"]
+    ids = {p["inferenceProfileId"] for p in profiles}
+    assert "us.anthropic.claude-v2" in ids
+    p = control.get_inference_profile(inferenceProfileIdentifier="us.anthropic.claude-v2")
+    assert p["status"] == "ACTIVE" and p["type"] == "SYSTEM_DEFINED"
+    assert p["models"][0]["modelArn"].endswith("foundation-model/anthropic.claude-v2")
+    page = control.list_inference_profiles(maxResults=1)
+    assert len(page["inferenceProfileSummaries"]) == 1 and "nextToken" in page
+
+
+def test_short_term_api_key(server, tenant):
+    tok = admin(server, "create-short-term-api-key", "--access-key", tenant["key"])
+    token = tok if isinstance(tok, str) else find(tok, "token", "Token", "ApiKey", "apiKey")
+    assert token.startswith("bedrock-api-key-")
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.request("GET", "/foundation-models", headers={"Authorization": "Bearer " + token})
+    r = conn.getresponse()
+    assert r.status == 200, r.read()
