@@ -76,6 +76,7 @@ class BedrockApi {
   void LoggingConfiguration(Call& call);
   void UsageReport(Call& call);
   void Metrics(Call& call);
+  void Admin(Call& call, const std::vector<std::string>& rest);
 
   // Runtime checks shared by every model operation: the model exists in the caller's
   // region, the caller's policies allow `action` on it, the account has access, and the

@@ -104,6 +104,9 @@ struct EngineStats {
   int queued = 0;
   int busy_slots = 0;
   int total_slots = 0;
+  int64_t kv_cells_used = 0;   // KV cells holding tokens (cached prefixes included)
+  int64_t kv_cells_total = 0;
+  int64_t generated_tokens_total = 0;  // since start; a rate comes from two readings
 };
 
 class Engine {

@@ -215,6 +215,18 @@ TEST_F(StoriesTest, MaxTokensGivesLength) {
   EXPECT_EQ(sink->usage_.completion_tokens, 5);
 }
 
+TEST_F(StoriesTest, StatsCountTokensAndKvUse) {
+  EngineStats before = engine_->Stats("stories");
+  auto sink = RunJob(*engine_, Greedy("Once upon a time", 7));
+  EngineStats after = engine_->Stats("stories");
+  EXPECT_EQ(after.generated_tokens_total - before.generated_tokens_total, 7);
+  EXPECT_GT(after.kv_cells_total, 0);
+  // The finished job's prompt and output stay cached for prefix reuse (the gauge is updated
+  // after each decode step, so it may trail the last token by one step).
+  EXPECT_GE(after.kv_cells_used, sink->usage_.prompt_tokens + 5);
+  EXPECT_LE(after.kv_cells_used, after.kv_cells_total);
+}
+
 TEST_F(StoriesTest, ConcurrentGreedyJobsAgree) {
   const std::string prompt = "One day, a little boy named Tim";
   auto reference = RunJob(*engine_, Greedy(prompt, 40));

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -85,6 +86,7 @@ Status BootstrapAdmin(store::Store& store, const std::string& data_dir, const Se
   BASALT_RETURN_IF_ERROR(store.AttachUserPolicy(user->id, "BasaltAdministrator"));
   // The operator's own account may call every model from the start.
   BASALT_RETURN_IF_ERROR(store.SetModelAccess(account->id, "*", "GRANTED"));
+  BASALT_RETURN_IF_ERROR(store.PutSetting("operator_account", account->id));
   auto key = store.CreateAccessKey(user->id);
   if (!key.ok()) return key.status();
   auto api_key = store.CreateApiKey(user->id, 0);
@@ -218,9 +220,17 @@ int Serve(const ServeFlags& flags) {
     }
     invocation_log.SetConfig(lc);
   }
-  metrics.SetGaugeSource([eng = engine->get(), cat = *cat] {
+  // Tokens/s is the generated-token count's rate between two scrapes.
+  struct RateState {
+    std::mutex mu;
+    std::map<std::string, std::pair<int64_t, std::chrono::steady_clock::time_point>> last;
+  };
+  auto rate_state = std::make_shared<RateState>();
+  metrics.SetGaugeSource([eng = engine->get(), cat = *cat, rate_state] {
     std::vector<metering::EngineGauge> out;
     std::set<std::string> seen;
+    auto now = std::chrono::steady_clock::now();
+    std::lock_guard<std::mutex> lock(rate_state->mu);
     for (const auto& e : cat->entries()) {
       if (!seen.insert(e.engine_model).second) continue;
       engine::EngineStats st = eng->Stats(e.engine_model);
@@ -229,6 +239,14 @@ int Serve(const ServeFlags& flags) {
       g.queued = st.queued;
       g.busy_slots = st.busy_slots;
       g.total_slots = st.total_slots;
+      g.kv_cache_used_ratio =
+          st.kv_cells_total > 0 ? double(st.kv_cells_used) / double(st.kv_cells_total) : 0;
+      auto it = rate_state->last.find(e.engine_model);
+      if (it != rate_state->last.end()) {
+        double secs = std::chrono::duration<double>(now - it->second.second).count();
+        if (secs > 0) g.tokens_per_second = double(st.generated_tokens_total - it->second.first) / secs;
+      }
+      rate_state->last[e.engine_model] = {st.generated_tokens_total, now};
       out.push_back(g);
     }
     return out;

@@ -181,3 +181,157 @@ def test_short_term_api_key(server, tenant):
     conn.request("GET", "/foundation-models", headers={"Authorization": "Bearer " + token})
     r = conn.getresponse()
     assert r.status == 200, r.read()
+
+
+def signed(server, method, path, body=None, key=None, secret=None, region="us-east-1"):
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    import http.client
+    data = json.dumps(body).encode() if body is not None else b""
+    req = AWSRequest(method=method, url=server.url + path, data=data,
+                     headers={"Content-Type": "application/json"})
+    SigV4Auth(Credentials(key or server.env["AWS_ACCESS_KEY_ID"],
+                          secret or server.env["AWS_SECRET_ACCESS_KEY"]), "bedrock",
+              region).add_auth(req)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.request(method, path, body=data, headers=dict(req.headers.items()))
+    r = conn.getresponse()
+    out = r.read()
+    return r.status, {k.lower(): v for k, v in r.getheaders()}, json.loads(out or b"{}")
+
+
+def test_admin_http_api(server, tenant):
+    st, _, acct = signed(server, "POST", "/basalt/admin/accounts", {"name": "tenant-c"})
+    assert st == 200, acct
+    acct_id = acct["Account"]["AccountId"]
+    st, _, user = signed(server, "POST", "/basalt/admin/users",
+                         {"accountId": acct_id, "name": "dave", "policies": ["BasaltInvokeOnly"]})
+    assert st == 200, user
+    uid = user["User"]["UserId"]
+    st, _, key = signed(server, "POST", "/basalt/admin/access-keys", {"userId": uid})
+    assert st == 200 and key["AccessKey"]["SecretAccessKey"]
+    kid, secret = key["AccessKey"]["AccessKeyId"], key["AccessKey"]["SecretAccessKey"]
+    st, _, listed = signed(server, "GET", f"/basalt/admin/access-keys?userId={uid}")
+    assert st == 200 and listed["AccessKeyMetadata"][0]["AccessKeyId"] == kid
+    assert secret not in json.dumps(listed)
+    # An invoke-only user cannot create keys, not even for itself.
+    st, h, err = signed(server, "POST", "/basalt/admin/access-keys", {}, key=kid, secret=secret)
+    assert st == 403 and h["x-amzn-errortype"] == "AccessDeniedException"
+    assert "not authorized to perform: iam:CreateAccessKey" in err["message"]
+    # Tenant B's user can never see tenant C's users or keys.
+    st, h, _ = signed(server, "GET", f"/basalt/admin/users?accountId={acct_id}",
+                      key=tenant["key"], secret=tenant["secret"])
+    assert st == 403
+    st, h, _ = signed(server, "GET", f"/basalt/admin/access-keys?userId={uid}",
+                      key=tenant["key"], secret=tenant["secret"])
+    assert st == 404
+    # Deactivate over the API: the key fails on its next request.
+    st, _, _ = signed(server, "PUT", f"/basalt/admin/access-keys/{kid}", {"status": "Inactive"})
+    assert st == 200
+    st, h, _ = signed(server, "GET", "/foundation-models", key=kid, secret=secret)
+    assert st == 403 and h["x-amzn-errortype"] == "UnrecognizedClientException"
+    # Validation names the missing field.
+    st, h, err = signed(server, "POST", "/basalt/admin/users", {"accountId": acct_id})
+    assert st == 400 and "'name'" in err["message"]
+    assert secret not in server.log_text()
+    assert tenant["secret"] not in server.log_text()
+
+
+def test_control_plane_validation(control):
+    with pytest.raises(ClientError) as e:
+        control.create_foundation_model_agreement(offerToken="x", modelId="anthropic.claude-v2")
+    assert e.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_control_plane_missing_fields(server):
+    st, h, err = signed(server, "POST", "/create-foundation-model-agreement", {"modelId": "x"})
+    assert st == 400 and h["x-amzn-errortype"] == "ValidationException"
+    assert "'offerToken'" in err["message"]
+    st, h, err = signed(server, "POST", "/delete-foundation-model-agreement", {})
+    assert st == 400 and "'modelId'" in err["message"]
+    st, h, err = signed(server, "POST", "/use-case-for-model-access", {"formData": 3})
+    assert st == 400 and "'formData'" in err["message"]
+    st, h, err = signed(server, "PUT", "/logging/modelinvocations", {})
+    assert st == 400 and "'loggingConfig'" in err["message"]
+    st, h, err = signed(server, "GET", "/foundation-models?byOutputModality=SOUND")
+    assert st == 400 and "byOutputModality" in err["message"]
+
+
+REGION_CATALOG = {"models": [{
+    "modelId": "tinystories.stories-260k-v1:0", "weights": "stories260K.gguf",
+    "contextLength": 512,
+    "aliases": [{"modelId": "anthropic.claude-v2", "regions": ["us-west-2"]},
+                {"modelId": "meta.llama3-8b-instruct-v1:0"}],
+}]}
+
+
+def test_regions(tmp_path):
+    from conftest import BasaltServer
+    s = BasaltServer(tmp_path / "regions", extra_args=("--regions", "us-east-1,us-west-2,ap-northeast-2"),
+                     catalog=REGION_CATALOG)
+    try:
+        def rt(region):
+            return boto3.client("bedrock-runtime", endpoint_url=s.url, region_name=region,
+                                aws_access_key_id=s.env["AWS_ACCESS_KEY_ID"],
+                                aws_secret_access_key=s.env["AWS_SECRET_ACCESS_KEY"],
+                                config=Config(retries={"max_attempts": 1}))
+        ok = rt("us-west-2").converse(modelId="anthropic.claude-v2", messages=MSG,
+                                      inferenceConfig={"maxTokens": 2})
+        assert ok["usage"]["outputTokens"] == 2
+        # Not offered in us-east-1.
+        with pytest.raises(ClientError) as e:
+            rt("us-east-1").converse(modelId="anthropic.claude-v2", messages=MSG)
+        assert e.value.response["Error"]["Code"] == "ValidationException"
+        # A cross-region profile routes to a US region that has it.
+        ok = rt("us-east-1").converse(modelId="us.anthropic.claude-v2", messages=MSG,
+                                      inferenceConfig={"maxTokens": 2})
+        assert ok["usage"]["outputTokens"] == 2
+        with pytest.raises(ClientError) as e:
+            rt("ap-northeast-2").converse(modelId="apac.anthropic.claude-v2", messages=MSG)
+        assert e.value.response["Error"]["Code"] == "ValidationException"
+        ok = rt("ap-northeast-2").converse(modelId="apac.meta.llama3-8b-instruct-v1:0",
+                                           messages=MSG, inferenceConfig={"maxTokens": 1})
+        assert ok["usage"]["outputTokens"] == 1
+        # A region this deployment does not serve.
+        with pytest.raises(ClientError) as e:
+            rt("eu-west-3").converse(modelId="meta.llama3-8b-instruct-v1:0", messages=MSG)
+        assert e.value.response["Error"]["Code"] == "InvalidSignatureException"
+        assert "valid region" in e.value.response["Error"]["Message"]
+        ctl = boto3.client("bedrock", endpoint_url=s.url, region_name="us-east-1",
+                           aws_access_key_id=s.env["AWS_ACCESS_KEY_ID"],
+                           aws_secret_access_key=s.env["AWS_SECRET_ACCESS_KEY"])
+        ids = {m["modelId"] for m in ctl.list_foundation_models()["modelSummaries"]}
+        assert "anthropic.claude-v2" not in ids and "meta.llama3-8b-instruct-v1:0" in ids
+    finally:
+        s.stop()
+
+
+def test_manual_model_access_approval(tmp_path):
+    from conftest import BasaltServer
+    s = BasaltServer(tmp_path / "approval", extra_args=("--manual-model-access-approval",))
+    try:
+        def adm(*args):
+            return admin(s, *args)
+        acct = find(adm("create-account", "t"), "AccountId")
+        uid = find(adm("create-user", "--account", acct, "u"), "UserId")
+        key = adm("create-access-key", "--user", uid)
+        kw = dict(endpoint_url=s.url, region_name="us-east-1",
+                  aws_access_key_id=find(key, "AccessKeyId"),
+                  aws_secret_access_key=find(key, "SecretAccessKey"),
+                  config=Config(retries={"max_attempts": 1}))
+        ctl, rt = boto3.client("bedrock", **kw), boto3.client("bedrock-runtime", **kw)
+        model = "meta.llama3-8b-instruct-v1:0"
+        token = ctl.list_foundation_model_agreement_offers(modelId=model)["offers"][0]["offerToken"]
+        ctl.create_foundation_model_agreement(offerToken=token, modelId=model)
+        a = ctl.get_foundation_model_availability(modelId=model)
+        assert a["agreementAvailability"]["status"] in ("PENDING", "AVAILABLE")
+        assert a["entitlementAvailability"] == "NOT_AVAILABLE"
+        with pytest.raises(ClientError) as e:
+            rt.converse(modelId=model, messages=MSG)
+        assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+        adm("grant-model-access", "--account", acct, model)
+        out = rt.converse(modelId=model, messages=MSG, inferenceConfig={"maxTokens": 1})
+        assert out["usage"]["outputTokens"] == 1
+    finally:
+        s.stop()

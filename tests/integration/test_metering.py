@@ -199,6 +199,9 @@ def test_metrics_endpoint(server, runtime):
     assert "bedrock_output_token_count_total" in text
     assert "bedrock_invocation_latency_ms_bucket" in text
     assert "basalt_engine_total_slots" in text
+    import re
+    kv = re.search(r'basalt_engine_kv_cache_used_ratio\{model="tinystories.stories-260k-v1:0"\} ([0-9.e+-]+)', text)
+    assert kv and 0 < float(kv.group(1)) <= 1, text
 
 
 def test_invocation_logging(fresh):

@@ -248,6 +248,9 @@ EngineStats ModelRunner::Stats() const {
   stats.queued = static_cast<int>(queue_.size());
   stats.busy_slots = busy_;
   stats.total_slots = static_cast<int>(slots_.size());
+  stats.kv_cells_used = kv_cells_used_.load(std::memory_order_relaxed);
+  stats.kv_cells_total = static_cast<int64_t>(n_ctx_slot_) * static_cast<int64_t>(slots_.size());
+  stats.generated_tokens_total = generated_total_.load(std::memory_order_relaxed);
   return stats;
 }
 
@@ -441,6 +444,9 @@ void ModelRunner::Step() {
     }
     OnToken(slot, token);
   }
+  int64_t used = 0;
+  for (const Slot& slot : slots_) used += static_cast<int64_t>(slot.cache.size());
+  kv_cells_used_.store(used, std::memory_order_relaxed);
 }
 
 void ModelRunner::FailBatch(int code) {
@@ -468,6 +474,7 @@ void ModelRunner::OnToken(Slot& slot, llama_token token) {
     return;
   }
   ++slot.completion_tokens;
+  generated_total_.fetch_add(1, std::memory_order_relaxed);
 
   char buf[128];
   int32_t n = llama_token_to_piece(vocab_, token, buf, sizeof(buf), 0, false);

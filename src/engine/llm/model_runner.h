@@ -136,6 +136,9 @@ class ModelRunner {
   // Set under mu_ when the scheduler has something to pick up; read without the lock once
   // per decode step.
   std::atomic<bool> wake_{false};
+  // Written by the scheduler thread after each step, read by Stats() from any thread.
+  std::atomic<int64_t> kv_cells_used_{0};
+  std::atomic<int64_t> generated_total_{0};
 
   std::thread thread_;
 };
