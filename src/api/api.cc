@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <functional>
 #include <map>
 #include <tuple>
 #include <random>
@@ -516,7 +517,36 @@ void BedrockApi::FinishInvocation(Call& call, const std::string& operation,
   }
 }
 
+void BedrockApi::CheckpointInvocation(Call& call, const std::string& operation,
+                                      const std::string& model_id, int64_t input_tokens,
+                                      int64_t output_tokens) {
+  if (deps_.usage == nullptr) return;
+  metering::UsageRecord rec;
+  rec.request_id = call.request_id;
+  rec.timestamp_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         options_.clock().time_since_epoch()).count();
+  rec.account_id = call.principal.account_id;
+  rec.user_id = call.principal.user_id;
+  rec.key_id = call.quota.key_id;
+  rec.region = call.region;
+  rec.model_id = model_id;
+  rec.operation = operation;
+  rec.input_tokens = input_tokens;
+  rec.output_tokens = output_tokens;
+  rec.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now() - call.start).count();
+  Status st = deps_.usage->Checkpoint(std::move(rec));
+  if (!st.ok()) spdlog::warn("request {}: checkpoint: {}", call.request_id, st.ToString());
+}
+
 namespace {
+
+// Waits for a non-streamed generation, checkpointing its usage while it runs.
+std::string WaitWithCheckpoints(GenerationStream& gen, std::chrono::milliseconds every,
+                                const std::function<void(int)>& checkpoint) {
+  while (!gen.WaitDone(every)) checkpoint(gen.total_pieces());
+  return gen.WaitAll();
+}
 
 // Admits the call against the quotas; replies and returns false when refused.
 bool AdmitQuota(BedrockApi::Call& call, metering::QuotaManager* quotas, const PromptPlan& plan,
@@ -594,8 +624,19 @@ void BedrockApi::InvokeModel(Call& call, const std::string& model_id, bool strea
   engine::Engine* engine = engine_;
   call.writer->OnClose([engine, job] { engine->Cancel(job); });
 
+  int checkpoint_prompt_tokens = -1;
+  auto checkpoint = [&](int output_tokens) {
+    if (checkpoint_prompt_tokens < 0) {
+      auto req = BuildGenerateRequest(*engine_, entry.engine_model, *plan);
+      auto count = req.ok() ? engine_->CountTokens(entry.engine_model, req->prompt,
+                                                   gen_add_special)
+                            : StatusOr<int>(req.status());
+      checkpoint_prompt_tokens = count.ok() ? *count : 0;
+    }
+    CheckpointInvocation(call, op, entry.model_id, checkpoint_prompt_tokens, output_tokens);
+  };
   if (!stream) {
-    std::string text = gen->WaitAll();
+    std::string text = WaitWithCheckpoints(*gen, options_.usage_checkpoint_interval, checkpoint);
     GenerationResult r = ResultOf(*gen, std::move(text), *plan, call.start);
     std::string out_body;
     if (gen->status().ok()) {
@@ -642,9 +683,17 @@ void BedrockApi::InvokeModel(Call& call, const std::string& model_id, bool strea
     for (const Json& chunk : renderer.Start()) frames += ChunkEvent(chunk);
     if (!frames.empty()) alive = call.writer->Write(std::move(frames));
   };
+  checkpoint_prompt_tokens = prompt_tokens;
+  const auto every = options_.usage_checkpoint_interval;
+  auto next_checkpoint = std::chrono::steady_clock::now() + every;
   std::string piece;
   int pieces = 0;
-  while (gen->Next(&piece, &pieces)) {
+  while (gen->NextFor(&piece, &pieces,
+                      every)) {
+    if (std::chrono::steady_clock::now() >= next_checkpoint) {
+      checkpoint(gen->total_pieces());
+      next_checkpoint = std::chrono::steady_clock::now() + every;
+    }
     held += piece;
     size_t safe = tools ? SafeTextPrefix(held) : held.size();
     if (safe == 0 || !alive) continue;
@@ -703,12 +752,25 @@ void BedrockApi::Converse(Call& call, const std::string& model_id, bool stream) 
   std::shared_ptr<GenerationStream> gen;
   engine::JobId job = 0;
   Status error;
-  if (!BedrockApiRunner::Submit(*engine_, entry, *plan, &gen, &job, &error)) return fail(error);
+  std::string gen_prompt;
+  bool gen_add_special = true;
+  if (!BedrockApiRunner::Submit(*engine_, entry, *plan, &gen, &job, &error, &gen_prompt,
+                                &gen_add_special)) {
+    return fail(error);
+  }
   engine::Engine* engine = engine_;
   call.writer->OnClose([engine, job] { engine->Cancel(job); });
+  int checkpoint_prompt_tokens = -1;
+  auto checkpoint = [&](int output_tokens) {
+    if (checkpoint_prompt_tokens < 0) {
+      auto count = engine_->CountTokens(entry.engine_model, gen_prompt, gen_add_special);
+      checkpoint_prompt_tokens = count.ok() ? *count : 0;
+    }
+    CheckpointInvocation(call, op, entry.model_id, checkpoint_prompt_tokens, output_tokens);
+  };
 
   if (!stream) {
-    std::string text = gen->WaitAll();
+    std::string text = WaitWithCheckpoints(*gen, options_.usage_checkpoint_interval, checkpoint);
     GenerationResult r = ResultOf(*gen, std::move(text), *plan, call.start);
     std::string out_body;
     if (gen->status().ok()) {
@@ -745,7 +807,14 @@ void BedrockApi::Converse(Call& call, const std::string& model_id, bool stream) 
     alive = call.writer->Write(encode(renderer.Start()));
   };
   std::string held, piece, full_text;
-  while (gen->Next(&piece)) {
+  const auto every = options_.usage_checkpoint_interval;
+  auto next_checkpoint = std::chrono::steady_clock::now() + every;
+  while (gen->NextFor(&piece, nullptr,
+                      every)) {
+    if (std::chrono::steady_clock::now() >= next_checkpoint) {
+      checkpoint(gen->total_pieces());
+      next_checkpoint = std::chrono::steady_clock::now() + every;
+    }
     held += piece;
     size_t safe = tools ? SafeTextPrefix(held) : held.size();
     if (safe == 0 || !alive) continue;

@@ -31,6 +31,9 @@ struct ApiOptions {
   // instead of being granted at once.
   bool manual_model_access_approval = false;
   int default_max_tokens = 4096;  // Converse without inferenceConfig.maxTokens
+  // How often a running invocation's usage is checkpointed, so a crash bills what was
+  // generated so far.
+  std::chrono::milliseconds usage_checkpoint_interval{1000};
   std::function<std::chrono::system_clock::time_point()> clock = [] {
     return std::chrono::system_clock::now();
   };
@@ -88,6 +91,11 @@ class BedrockApi {
   void FinishInvocation(Call& call, const std::string& operation, const std::string& model_id,
                         const GenerationResult* result, const Status& status,
                         const std::string& outcome, const std::string& output_body);
+
+  // Writes the in-progress usage record of a running invocation (crash billing).
+  void CheckpointInvocation(Call& call, const std::string& operation,
+                            const std::string& model_id, int64_t input_tokens,
+                            int64_t output_tokens);
 
   bool RegionServed(const std::string& region) const;
   bool ModelInRegion(const catalog::ModelEntry& entry, const std::string& region,

@@ -19,6 +19,7 @@ class GenerationStream : public engine::Sink {
     std::lock_guard<std::mutex> lock(mu_);
     pending_ += text;
     ++pieces_;
+    ++total_pieces_;
     cv_.notify_one();
   }
   void OnDone(const Status& status, engine::FinishReason reason, const std::string& stop,
@@ -45,6 +46,26 @@ class GenerationStream : public engine::Sink {
     pieces_ = 0;
     return !(done_ && text->empty());
   }
+  // Waits up to `timeout` for the end; true once done.
+  bool WaitDone(std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return done_; });
+  }
+  // OnText calls so far (one per generated token in practice).
+  int total_pieces() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return total_pieces_;
+  }
+  // Like Next(), but gives up after `timeout` with empty text (returns true: not done).
+  bool NextFor(std::string* text, int* pieces, std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return done_ || !pending_.empty(); });
+    text->clear();
+    text->swap(pending_);
+    if (pieces) *pieces = pieces_;
+    pieces_ = 0;
+    return !(done_ && text->empty());
+  }
   // Waits for the end and returns all text not yet taken by Next().
   std::string WaitAll() {
     std::unique_lock<std::mutex> lock(mu_);
@@ -64,6 +85,7 @@ class GenerationStream : public engine::Sink {
   std::condition_variable cv_;
   std::string pending_;
   int pieces_ = 0;
+  int total_pieces_ = 0;
   bool done_ = false;
   Status status_;
   engine::FinishReason reason_ = engine::FinishReason::kError;

@@ -96,6 +96,14 @@ class UsageStore {
   virtual StatusOr<UsageRecord> Append(UsageRecord record) = 0;
 
   // Matching records, oldest first (timestamp, then request_id); limit 0 = no limit.
+  // Writes or replaces the record of an invocation still running, with outcome
+  // "in_progress" and the tokens so far, so that a crash still leaves what was generated
+  // billed. A later Append() for the same request_id replaces it. kAlreadyExists when the
+  // invocation already has its final record.
+  virtual Status Checkpoint(UsageRecord record) = 0;
+  // For start-up: records a crash left "in_progress" become "interrupted". Returns how many.
+  virtual StatusOr<int64_t> MarkInterrupted() = 0;
+
   virtual StatusOr<std::vector<UsageRecord>> List(const UsageFilter& filter, size_t limit) = 0;
   virtual StatusOr<UsageReport> Report(const UsageFilter& filter,
                                        const std::vector<std::string>& group_by) = 0;

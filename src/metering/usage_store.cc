@@ -281,13 +281,34 @@ class SqliteUsageStore final : public UsageStore {
     // The price is read inside the write transaction, so a concurrent AddPrice is either
     // wholly before or wholly after this record.
     BASALT_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
-    Status st = AppendLocked(record);
+    // The final record replaces the invocation's checkpoint, if it has one.
+    Status st = DeleteInProgressLocked(record.request_id);
+    if (st.ok()) st = AppendLocked(record);
     if (st.ok()) st = Exec(db_, "COMMIT");
     if (!st.ok()) {
       Exec(db_, "ROLLBACK");
       return st;
     }
     return record;
+  }
+
+  Status Checkpoint(UsageRecord record) override {
+    BASALT_RETURN_IF_ERROR(ValidateRecord(record));
+    record.outcome = "in_progress";
+    std::lock_guard lock(mu_);
+    BASALT_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
+    Status st = DeleteInProgressLocked(record.request_id);
+    if (st.ok()) st = AppendLocked(record);
+    if (st.ok()) st = Exec(db_, "COMMIT");
+    if (!st.ok()) Exec(db_, "ROLLBACK");
+    return st;
+  }
+
+  StatusOr<int64_t> MarkInterrupted() override {
+    std::lock_guard lock(mu_);
+    Stmt s(db_, "UPDATE usage_records SET outcome = 'interrupted' WHERE outcome = 'in_progress'");
+    BASALT_RETURN_IF_ERROR(s.Run());
+    return static_cast<int64_t>(sqlite3_changes(db_));
   }
 
   StatusOr<std::vector<UsageRecord>> List(const UsageFilter& filter, size_t limit) override {
@@ -508,6 +529,12 @@ class SqliteUsageStore final : public UsageStore {
       if (seen.insert(d).second) dims.push_back(d);
     }
     return dims;
+  }
+
+  Status DeleteInProgressLocked(const std::string& request_id) {
+    Stmt s(db_, "DELETE FROM usage_records WHERE request_id = ?1 AND outcome = 'in_progress'");
+    s.Bind(1, request_id);
+    return s.Run();
   }
 
   Status AppendLocked(UsageRecord& r) {

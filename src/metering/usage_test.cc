@@ -220,6 +220,45 @@ TEST_F(UsageStoreTest, DuplicateRequestIdIsRefused) {
   EXPECT_EQ(store_->List({}, 0)->size(), 2u);
 }
 
+TEST_F(UsageStoreTest, CheckpointsAreReplacedByTheFinalRecord) {
+  UsageRecord running = MakeRecord("run", kT0, "m1", 10, 3);
+  ASSERT_TRUE(store_->Checkpoint(running).ok());
+  running.output_tokens = 7;
+  ASSERT_TRUE(store_->Checkpoint(running).ok());  // a later checkpoint replaces the first
+  auto all = store_->List({}, 0);
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ(all->front().outcome, "in_progress");
+  EXPECT_EQ(all->front().output_tokens, 7);
+  UsageRecord done = MakeRecord("run", kT0 + 5, "m1", 10, 9);
+  Append(done);
+  all = store_->List({}, 0);
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ(all->front().outcome, done.outcome);
+  EXPECT_EQ(all->front().output_tokens, 9);
+  // A finished invocation cannot be checkpointed again.
+  EXPECT_EQ(store_->Checkpoint(running).code(), StatusCode::kAlreadyExists);
+}
+
+TEST_F(UsageStoreTest, MarkInterruptedAfterACrash) {
+  ASSERT_TRUE(store_->Checkpoint(MakeRecord("a", kT0, "m1", 5, 2)).ok());
+  ASSERT_TRUE(store_->Checkpoint(MakeRecord("b", kT0, "m1", 5, 4)).ok());
+  Append(MakeRecord("c", kT0, "m1", 5, 1));
+  auto n = store_->MarkInterrupted();
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 2);
+  auto report = store_->Report({}, {"outcome"});
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->total.output_tokens, 7);  // what was generated stays billed
+  bool found = false;
+  for (const auto& row : report->rows) {
+    if (row.group.at("outcome") == "interrupted") {
+      found = true;
+      EXPECT_EQ(row.requests, 2);
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
 TEST_F(UsageStoreTest, PricesByEffectiveDate) {
   auto v1 = store_->AddPrice(MakePrice("m1", "*", 0.5, 1.5, kT0));
   ASSERT_TRUE(v1.ok());

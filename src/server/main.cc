@@ -53,6 +53,7 @@ struct ServeFlags {
   bool manual_access_approval = false;
   int64_t rpm_per_account = 0, tpm_per_account = 0, rpm_per_key = 0, tpm_per_key = 0;
   double monthly_budget = 0, daily_app_credits = 0;
+  int usage_checkpoint_ms = 1000;
   std::string log_level = "info";
   int shutdown_grace_s = 30;
 };
@@ -164,6 +165,10 @@ int Serve(const ServeFlags& flags) {
 
   auto usage = metering::UsageStore::Open((fs::path(data_dir) / "usage.db").string());
   if (!usage.ok()) return Fail(usage.status());
+  // Invocations cut by a crash keep their last checkpoint, billed, marked "interrupted".
+  if (auto n = (*usage)->MarkInterrupted(); n.ok() && *n > 0) {
+    spdlog::warn("{} invocations were interrupted by a crash; their usage so far is recorded", *n);
+  }
   // The catalog's prices enter the versioned price book when they change; records keep the
   // price that was in effect when they were written.
   {
@@ -257,6 +262,7 @@ int Serve(const ServeFlags& flags) {
   aopts.default_region = flags.region;
   aopts.regions = flags.regions;
   aopts.manual_model_access_approval = flags.manual_access_approval;
+  aopts.usage_checkpoint_interval = std::chrono::milliseconds(std::max(1, flags.usage_checkpoint_ms));
   api::ApiDeps deps;
   deps.store = store->get();
   deps.engine = engine->get();
@@ -334,6 +340,10 @@ int UsageReportCommand(const UsageFlags& f) {
   std::string data_dir = f.data_dir.empty() ? DefaultDataDir() : f.data_dir;
   auto usage = metering::UsageStore::Open((fs::path(data_dir) / "usage.db").string());
   if (!usage.ok()) return Fail(usage.status());
+  // Invocations cut by a crash keep their last checkpoint, billed, marked "interrupted".
+  if (auto n = (*usage)->MarkInterrupted(); n.ok() && *n > 0) {
+    spdlog::warn("{} invocations were interrupted by a crash; their usage so far is recorded", *n);
+  }
   metering::UsageFilter filter;
   if (!ParseDay(f.from, &filter.from_ms) || !ParseDay(f.to, &filter.to_ms)) {
     std::cerr << "basalt usage report: --from and --to take YYYY-MM-DD" << std::endl;
@@ -407,6 +417,7 @@ int main(int argc, char** argv) {
   serve->add_option("--tpm-per-key", sf.tpm_per_key, "Tokens per minute per key (0 = unlimited)")->envname("BASALT_TPM_PER_KEY")->capture_default_str();
   serve->add_option("--monthly-budget", sf.monthly_budget, "Monthly cost budget per account (0 = unlimited)")->envname("BASALT_MONTHLY_BUDGET")->capture_default_str();
   serve->add_option("--daily-app-credits", sf.daily_app_credits, "Daily app-run credit allowance per user (0 = unlimited)")->envname("BASALT_DAILY_APP_CREDITS")->capture_default_str();
+  serve->add_option("--usage-checkpoint-ms", sf.usage_checkpoint_ms, "How often running invocations checkpoint their usage (crash billing)")->envname("BASALT_USAGE_CHECKPOINT_MS")->capture_default_str();
   serve->add_option("--log-level", sf.log_level, "trace, debug, info, warn, error")->envname("BASALT_LOG_LEVEL")->capture_default_str();
   serve->add_option("--shutdown-grace", sf.shutdown_grace_s, "Seconds to finish in-flight streams on SIGTERM")->capture_default_str();
 

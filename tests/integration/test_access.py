@@ -335,3 +335,27 @@ def test_manual_model_access_approval(tmp_path):
         assert out["usage"]["outputTokens"] == 1
     finally:
         s.stop()
+
+
+def test_per_model_allow_list_policy(server, tenant, tmp_path):
+    doc = tmp_path / "claude-only.json"
+    doc.write_text(json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+        "Resource": "arn:aws:bedrock:*::foundation-model/anthropic.*"}]}))
+    admin(server, "put-policy", "--account", tenant["account"], "ClaudeOnly", str(doc))
+    uid = find(admin(server, "create-user", "--account", tenant["account"], "erin", "--policy",
+                     "ClaudeOnly"), "UserId")
+    key = admin(server, "create-access-key", "--user", uid)
+    rt = boto3.client("bedrock-runtime", endpoint_url=server.url, region_name="us-east-1",
+                      aws_access_key_id=find(key, "AccessKeyId"),
+                      aws_secret_access_key=find(key, "SecretAccessKey"),
+                      config=Config(retries={"max_attempts": 1}))
+    # The account was granted Claude in test_anthropic_needs_use_case_form.
+    out = rt.converse(modelId="anthropic.claude-v2", messages=MSG, inferenceConfig={"maxTokens": 1})
+    assert out["usage"]["outputTokens"] == 1
+    with pytest.raises(ClientError) as e:
+        rt.converse(modelId="meta.llama3-8b-instruct-v1:0", messages=MSG)
+    assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "because no identity-based policy allows the bedrock:InvokeModel action" in \
+        e.value.response["Error"]["Message"]

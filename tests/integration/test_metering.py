@@ -221,3 +221,28 @@ def test_invocation_logging(fresh):
     ctl.delete_model_invocation_logging_configuration()
     client(s).converse(modelId=LLAMA, messages=MSG, inferenceConfig={"maxTokens": 3})
     assert len((s.data_dir / "invocation-logs" / "model-invocations.jsonl").read_text().splitlines()) == len(log)
+
+
+def test_crash_mid_generation_is_billed(fresh, tmp_path):
+    data = tmp_path / "midcrash"
+    s = fresh("--usage-checkpoint-ms", "5", "--threads", "1", data=data)
+    body = json.dumps({"prompt": "Once upon a time", "max_gen_len": 480}).encode()
+    path = f"/model/{LLAMA}/invoke-with-response-stream"
+    req = AWSRequest(method="POST", url=s.url + path, data=body,
+                     headers={"Content-Type": "application/json"})
+    SigV4Auth(Credentials(s.env["AWS_ACCESS_KEY_ID"], s.env["AWS_SECRET_ACCESS_KEY"]), "bedrock",
+              "us-east-1").add_auth(req)
+    conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)
+    conn.request("POST", path, body=body, headers=dict(req.headers.items()))
+    r = conn.getresponse()
+    rid = r.getheader("x-amzn-RequestId")
+    r.read1(200)
+    time.sleep(0.02)
+    s.proc.send_signal(signal.SIGKILL)
+    s.proc.wait()
+    conn.close()
+    s2 = fresh(data=data)
+    rec = [x for x in usage(s2, records="true")["records"] if x["requestId"] == rid]
+    assert rec, "a crash must not lose a running invocation's usage"
+    assert rec[0]["outputTokens"] > 0 and rec[0]["inputTokens"] > 0
+    assert rec[0]["outcome"] in ("interrupted", "success")
