@@ -229,20 +229,41 @@ def stop(p):
 
 # ---- measurements --------------------------------------------------------------------------
 
-def measure(client, n_decode, n_streams, duration):
+ALL_METRICS = ("decode_1", "decode_8", "ttft_ms", "rps_1tok")
+
+
+def measure(client, n_decode, n_streams, duration, only=ALL_METRICS):
     res = {}
     client.stream(PROMPT, 4)  # warm up (model load, caches)
+    if "decode_1" in only:
+        measure_decode_1(client, n_decode, res)
+    if "decode_8" in only:
+        measure_decode_8(client, n_decode, n_streams, res)
+    if "ttft_ms" in only:
+        measure_ttft(client, res)
+    if "rps_1tok" in only:
+        measure_rps(client, duration, res)
+    return res
+
+
+def measure_decode_1(client, n_decode, res):
     rates = []
     for _ in range(2):
         first, last, tokens = client.stream(PROMPT, n_decode)
         rates.append((tokens - 1) / (last - first) if tokens > 1 and last > first else 0)
     res["decode_1"] = max(rates)
+
+
+def measure_decode_8(client, n_decode, n_streams, res):
     t0 = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(n_streams) as pool:
         outs = list(pool.map(lambda i: client.stream(f"{PROMPT} Story {i}:", n_decode),
                              range(n_streams)))
     wall = time.perf_counter() - t0
     res["decode_8"] = sum(o[2] for o in outs) / wall
+
+
+def measure_ttft(client, res):
     long_prompt = PROMPT * 8
     ttfts = []
     for i in range(3):
@@ -250,6 +271,8 @@ def measure(client, n_decode, n_streams, duration):
         ttfts.append(first * 1000)
     res["ttft_ms"] = statistics.median(ttfts)
 
+
+def measure_rps(client, duration, res):
     def worker(_):
         conn = http.client.HTTPConnection("127.0.0.1", client.port, timeout=120)
         n = 0
@@ -263,7 +286,6 @@ def measure(client, n_decode, n_streams, duration):
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         total = sum(pool.map(worker, range(8)))
     res["rps_1tok"] = total / (time.perf_counter() - t0)
-    return res
 
 
 def llama_bench(model, threads, n):
@@ -284,11 +306,18 @@ def main():
     ap.add_argument("--decode", type=int, default=64, help="tokens per stream")
     ap.add_argument("--duration", type=float, default=10, help="seconds of 1-token requests")
     ap.add_argument("--quick", action="store_true", help="Q4_0 only, shorter runs")
+    ap.add_argument("--only", default=",".join(ALL_METRICS),
+                    help="comma-separated metrics to measure (default: all)")
     ap.add_argument("--binary", default=str(ROOT / "build-release" / "src" / "server" / "basalt"))
     args = ap.parse_args()
     if args.quick:
         args.decode, args.duration = 32, 5
-    models = [pathlib.Path(m) for m in args.model] if args.model else ensure_models(args.quick)
+    only = tuple(m for m in args.only.split(",") if m)
+    for m in only:
+        if m not in ALL_METRICS:
+            ap.error(f"unknown metric {m} (choose from {', '.join(ALL_METRICS)})")
+    models = ([pathlib.Path(m).resolve() for m in args.model] if args.model
+              else ensure_models(args.quick))
     binary = pathlib.Path(args.binary)
     if not binary.exists():
         subprocess.run(["cmake", "-S", str(ROOT), "-B", str(binary.parents[2]), "-G", "Ninja",
@@ -305,16 +334,16 @@ def main():
         with tempfile.TemporaryDirectory() as tmp:
             p, c = start_llama_server(model, args.threads, args.parallel, args.ctx)
             try:
-                peer = measure(c, args.decode, args.parallel, args.duration)
+                peer = measure(c, args.decode, args.parallel, args.duration, only)
             finally:
                 stop(p)
             p, c = start_basalt(binary, model, args.threads, args.parallel, args.ctx, tmp)
             try:
-                ours = measure(c, args.decode, args.parallel, args.duration)
+                ours = measure(c, args.decode, args.parallel, args.duration, only)
             finally:
                 stop(p)
         print(f"{'metric':<12}{'basalt':>12}{'llama-server':>14}{'ratio':>8}")
-        for k in ("decode_1", "decode_8", "ttft_ms", "rps_1tok"):
+        for k in only:
             ratio = ours[k] / peer[k] if peer[k] else float("nan")
             print(f"{k:<12}{ours[k]:>12.2f}{peer[k]:>14.2f}{ratio:>8.3f}")
 

@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <set>
 #include <string_view>
@@ -275,20 +277,31 @@ class SqliteUsageStore final : public UsageStore {
     return Migrate();
   }
 
+  // Group commit: concurrent Appends share one transaction and one fsync. The first caller
+  // to find no commit running becomes the leader and writes every queued record; each record
+  // has its own savepoint, so one refused record (a duplicate) does not undo the others.
+  // Every Append still returns only after its record is durable.
   StatusOr<UsageRecord> Append(UsageRecord record) override {
     BASALT_RETURN_IF_ERROR(ValidateRecord(record));
-    std::lock_guard lock(mu_);
-    // The price is read inside the write transaction, so a concurrent AddPrice is either
-    // wholly before or wholly after this record.
-    BASALT_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
-    // The final record replaces the invocation's checkpoint, if it has one.
-    Status st = DeleteInProgressLocked(record.request_id);
-    if (st.ok()) st = AppendLocked(record);
-    if (st.ok()) st = Exec(db_, "COMMIT");
-    if (!st.ok()) {
-      Exec(db_, "ROLLBACK");
-      return st;
+    PendingAppend self{&record};
+    std::unique_lock queue_lock(queue_mu_);
+    queue_.push_back(&self);
+    while (!self.done) {
+      if (committing_) {
+        queue_cv_.wait(queue_lock);
+        continue;
+      }
+      committing_ = true;
+      std::vector<PendingAppend*> batch(queue_.begin(), queue_.end());
+      queue_.clear();
+      queue_lock.unlock();
+      CommitBatch(batch);
+      queue_lock.lock();
+      for (PendingAppend* p : batch) p->done = true;
+      committing_ = false;
+      queue_cv_.notify_all();
     }
+    if (!self.status.ok()) return self.status;
     return record;
   }
 
@@ -531,6 +544,39 @@ class SqliteUsageStore final : public UsageStore {
     return dims;
   }
 
+  struct PendingAppend {
+    UsageRecord* record;
+    Status status;
+    bool done = false;
+  };
+
+  void CommitBatch(const std::vector<PendingAppend*>& batch) {
+    std::lock_guard lock(mu_);
+    // The price is read inside the write transaction, so a concurrent AddPrice is either
+    // wholly before or wholly after these records.
+    Status st = Exec(db_, "BEGIN IMMEDIATE");
+    if (!st.ok()) {
+      for (PendingAppend* p : batch) p->status = st;
+      return;
+    }
+    for (PendingAppend* p : batch) {
+      p->status = Exec(db_, "SAVEPOINT usage_record");
+      if (!p->status.ok()) continue;
+      // The final record replaces the invocation's checkpoint, if it has one.
+      p->status = DeleteInProgressLocked(p->record->request_id);
+      if (p->status.ok()) p->status = AppendLocked(*p->record);
+      if (!p->status.ok()) Exec(db_, "ROLLBACK TO usage_record");
+      Exec(db_, "RELEASE usage_record");
+    }
+    st = Exec(db_, "COMMIT");
+    if (!st.ok()) {
+      Exec(db_, "ROLLBACK");
+      for (PendingAppend* p : batch) {
+        if (p->status.ok()) p->status = st;
+      }
+    }
+  }
+
   Status DeleteInProgressLocked(const std::string& request_id) {
     Stmt s(db_, "DELETE FROM usage_records WHERE request_id = ?1 AND outcome = 'in_progress'");
     s.Bind(1, request_id);
@@ -664,6 +710,11 @@ class SqliteUsageStore final : public UsageStore {
   }
 
   std::mutex mu_;
+  // The Append queue for group commit (see Append()).
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<PendingAppend*> queue_;
+  bool committing_ = false;
   sqlite3* db_;
 };
 

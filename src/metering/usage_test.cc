@@ -1,5 +1,6 @@
 #include "metering/usage.h"
 
+#include <atomic>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -586,6 +587,31 @@ TEST_F(UsageStoreTest, ConcurrentAppends) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(store_->Report({}, {})->total.requests, 200);
+}
+
+TEST_F(UsageStoreTest, GroupCommitKeepsEachRecordsOwnOutcome) {
+  // Appends race so that they share transactions; a duplicate in the same batch is refused
+  // alone and every other record lands.
+  Append(MakeRecord("dup", kT0));
+  std::atomic<int> refused{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([this, t, &refused] {
+      for (int i = 0; i < 25; ++i) {
+        std::string id = (i == 7 && t % 2 == 0) ? "dup" : std::to_string(t) + "/" + std::to_string(i);
+        auto r = store_->Append(MakeRecord(id, kT0 + i, "m1", 10, 5));
+        if (!r.ok()) {
+          EXPECT_EQ(r.status().code(), StatusCode::kAlreadyExists);
+          ++refused;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(refused.load(), 4);
+  auto total = store_->Report({}, {})->total;
+  EXPECT_EQ(total.requests, 1 + 8 * 25 - 4);
+  EXPECT_EQ(total.output_tokens, 500 + (8 * 25 - 4) * 5);
 }
 
 TEST_F(UsageStoreTest, ReopenKeepsRecordsPricesAndSettings) {
