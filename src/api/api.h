@@ -1,7 +1,7 @@
 // The Bedrock HTTP API: routes raw request paths to the runtime operations (InvokeModel,
 // InvokeModelWithResponseStream, Converse, ConverseStream, CountTokens) and the control-plane
 // catalog operations, authenticates every call, and renders every reply (errors included) in
-// the service's wire shape. See docs/bedrock-api.md.
+// the service's wire shape. See shared/docs/bedrock-api.md (the wire reference).
 //
 // Thread-safety: Handle() is called concurrently from the HTTP server's worker threads.
 #pragma once

@@ -1,4 +1,4 @@
-// Converse / ConverseStream bodies (docs/bedrock-api.md A.3, A.4): parsing into a PromptPlan
+// Converse / ConverseStream bodies (shared/docs/bedrock-api.md A.3, A.4): parsing into a PromptPlan
 // and rendering the response and the stream events.
 #pragma once
 

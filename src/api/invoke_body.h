@@ -1,4 +1,4 @@
-// Provider-native InvokeModel bodies (docs/bedrock-api.md section B): parsing into a
+// Provider-native InvokeModel bodies (shared/docs/bedrock-api.md section B): parsing into a
 // PromptPlan, and rendering responses and stream chunks in each family's own shape.
 #pragma once
 
