@@ -1,13 +1,13 @@
 #include "api/api.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <ctime>
 #include <functional>
 #include <map>
-#include <tuple>
 #include <random>
-
-#include <spdlog/spdlog.h>
+#include <tuple>
 
 #include "api/authenticate.h"
 #include "api/authorize.h"
@@ -34,7 +34,7 @@ struct BedrockApi::Call {
   std::string region;
   metering::QuotaRequest quota;
   bool quota_admitted = false;
-  std::string path;   // raw path without the query
+  std::string path;  // raw path without the query
   std::string query;
   bool responded = false;
 };
@@ -79,8 +79,8 @@ std::string QueryParam(const std::string& query, const std::string& name) {
 
 std::vector<Header> BaseHeaders(const std::string& request_id, const std::string& content_type,
                                 std::chrono::system_clock::time_point now) {
-  return {{"Content-Type", content_type}, {"x-amzn-RequestId", request_id},
-          {"Date", HttpDate(now)}};
+  return {
+      {"Content-Type", content_type}, {"x-amzn-RequestId", request_id}, {"Date", HttpDate(now)}};
 }
 
 bool StartsWithAny(const std::string& s, std::initializer_list<const char*> prefixes) {
@@ -91,11 +91,10 @@ bool StartsWithAny(const std::string& s, std::initializer_list<const char*> pref
 }
 
 std::string ChunkEvent(const Json& chunk) {
-  Json payload = {{"bytes", auth::Base64Encode(chunk.dump(-1, ' ', false,
-                                                          Json::error_handler_t::replace))}};
+  Json payload = {
+      {"bytes", auth::Base64Encode(chunk.dump(-1, ' ', false, Json::error_handler_t::replace))}};
   return EncodeEvent("chunk", payload.dump());
 }
-
 
 }  // namespace
 
@@ -163,9 +162,10 @@ void BedrockApi::Handle(http::Request request, std::shared_ptr<http::ResponseWri
     Dispatch(call);
   } catch (const std::exception& e) {
     // A bug, not a client error: log it and answer 500 so the server keeps serving.
-    spdlog::error("request {} {} {}: unhandled exception: {}", call.request_id,
-                  call.request.method, call.path, e.what());
-    if (!call.responded) SendError(call, Status::Internal("Internal server error"), options_.clock());
+    spdlog::error("request {} {} {}: unhandled exception: {}", call.request_id, call.request.method,
+                  call.path, e.what());
+    if (!call.responded)
+      SendError(call, Status::Internal("Internal server error"), options_.clock());
   }
 }
 
@@ -219,7 +219,8 @@ void BedrockApi::Dispatch(Call& call) {
   if (!RegionServed(call.region)) {
     return SendError(call,
                      Status::Unauthenticated("Credential should be scoped to a valid region. The "
-                                             "region '" + call.region + "' is not served here.",
+                                             "region '" +
+                                                 call.region + "' is not served here.",
                                              "InvalidSignature"),
                      now);
   }
@@ -229,7 +230,7 @@ void BedrockApi::Dispatch(Call& call) {
   call.quota.account_id = call.principal.account_id;
   call.quota.user_id = call.principal.user_id;
   call.quota.key_id = call.principal.access_key_id.empty() ? call.principal.api_key_id
-                                                            : call.principal.access_key_id;
+                                                           : call.principal.access_key_id;
 
   // Runtime: .../model/{modelId}/{operation}; a path prefix before it is allowed.
   if (n >= 3 && seg[n - 3] == "model") {
@@ -309,15 +310,16 @@ bool WantsToolParsing(const PromptPlan& plan) {
   return !plan.tools.empty() && plan.tool_choice != ToolChoice::kNone;
 }
 
-GenerationResult ResultOf(const GenerationStream& s, std::string text,
-                          const PromptPlan& plan, std::chrono::steady_clock::time_point start) {
+GenerationResult ResultOf(const GenerationStream& s, std::string text, const PromptPlan& plan,
+                          std::chrono::steady_clock::time_point start) {
   GenerationResult r;
   r.reason = s.reason();
   r.stop = s.stop();
   r.usage = s.usage();
   r.first_byte_ms = s.timing().first_token_ms;
   r.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                     std::chrono::steady_clock::now() - start).count();
+                     std::chrono::steady_clock::now() - start)
+                     .count();
   if (WantsToolParsing(plan)) {
     ParsedOutput parsed = ParseToolCalls(text, plan.tools);
     r.text = std::move(parsed.text);
@@ -402,9 +404,9 @@ bool BedrockApi::RegionServed(const std::string& region) const {
 bool BedrockApi::ModelInRegion(const catalog::ModelEntry& entry, const std::string& region,
                                const std::string& requested_id) const {
   auto offered = [&](const std::string& r) {
-    return RegionServed(r) && (entry.regions.empty() ||
-                               std::find(entry.regions.begin(), entry.regions.end(), r) !=
-                                   entry.regions.end());
+    return RegionServed(r) &&
+           (entry.regions.empty() ||
+            std::find(entry.regions.begin(), entry.regions.end(), r) != entry.regions.end());
   };
   // A cross-region inference profile ("us.", "eu.", "apac."...) routes to any served region
   // of its geography that offers the model.
@@ -458,7 +460,8 @@ void BedrockApi::FinishInvocation(Call& call, const std::string& operation,
                                   const Status& status, const std::string& outcome,
                                   const std::string& output_body) {
   int64_t latency = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::steady_clock::now() - call.start).count();
+                        std::chrono::steady_clock::now() - call.start)
+                        .count();
   int64_t in = r ? r->usage.prompt_tokens : 0;
   int64_t out = r ? r->usage.completion_tokens : 0;
   spdlog::info(
@@ -469,8 +472,9 @@ void BedrockApi::FinishInvocation(Call& call, const std::string& operation,
   if (deps_.usage) {
     metering::UsageRecord rec;
     rec.request_id = call.request_id;
-    rec.timestamp_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                           options_.clock().time_since_epoch()).count();
+    rec.timestamp_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(options_.clock().time_since_epoch())
+            .count();
     rec.account_id = call.principal.account_id;
     rec.user_id = call.principal.user_id;
     rec.key_id = call.quota.key_id;
@@ -500,8 +504,9 @@ void BedrockApi::FinishInvocation(Call& call, const std::string& operation,
   if (deps_.invocation_log && deps_.invocation_log->config().enabled) {
     metering::InvocationLogEntry e;
     e.request_id = call.request_id;
-    e.timestamp_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         options_.clock().time_since_epoch()).count();
+    e.timestamp_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(options_.clock().time_since_epoch())
+            .count();
     e.account_id = call.principal.account_id;
     e.identity_arn = call.identity.arn;
     e.region = call.region;
@@ -523,8 +528,9 @@ void BedrockApi::CheckpointInvocation(Call& call, const std::string& operation,
   if (deps_.usage == nullptr) return;
   metering::UsageRecord rec;
   rec.request_id = call.request_id;
-  rec.timestamp_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         options_.clock().time_since_epoch()).count();
+  rec.timestamp_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(options_.clock().time_since_epoch())
+          .count();
   rec.account_id = call.principal.account_id;
   rec.user_id = call.principal.user_id;
   rec.key_id = call.quota.key_id;
@@ -534,7 +540,8 @@ void BedrockApi::CheckpointInvocation(Call& call, const std::string& operation,
   rec.input_tokens = input_tokens;
   rec.output_tokens = output_tokens;
   rec.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::steady_clock::now() - call.start).count();
+                       std::chrono::steady_clock::now() - call.start)
+                       .count();
   Status st = deps_.usage->Checkpoint(std::move(rec));
   if (!st.ok()) spdlog::warn("request {}: checkpoint: {}", call.request_id, st.ToString());
 }
@@ -569,10 +576,9 @@ bool AdmitQuota(BedrockApi::Call& call, metering::QuotaManager* quotas, const Pr
 void BedrockApi::InvokeModel(Call& call, const std::string& model_id, bool stream) {
   auto now = options_.clock();
   const std::string op = stream ? "InvokeModelWithResponseStream" : "InvokeModel";
-  const catalog::ModelEntry* entry_ptr =
-      AdmitModelCall(call, model_id, stream ? "bedrock:InvokeModelWithResponseStream"
-                                            : "bedrock:InvokeModel",
-                     stream);
+  const catalog::ModelEntry* entry_ptr = AdmitModelCall(
+      call, model_id, stream ? "bedrock:InvokeModelWithResponseStream" : "bedrock:InvokeModel",
+      stream);
   if (entry_ptr == nullptr) return;
   const catalog::ModelEntry& entry = *entry_ptr;
   auto fail = [&](const Status& st) {
@@ -628,8 +634,7 @@ void BedrockApi::InvokeModel(Call& call, const std::string& model_id, bool strea
   auto checkpoint = [&](int output_tokens) {
     if (checkpoint_prompt_tokens < 0) {
       auto req = BuildGenerateRequest(*engine_, entry.engine_model, *plan);
-      auto count = req.ok() ? engine_->CountTokens(entry.engine_model, req->prompt,
-                                                   gen_add_special)
+      auto count = req.ok() ? engine_->CountTokens(entry.engine_model, req->prompt, gen_add_special)
                             : StatusOr<int>(req.status());
       checkpoint_prompt_tokens = count.ok() ? *count : 0;
     }
@@ -648,8 +653,8 @@ void BedrockApi::InvokeModel(Call& call, const std::string& model_id, bool strea
     if (!gen->status().ok()) return SendError(call, gen->status(), options_.clock());
     if (call.writer->Closed()) return;
     echo.push_back({"X-Amzn-Bedrock-Input-Token-Count", std::to_string(r.usage.prompt_tokens)});
-    echo.push_back({"X-Amzn-Bedrock-Output-Token-Count",
-                    std::to_string(r.usage.completion_tokens)});
+    echo.push_back(
+        {"X-Amzn-Bedrock-Output-Token-Count", std::to_string(r.usage.completion_tokens)});
     echo.push_back({"X-Amzn-Bedrock-Invocation-Latency", std::to_string(r.latency_ms)});
     auto headers = BaseHeaders(call.request_id, "application/json", options_.clock());
     headers.insert(headers.end(), echo.begin(), echo.end());
@@ -673,8 +678,8 @@ void BedrockApi::InvokeModel(Call& call, const std::string& model_id, bool strea
   auto start_stream = [&] {
     if (started) return;
     started = true;
-    auto headers = BaseHeaders(call.request_id, "application/vnd.amazon.eventstream",
-                               options_.clock());
+    auto headers =
+        BaseHeaders(call.request_id, "application/vnd.amazon.eventstream", options_.clock());
     headers.push_back({"X-Amzn-Bedrock-Content-Type", "application/json"});
     headers.insert(headers.end(), echo.begin(), echo.end());
     call.responded = true;
@@ -688,8 +693,7 @@ void BedrockApi::InvokeModel(Call& call, const std::string& model_id, bool strea
   auto next_checkpoint = std::chrono::steady_clock::now() + every;
   std::string piece;
   int pieces = 0;
-  while (gen->NextFor(&piece, &pieces,
-                      every)) {
+  while (gen->NextFor(&piece, &pieces, every)) {
     if (std::chrono::steady_clock::now() >= next_checkpoint) {
       checkpoint(gen->total_pieces());
       next_checkpoint = std::chrono::steady_clock::now() + every;
@@ -708,9 +712,9 @@ void BedrockApi::InvokeModel(Call& call, const std::string& model_id, bool strea
   }
   GenerationResult r = ResultOf(*gen, std::move(held), *plan, call.start);
   bool gone = call.writer->Closed();
-  FinishInvocation(call, op, entry.model_id, &r, gen->status(), OutcomeOf(*gen, gone),
-                   Json{{"text", full_text + r.text}}.dump(-1, ' ', false,
-                                                          Json::error_handler_t::replace));
+  FinishInvocation(
+      call, op, entry.model_id, &r, gen->status(), OutcomeOf(*gen, gone),
+      Json{{"text", full_text + r.text}}.dump(-1, ' ', false, Json::error_handler_t::replace));
   if (!gen->status().ok()) {
     if (!started) return SendError(call, gen->status(), options_.clock());
     call.writer->Write(EncodeStreamError(gen->status(), StreamKind::kInvokeModel));
@@ -729,19 +733,18 @@ void BedrockApi::Converse(Call& call, const std::string& model_id, bool stream) 
   auto now = options_.clock();
   const std::string op = stream ? "ConverseStream" : "Converse";
   // Converse is authorized as the InvokeModel actions, as on Bedrock.
-  const catalog::ModelEntry* entry_ptr =
-      AdmitModelCall(call, model_id, stream ? "bedrock:InvokeModelWithResponseStream"
-                                            : "bedrock:InvokeModel",
-                     stream);
+  const catalog::ModelEntry* entry_ptr = AdmitModelCall(
+      call, model_id, stream ? "bedrock:InvokeModelWithResponseStream" : "bedrock:InvokeModel",
+      stream);
   if (entry_ptr == nullptr) return;
   const catalog::ModelEntry& entry = *entry_ptr;
   auto fail = [&](const Status& st) {
     FinishInvocation(call, op, entry.model_id, nullptr, st, OutcomeOfStatus(st), "");
     SendError(call, st, options_.clock());
   };
-  Json body = Json::parse(call.request.body.empty() ? std::string_view("{}")
-                                                    : std::string_view(call.request.body),
-                          nullptr, false);
+  Json body = Json::parse(
+      call.request.body.empty() ? std::string_view("{}") : std::string_view(call.request.body),
+      nullptr, false);
   if (body.is_discarded() || !body.is_object()) {
     return fail(Status::InvalidArgument("The request body is not valid JSON."));
   }
@@ -800,8 +803,8 @@ void BedrockApi::Converse(Call& call, const std::string& model_id, bool stream) 
   auto start_stream = [&] {
     if (started) return;
     started = true;
-    auto headers = BaseHeaders(call.request_id, "application/vnd.amazon.eventstream",
-                               options_.clock());
+    auto headers =
+        BaseHeaders(call.request_id, "application/vnd.amazon.eventstream", options_.clock());
     call.responded = true;
     call.writer->StartStream(200, std::move(headers));
     alive = call.writer->Write(encode(renderer.Start()));
@@ -809,8 +812,7 @@ void BedrockApi::Converse(Call& call, const std::string& model_id, bool stream) 
   std::string held, piece, full_text;
   const auto every = options_.usage_checkpoint_interval;
   auto next_checkpoint = std::chrono::steady_clock::now() + every;
-  while (gen->NextFor(&piece, nullptr,
-                      every)) {
+  while (gen->NextFor(&piece, nullptr, every)) {
     if (std::chrono::steady_clock::now() >= next_checkpoint) {
       checkpoint(gen->total_pieces());
       next_checkpoint = std::chrono::steady_clock::now() + every;
@@ -826,9 +828,9 @@ void BedrockApi::Converse(Call& call, const std::string& model_id, bool stream) 
   }
   GenerationResult r = ResultOf(*gen, std::move(held), *plan, call.start);
   bool gone = call.writer->Closed();
-  FinishInvocation(call, op, entry.model_id, &r, gen->status(), OutcomeOf(*gen, gone),
-                   Json{{"text", full_text + r.text}}.dump(-1, ' ', false,
-                                                          Json::error_handler_t::replace));
+  FinishInvocation(
+      call, op, entry.model_id, &r, gen->status(), OutcomeOf(*gen, gone),
+      Json{{"text", full_text + r.text}}.dump(-1, ' ', false, Json::error_handler_t::replace));
   if (!gen->status().ok()) {
     if (!started) return SendError(call, gen->status(), options_.clock());
     call.writer->Write(EncodeStreamError(gen->status(), StreamKind::kConverse));
@@ -852,12 +854,12 @@ void BedrockApi::CountTokens(Call& call, const std::string& model_id) {
     return SendError(call, Status::InvalidArgument("The request body is not valid JSON."), now);
   }
   if (!body.contains("input") || !body["input"].is_object() || body["input"].size() != 1) {
-    return SendError(call,
-                     Status::InvalidArgument(
-                         "1 validation error detected: Value at 'input' failed to satisfy "
-                         "constraint: Member must be a union with exactly one member set "
-                         "(invokeModel or converse)"),
-                     now);
+    return SendError(
+        call,
+        Status::InvalidArgument("1 validation error detected: Value at 'input' failed to satisfy "
+                                "constraint: Member must be a union with exactly one member set "
+                                "(invokeModel or converse)"),
+        now);
   }
   const Json& input = body["input"];
   StatusOr<PromptPlan> plan = Status::Internal("unset");
@@ -929,7 +931,8 @@ StatusOr<Json> ControlBody(const std::string& body) {
 StatusOr<std::string> RequiredString(const Json& body, const char* field, size_t max_len = 2048) {
   if (!body.contains(field) || body[field].is_null()) {
     return Status::InvalidArgument(std::string("1 validation error detected: Value null at '") +
-                                   field + "' failed to satisfy constraint: Member must not be "
+                                   field +
+                                   "' failed to satisfy constraint: Member must not be "
                                    "null");
   }
   if (!body[field].is_string()) {
@@ -940,7 +943,8 @@ StatusOr<std::string> RequiredString(const Json& body, const char* field, size_t
   if (v.empty() || v.size() > max_len) {
     return Status::InvalidArgument(std::string("1 validation error detected: Value at '") + field +
                                    "' failed to satisfy constraint: Member must have length "
-                                   "between 1 and " + std::to_string(max_len));
+                                   "between 1 and " +
+                                   std::to_string(max_len));
   }
   return v;
 }
@@ -958,28 +962,31 @@ void BedrockApi::ListFoundationModels(Call& call) {
   std::string by_inference = QueryParam(call.query, "byInferenceType");
   std::string by_custom = QueryParam(call.query, "byCustomizationType");
   for (auto [name, value, allowed] :
-       {std::tuple{"byOutputModality", by_output, std::vector<std::string>{"TEXT", "IMAGE", "EMBEDDING"}},
-        std::tuple{"byInferenceType", by_inference, std::vector<std::string>{"ON_DEMAND", "PROVISIONED"}},
-        std::tuple{"byCustomizationType", by_custom,
-                   std::vector<std::string>{"FINE_TUNING", "CONTINUED_PRE_TRAINING", "DISTILLATION"}}}) {
+       {std::tuple{"byOutputModality", by_output,
+                   std::vector<std::string>{"TEXT", "IMAGE", "EMBEDDING"}},
+        std::tuple{"byInferenceType", by_inference,
+                   std::vector<std::string>{"ON_DEMAND", "PROVISIONED"}},
+        std::tuple{
+            "byCustomizationType", by_custom,
+            std::vector<std::string>{"FINE_TUNING", "CONTINUED_PRE_TRAINING", "DISTILLATION"}}}) {
     if (!value.empty() && std::find(allowed.begin(), allowed.end(), value) == allowed.end()) {
       std::string list;
       for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-      return SendError(call,
-                       Status::InvalidArgument("1 validation error detected: Value '" + value +
-                                               "' at '" + name +
-                                               "' failed to satisfy constraint: Member must "
-                                               "satisfy enum value set: [" + list + "]"),
-                       now);
+      return SendError(
+          call,
+          Status::InvalidArgument("1 validation error detected: Value '" + value + "' at '" + name +
+                                  "' failed to satisfy constraint: Member must "
+                                  "satisfy enum value set: [" +
+                                  list + "]"),
+          now);
     }
   }
   Json list = Json::array();
   for (const auto& e : catalog_->entries()) {
     if (!ModelInRegion(e, call.region, e.model_id)) continue;
     if (!by_provider.empty() && Lower(by_provider) != Lower(e.provider_name)) continue;
-    if (!by_output.empty() &&
-        std::find(e.output_modalities.begin(), e.output_modalities.end(), by_output) ==
-            e.output_modalities.end()) {
+    if (!by_output.empty() && std::find(e.output_modalities.begin(), e.output_modalities.end(),
+                                        by_output) == e.output_modalities.end()) {
       continue;
     }
     if (!by_inference.empty() && by_inference != "ON_DEMAND") continue;
@@ -1016,7 +1023,7 @@ void BedrockApi::GetFoundationModelAvailability(Call& call, const std::string& m
   if (!access.ok()) return SendError(call, access.status(), now);
   auto agreement = store_->HasAgreement(call.principal.account_id, e->model_id);
   if (!agreement.ok()) return SendError(call, agreement.status(), now);
-  std::string agreement_status = entitled || *agreement ? "AVAILABLE"
+  std::string agreement_status = entitled || *agreement   ? "AVAILABLE"
                                  : *access == "REQUESTED" ? "PENDING"
                                                           : "NOT_AVAILABLE";
   SendJson(call, 200,
@@ -1051,11 +1058,14 @@ void BedrockApi::ListAgreementOffers(Call& call, const std::string& model_id) {
     std::snprintf(buf, sizeof(buf), "%.6f", v);
     return std::string(buf);
   };
-  Json rate_card = Json::array(
-      {{{"dimension", "input_tokens"}, {"price", price(e->price.input_per_1k_tokens)},
-        {"description", "Price per 1,000 input tokens"}, {"unit", "1K tokens"}},
-       {{"dimension", "output_tokens"}, {"price", price(e->price.output_per_1k_tokens)},
-        {"description", "Price per 1,000 output tokens"}, {"unit", "1K tokens"}}});
+  Json rate_card = Json::array({{{"dimension", "input_tokens"},
+                                 {"price", price(e->price.input_per_1k_tokens)},
+                                 {"description", "Price per 1,000 input tokens"},
+                                 {"unit", "1K tokens"}},
+                                {{"dimension", "output_tokens"},
+                                 {"price", price(e->price.output_per_1k_tokens)},
+                                 {"description", "Price per 1,000 output tokens"},
+                                 {"unit", "1K tokens"}}});
   Json offer = {{"offerId", "basalt-" + e->model_id},
                 {"offerToken", OfferToken(e->model_id)},
                 {"termDetails",
@@ -1083,19 +1093,21 @@ void BedrockApi::CreateAgreement(Call& call) {
                         FoundationModelArn(call.region, e->model_id));
   if (!st.ok()) return SendError(call, st, now);
   if (*offer != OfferToken(e->model_id)) {
-    return SendError(call,
-                     Status::InvalidArgument("The offer token is not valid for model " +
-                                             e->model_id + ". Get one from "
-                                             "ListFoundationModelAgreementOffers."),
-                     now);
+    return SendError(
+        call,
+        Status::InvalidArgument("The offer token is not valid for model " + e->model_id +
+                                ". Get one from "
+                                "ListFoundationModelAgreementOffers."),
+        now);
   }
   if (e->use_case_form_required) {
     auto form = store_->GetUseCaseForm(call.principal.account_id);
     if (!form.ok()) {
       if (form.status().code() == StatusCode::kNotFound) {
-        return SendError(call, Status::NotFound("Model use case details have not been submitted "
-                                                "for this account. Fill out the Anthropic use "
-                                                "case details form before using the model."),
+        return SendError(call,
+                         Status::NotFound("Model use case details have not been submitted "
+                                          "for this account. Fill out the Anthropic use "
+                                          "case details form before using the model."),
                          now);
       }
       return SendError(call, form.status(), now);
@@ -1172,8 +1184,9 @@ void BedrockApi::GetUseCase(Call& call) {
   auto form = store_->GetUseCaseForm(call.principal.account_id);
   if (!form.ok()) {
     if (form.status().code() == StatusCode::kNotFound) {
-      return SendError(call, Status::NotFound("Model use case details have not been submitted "
-                                              "for this account."),
+      return SendError(call,
+                       Status::NotFound("Model use case details have not been submitted "
+                                        "for this account."),
                        now);
     }
     return SendError(call, form.status(), now);
@@ -1199,7 +1212,8 @@ std::vector<Json> InferenceProfiles(const catalog::Catalog& catalog,
     for (const auto& [geo, rs] : geos) {
       Json models = Json::array();
       for (const auto& r : rs) {
-        if (e.regions.empty() || std::find(e.regions.begin(), e.regions.end(), r) != e.regions.end()) {
+        if (e.regions.empty() ||
+            std::find(e.regions.begin(), e.regions.end(), r) != e.regions.end()) {
           models.push_back({{"modelArn", FoundationModelArn(r, e.model_id)}});
         }
       }
@@ -1290,8 +1304,8 @@ void BedrockApi::GetInferenceProfile(Call& call, const std::string& id) {
 void BedrockApi::LoggingConfiguration(Call& call) {
   auto now = options_.clock();
   const std::string& method = call.request.method;
-  std::string action = method == "GET"    ? "bedrock:GetModelInvocationLoggingConfiguration"
-                       : method == "PUT"  ? "bedrock:PutModelInvocationLoggingConfiguration"
+  std::string action = method == "GET"      ? "bedrock:GetModelInvocationLoggingConfiguration"
+                       : method == "PUT"    ? "bedrock:PutModelInvocationLoggingConfiguration"
                        : method == "DELETE" ? "bedrock:DeleteModelInvocationLoggingConfiguration"
                                             : "";
   if (action.empty()) {
@@ -1377,8 +1391,9 @@ void BedrockApi::UsageReport(Call& call) {
   };
   if (!parse_time(QueryParam(call.query, "from"), &f.from_ms) ||
       !parse_time(QueryParam(call.query, "to"), &f.to_ms)) {
-    return SendError(call, Status::InvalidArgument("from and to must be YYYY-MM-DD or unix "
-                                                   "milliseconds"),
+    return SendError(call,
+                     Status::InvalidArgument("from and to must be YYYY-MM-DD or unix "
+                                             "milliseconds"),
                      now);
   }
   f.model_id = QueryParam(call.query, "model");
@@ -1401,13 +1416,22 @@ void BedrockApi::UsageReport(Call& call) {
     if (!records.ok()) return SendError(call, records.status(), now);
     Json list = Json::array();
     for (const auto& r : *records) {
-      list.push_back({{"requestId", r.request_id}, {"timestampMs", r.timestamp_ms},
-                      {"userId", r.user_id}, {"keyId", r.key_id}, {"region", r.region},
-                      {"modelId", r.model_id}, {"operation", r.operation}, {"source", r.source},
-                      {"appId", r.app_id}, {"inputTokens", r.input_tokens},
-                      {"outputTokens", r.output_tokens}, {"images", r.images},
-                      {"firstByteMs", r.first_byte_ms}, {"latencyMs", r.latency_ms},
-                      {"outcome", r.outcome}, {"cost", r.cost}});
+      list.push_back({{"requestId", r.request_id},
+                      {"timestampMs", r.timestamp_ms},
+                      {"userId", r.user_id},
+                      {"keyId", r.key_id},
+                      {"region", r.region},
+                      {"modelId", r.model_id},
+                      {"operation", r.operation},
+                      {"source", r.source},
+                      {"appId", r.app_id},
+                      {"inputTokens", r.input_tokens},
+                      {"outputTokens", r.output_tokens},
+                      {"images", r.images},
+                      {"firstByteMs", r.first_byte_ms},
+                      {"latencyMs", r.latency_ms},
+                      {"outcome", r.outcome},
+                      {"cost", r.cost}});
     }
     return SendJson(call, 200, {{"records", list}}, now);
   }
@@ -1422,9 +1446,12 @@ void BedrockApi::UsageReport(Call& call) {
   auto report = deps_.usage->Report(f, group_by);
   if (!report.ok()) return SendError(call, report.status(), now);
   auto row_json = [](const metering::UsageRow& r) {
-    return Json{{"group", r.group},          {"requests", r.requests},
-                {"inputTokens", r.input_tokens}, {"outputTokens", r.output_tokens},
-                {"images", r.images},        {"cost", r.cost}};
+    return Json{{"group", r.group},
+                {"requests", r.requests},
+                {"inputTokens", r.input_tokens},
+                {"outputTokens", r.output_tokens},
+                {"images", r.images},
+                {"cost", r.cost}};
   };
   Json rows = Json::array();
   for (const auto& r : report->rows) rows.push_back(row_json(r));
@@ -1446,12 +1473,15 @@ std::string UserArn(const std::string& account, const std::string& name) {
 }
 
 Json AccessKeyJson(const store::AccessKey& k) {
-  return {{"AccessKeyId", k.access_key_id}, {"UserId", k.user_id}, {"AccountId", k.account_id},
-          {"Status", k.status}, {"CreateDate", k.created_at}};
+  return {{"AccessKeyId", k.access_key_id},
+          {"UserId", k.user_id},
+          {"AccountId", k.account_id},
+          {"Status", k.status},
+          {"CreateDate", k.created_at}};
 }
 
 Json ApiKeyJson(const store::ApiKey& k) {
-  return {{"ApiKeyId", k.id}, {"UserId", k.user_id}, {"AccountId", k.account_id},
+  return {{"ApiKeyId", k.id},   {"UserId", k.user_id},       {"AccountId", k.account_id},
           {"Status", k.status}, {"ExpiresAt", k.expires_at}, {"CreateDate", k.created_at}};
 }
 
@@ -1504,8 +1534,9 @@ void BedrockApi::Admin(Call& call, const std::vector<std::string>& rest) {
 
   if (what == "accounts" && rest.size() == 1) {
     if (!is_operator) {
-      return SendError(call, Status::PermissionDenied(call.identity.arn + " is not an operator "
-                                                      "administrator"),
+      return SendError(call,
+                       Status::PermissionDenied(call.identity.arn + " is not an operator "
+                                                                    "administrator"),
                        now);
     }
     if (method == "GET") {
@@ -1537,8 +1568,11 @@ void BedrockApi::Admin(Call& call, const std::vector<std::string>& rest) {
       if (!users.ok()) return SendError(call, users.status(), now);
       Json out = Json::array();
       for (const auto& u : *users) {
-        out.push_back({{"UserId", u.id}, {"UserName", u.name}, {"AccountId", u.account_id},
-                       {"Role", u.role}, {"Arn", UserArn(u.account_id, u.name)}});
+        out.push_back({{"UserId", u.id},
+                       {"UserName", u.name},
+                       {"AccountId", u.account_id},
+                       {"Role", u.role},
+                       {"Arn", UserArn(u.account_id, u.name)}});
       }
       return SendJson(call, 200, {{"Users", out}}, now);
     }
@@ -1581,15 +1615,19 @@ void BedrockApi::Admin(Call& call, const std::vector<std::string>& rest) {
       }
       return SendJson(call, 200,
                       {{"User",
-                        {{"UserId", u->id}, {"UserName", u->name}, {"AccountId", u->account_id},
-                         {"Role", u->role}, {"Arn", UserArn(u->account_id, u->name)},
+                        {{"UserId", u->id},
+                         {"UserName", u->name},
+                         {"AccountId", u->account_id},
+                         {"Role", u->role},
+                         {"Arn", UserArn(u->account_id, u->name)},
                          {"Policies", policies}}}},
                       now);
     }
   }
   if (what == "access-keys") {
     if (rest.size() == 1 && (method == "GET" || method == "POST")) {
-      std::string wanted = method == "GET" ? QueryParam(call.query, "userId") : opt_string("userId");
+      std::string wanted =
+          method == "GET" ? QueryParam(call.query, "userId") : opt_string("userId");
       auto u = target_user(wanted);
       if (!u.ok()) return SendError(call, u.status(), now);
       Status st = check(method == "GET" ? "iam:ListAccessKeys" : "iam:CreateAccessKey",
@@ -1610,9 +1648,11 @@ void BedrockApi::Admin(Call& call, const std::vector<std::string>& rest) {
     }
     if (rest.size() == 2 && (method == "PUT" || method == "DELETE")) {
       auto k = store_->GetAccessKey(id);
-      if (!k.ok()) return SendError(call, Status::NotFound("Access key " + id + " not found."), now);
+      if (!k.ok())
+        return SendError(call, Status::NotFound("Access key " + id + " not found."), now);
       auto u = target_user(k->user_id);
-      if (!u.ok()) return SendError(call, Status::NotFound("Access key " + id + " not found."), now);
+      if (!u.ok())
+        return SendError(call, Status::NotFound("Access key " + id + " not found."), now);
       Status st = check(method == "PUT" ? "iam:UpdateAccessKey" : "iam:DeleteAccessKey",
                         UserArn(u->account_id, u->name));
       if (!st.ok()) return SendError(call, st, now);
@@ -1631,7 +1671,8 @@ void BedrockApi::Admin(Call& call, const std::vector<std::string>& rest) {
   }
   if (what == "api-keys") {
     if (rest.size() == 1 && (method == "GET" || method == "POST")) {
-      std::string wanted = method == "GET" ? QueryParam(call.query, "userId") : opt_string("userId");
+      std::string wanted =
+          method == "GET" ? QueryParam(call.query, "userId") : opt_string("userId");
       auto u = target_user(wanted);
       if (!u.ok()) return SendError(call, u.status(), now);
       Status st = check(method == "GET" ? "iam:ListServiceSpecificCredentials"
@@ -1649,12 +1690,14 @@ void BedrockApi::Admin(Call& call, const std::vector<std::string>& rest) {
       if (body->contains("expiresInSeconds")) {
         const Json& v = (*body)["expiresInSeconds"];
         if (!v.is_number_integer() || v.get<int64_t>() < 1) {
-          return SendError(call, Status::InvalidArgument("expiresInSeconds must be a positive "
-                                                         "integer"),
+          return SendError(call,
+                           Status::InvalidArgument("expiresInSeconds must be a positive "
+                                                   "integer"),
                            now);
         }
-        expires_at = std::chrono::duration_cast<std::chrono::seconds>(
-                         now.time_since_epoch()).count() + v.get<int64_t>();
+        expires_at =
+            std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count() +
+            v.get<int64_t>();
       }
       auto k = store_->CreateApiKey(u->id, expires_at);
       if (!k.ok()) return SendError(call, k.status(), now);
@@ -1664,8 +1707,9 @@ void BedrockApi::Admin(Call& call, const std::vector<std::string>& rest) {
     }
     if (rest.size() == 2 && (method == "PUT" || method == "DELETE")) {
       // API keys are found through their owner's list.
-      auto u = target_user(QueryParam(call.query, "userId").empty() ? opt_string("userId")
-                                                                    : QueryParam(call.query, "userId"));
+      auto u =
+          target_user(QueryParam(call.query, "userId").empty() ? opt_string("userId")
+                                                               : QueryParam(call.query, "userId"));
       if (!u.ok()) return SendError(call, u.status(), now);
       auto keys = store_->ListApiKeys(u->id);
       if (!keys.ok()) return SendError(call, keys.status(), now);
@@ -1704,8 +1748,9 @@ void BedrockApi::Admin(Call& call, const std::vector<std::string>& rest) {
     if (method == "PUT") {
       // Approving or denying access is the operator's decision.
       if (!is_operator) {
-        return SendError(call, Status::PermissionDenied(call.identity.arn + " is not an "
-                                                        "operator administrator"),
+        return SendError(call,
+                         Status::PermissionDenied(call.identity.arn + " is not an "
+                                                                      "operator administrator"),
                          now);
       }
       auto acct = account_scope(opt_string("accountId"));
@@ -1715,8 +1760,9 @@ void BedrockApi::Admin(Call& call, const std::vector<std::string>& rest) {
       auto state = RequiredString(*body, "state", 32);
       if (!state.ok()) return SendError(call, state.status(), now);
       if (!iam::ParseAccessState(*state).ok()) {
-        return SendError(call, Status::InvalidArgument("state must be NOT_REQUESTED, "
-                                                       "REQUESTED, GRANTED or DENIED"),
+        return SendError(call,
+                         Status::InvalidArgument("state must be NOT_REQUESTED, "
+                                                 "REQUESTED, GRANTED or DENIED"),
                          now);
       }
       Status st = store_->SetModelAccess(*acct, *model, *state);
@@ -1724,8 +1770,7 @@ void BedrockApi::Admin(Call& call, const std::vector<std::string>& rest) {
       return SendJson(call, 200, Json::object(), now);
     }
   }
-  SendError(call, Status::NotFound("Unknown administration operation " + method + " " +
-                                   call.path),
+  SendError(call, Status::NotFound("Unknown administration operation " + method + " " + call.path),
             now);
 }
 

@@ -93,9 +93,8 @@ class BedrockApi {
                         const std::string& outcome, const std::string& output_body);
 
   // Writes the in-progress usage record of a running invocation (crash billing).
-  void CheckpointInvocation(Call& call, const std::string& operation,
-                            const std::string& model_id, int64_t input_tokens,
-                            int64_t output_tokens);
+  void CheckpointInvocation(Call& call, const std::string& operation, const std::string& model_id,
+                            int64_t input_tokens, int64_t output_tokens);
 
   bool RegionServed(const std::string& region) const;
   bool ModelInRegion(const catalog::ModelEntry& entry, const std::string& region,

@@ -1,7 +1,8 @@
 // Unit tests of the request/response shapes (no server, no model).
+#include "api/api.h"
+
 #include <gtest/gtest.h>
 
-#include "api/api.h"
 #include "api/chat.h"
 #include "api/converse.h"
 #include "api/errors.h"
@@ -26,8 +27,9 @@ std::string ErrorOf(RequestFamily f, const char* body) {
 }
 
 TEST(InvokeBody, AnthropicTextTurns) {
-  PromptPlan p = MustParse(RequestFamily::kAnthropicText,
-                           R"({"prompt":"You are kind.\n\nHuman: hi\n\nAssistant: hello\n\nHuman: tell me\n\nAssistant: Sure,","max_tokens_to_sample":7,"temperature":0.2,"stop_sequences":["END"]})");
+  PromptPlan p = MustParse(
+      RequestFamily::kAnthropicText,
+      R"({"prompt":"You are kind.\n\nHuman: hi\n\nAssistant: hello\n\nHuman: tell me\n\nAssistant: Sure,","max_tokens_to_sample":7,"temperature":0.2,"stop_sequences":["END"]})");
   EXPECT_EQ(p.system, "You are kind.");
   ASSERT_EQ(p.messages.size(), 3u);
   EXPECT_EQ(p.messages[0].role, "user");
@@ -53,10 +55,11 @@ TEST(InvokeBody, AnthropicTextErrors) {
   EXPECT_EQ(ErrorOf(RequestFamily::kAnthropicText, R"({"prompt":"\n\nHuman: hi\n\nAssistant:"})"),
             "Malformed input request: #: required key [max_tokens_to_sample] not found, please "
             "reformat your input and try again.");
-  EXPECT_NE(ErrorOf(RequestFamily::kAnthropicText,
-                    R"({"prompt":"\n\nHuman: hi\n\nAssistant:","max_tokens_to_sample":5,"top_k":501})")
-                .find("#/top_k: 501 is not less or equal to 500"),
-            std::string::npos);
+  EXPECT_NE(
+      ErrorOf(RequestFamily::kAnthropicText,
+              R"({"prompt":"\n\nHuman: hi\n\nAssistant:","max_tokens_to_sample":5,"top_k":501})")
+          .find("#/top_k: 501 is not less or equal to 500"),
+      std::string::npos);
 }
 
 TEST(InvokeBody, MessagesWithToolsAndPrefill) {
@@ -77,10 +80,12 @@ TEST(InvokeBody, MessagesWithToolsAndPrefill) {
   EXPECT_EQ(p.prefill, "It is");
   EXPECT_EQ(p.tool_choice, ToolChoice::kAny);
   ASSERT_EQ(p.tools.size(), 1u);
-  EXPECT_NE(ErrorOf(RequestFamily::kAnthropicMessages,
-                    R"({"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[{"role":"assistant","content":"x"}]})")
-                .find("first message"),
-            std::string::npos);
+  EXPECT_NE(
+      ErrorOf(
+          RequestFamily::kAnthropicMessages,
+          R"({"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[{"role":"assistant","content":"x"}]})")
+          .find("first message"),
+      std::string::npos);
 }
 
 TEST(InvokeBody, TitanLlamaMistralDefaults) {
@@ -88,10 +93,12 @@ TEST(InvokeBody, TitanLlamaMistralDefaults) {
   EXPECT_EQ(t.sampling.max_tokens, 512);
   EXPECT_FLOAT_EQ(t.sampling.temperature, 0.7f);
   ASSERT_EQ(t.messages.size(), 1u);
-  PromptPlan l = MustParse(RequestFamily::kMetaLlama, R"({"prompt":"<|begin_of_text|>x","max_gen_len":9})");
+  PromptPlan l =
+      MustParse(RequestFamily::kMetaLlama, R"({"prompt":"<|begin_of_text|>x","max_gen_len":9})");
   EXPECT_TRUE(l.raw);
   EXPECT_EQ(l.sampling.max_tokens, 9);
-  PromptPlan m = MustParse(RequestFamily::kMistral, R"({"prompt":"<s>[INST] x [/INST]","stop":["a"]})");
+  PromptPlan m =
+      MustParse(RequestFamily::kMistral, R"({"prompt":"<s>[INST] x [/INST]","stop":["a"]})");
   EXPECT_EQ(m.sampling.top_k, 50);
   EXPECT_EQ(m.sampling.stop, std::vector<std::string>{"a"});
   EXPECT_NE(ErrorOf(RequestFamily::kTitanText,
@@ -105,10 +112,12 @@ TEST(Render, StopReasonsPerFamily) {
   r.text = "Hi";
   r.reason = engine::FinishReason::kLength;
   r.usage = {5, 3, 0};
-  EXPECT_EQ(RenderInvokeResponse(RequestFamily::kAnthropicText, "anthropic.claude-v2", r)["stop_reason"],
-            "max_tokens");
-  EXPECT_EQ(RenderInvokeResponse(RequestFamily::kTitanText, "x", r)["results"][0]["completionReason"],
-            "LENGTH");
+  EXPECT_EQ(
+      RenderInvokeResponse(RequestFamily::kAnthropicText, "anthropic.claude-v2", r)["stop_reason"],
+      "max_tokens");
+  EXPECT_EQ(
+      RenderInvokeResponse(RequestFamily::kTitanText, "x", r)["results"][0]["completionReason"],
+      "LENGTH");
   EXPECT_EQ(RenderInvokeResponse(RequestFamily::kMetaLlama, "x", r)["stop_reason"], "length");
   r.reason = engine::FinishReason::kStopSequence;
   r.stop = "END";
@@ -145,20 +154,25 @@ TEST(Converse, ValidationWording) {
     return p.ok() ? "" : p.status().message();
   };
   EXPECT_NE(bad(R"({"messages":[]})").find("must start with a user message"), std::string::npos);
-  EXPECT_NE(bad(R"({"messages":[{"role":"user","content":[{"text":"a"}]},{"role":"user","content":[{"text":"b"}]}]})")
-                .find("alternate"),
-            std::string::npos);
-  EXPECT_NE(bad(R"({"messages":[{"role":"user","content":[{"text":"a"}]}],"inferenceConfig":{"temperature":2}})")
-                .find("'inferenceConfig.temperature' failed to satisfy constraint: Member must "
-                      "have value less than or equal to 1"),
-            std::string::npos);
-  EXPECT_NE(bad(R"({"messages":[{"role":"user","content":[{"image":{"format":"png","source":{"bytes":"AA=="}}}]}]})")
-                .find("image"),
-            std::string::npos);
-  auto ok = ParseConverseBody(Json::parse(R"({"system":[{"text":"S"}],"messages":[{"role":"user","content":[{"text":"a"},{"document":{"format":"txt","name":"n","source":{"bytes":"aGVsbG8="}}}]}],
+  EXPECT_NE(
+      bad(R"({"messages":[{"role":"user","content":[{"text":"a"}]},{"role":"user","content":[{"text":"b"}]}]})")
+          .find("alternate"),
+      std::string::npos);
+  EXPECT_NE(
+      bad(R"({"messages":[{"role":"user","content":[{"text":"a"}]}],"inferenceConfig":{"temperature":2}})")
+          .find("'inferenceConfig.temperature' failed to satisfy constraint: Member must "
+                "have value less than or equal to 1"),
+      std::string::npos);
+  EXPECT_NE(
+      bad(R"({"messages":[{"role":"user","content":[{"image":{"format":"png","source":{"bytes":"AA=="}}}]}]})")
+          .find("image"),
+      std::string::npos);
+  auto ok = ParseConverseBody(
+      Json::parse(
+          R"({"system":[{"text":"S"}],"messages":[{"role":"user","content":[{"text":"a"},{"document":{"format":"txt","name":"n","source":{"bytes":"aGVsbG8="}}}]}],
       "inferenceConfig":{"maxTokens":9,"stopSequences":["x"]},"additionalModelRequestFields":{"top_k":3},
       "toolConfig":{"tools":[{"toolSpec":{"name":"f","inputSchema":{"json":{"type":"object"}}}}],"toolChoice":{"tool":{"name":"f"}}}})"),
-                              100);
+      100);
   ASSERT_TRUE(ok.ok()) << ok.status().ToString();
   EXPECT_EQ(ok->messages[0].content, "a\nDocument \"n\":\nhello");
   EXPECT_EQ(ok->sampling.max_tokens, 9);
@@ -197,8 +211,8 @@ TEST(Errors, MapStatus) {
   EXPECT_EQ(MapStatus(Status::PermissionDenied("x")).type, "AccessDeniedException");
   EXPECT_EQ(MapStatus(Status::NotFound("x")).http_status, 404);
   EXPECT_EQ(MapStatus(Status::Internal("x")).http_status, 500);
-  auto frames = DecodeEventStream(EncodeStreamError(Status::ResourceExhausted("slow down"),
-                                                    StreamKind::kConverse));
+  auto frames = DecodeEventStream(
+      EncodeStreamError(Status::ResourceExhausted("slow down"), StreamKind::kConverse));
   ASSERT_TRUE(frames.ok());
   ASSERT_EQ(frames->size(), 1u);
   std::map<std::string, std::string> h((*frames)[0].headers.begin(), (*frames)[0].headers.end());

@@ -56,8 +56,8 @@ StatusOr<Principal> Authenticate(store::Store& store, const http::Request& reque
     }
     if (key->status != "Active") return InvalidToken();
     if (key->expires_at != 0 &&
-        key->expires_at <= std::chrono::duration_cast<std::chrono::seconds>(
-                               now.time_since_epoch()).count()) {
+        key->expires_at <=
+            std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count()) {
       return Status::Unauthenticated("The security token included in the request is expired",
                                      "ExpiredToken");
     }

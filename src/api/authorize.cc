@@ -29,8 +29,7 @@ StatusOr<Identity> LoadIdentity(store::Store& store, const Principal& principal)
   return id;
 }
 
-Status Authorize(const Identity& identity, const std::string& action,
-                 const std::string& resource) {
+Status Authorize(const Identity& identity, const std::string& action, const std::string& resource) {
   iam::Decision d = iam::Evaluate(identity.policies, action, resource);
   if (d == iam::Decision::kAllow) return Status::Ok();
   return Status::PermissionDenied(iam::DenialMessage(identity.arn, action, resource, d));
@@ -44,7 +43,8 @@ Status CheckModelAccess(store::Store& store, const std::string& account_id,
     if (*state == "GRANTED") return Status::Ok();
     if (*state == "DENIED" && id == model_id) break;
   }
-  return Status::PermissionDenied("You don't have access to the model with the specified model ID.");
+  return Status::PermissionDenied(
+      "You don't have access to the model with the specified model ID.");
 }
 
 std::string FoundationModelArn(const std::string& region, const std::string& model_id) {

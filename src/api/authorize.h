@@ -24,8 +24,7 @@ StatusOr<Identity> LoadIdentity(store::Store& store, const Principal& principal)
 
 // kPermissionDenied (AccessDeniedException) with IAM's wording when `action` on `resource` is
 // not allowed.
-Status Authorize(const Identity& identity, const std::string& action,
-                 const std::string& resource);
+Status Authorize(const Identity& identity, const std::string& action, const std::string& resource);
 
 // The account's access to `model_id` ("*" grants every model). kPermissionDenied with
 // Bedrock's wording when access was not granted.

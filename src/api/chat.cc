@@ -14,15 +14,15 @@ std::string ToolsSystemPrompt(const std::vector<ToolSpec>& tools) {
       "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
       "You are provided with function signatures within <tools></tools> XML tags:\n<tools>";
   for (const auto& t : tools) {
-    Json fn = {{"type", "function"},
-               {"function",
-                {{"name", t.name}, {"description", t.description}, {"parameters", t.input_schema}}}};
+    Json fn = {
+        {"type", "function"},
+        {"function",
+         {{"name", t.name}, {"description", t.description}, {"parameters", t.input_schema}}}};
     s += "\n" + fn.dump(-1, ' ', false, Json::error_handler_t::replace);
   }
-  s +=
-      "\n</tools>\n\nFor each function call, return a json object with function name and "
-      "arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": "
-      "<function-name>, \"arguments\": <args-json-object>}\n</tool_call>";
+  s += "\n</tools>\n\nFor each function call, return a json object with function name and "
+       "arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": "
+       "<function-name>, \"arguments\": <args-json-object>}\n</tool_call>";
   return s;
 }
 
@@ -30,7 +30,10 @@ std::string GbnfLiteral(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
     if (c == '"' || c == '\\') out += '\\';
-    if (c == '\n') { out += "\\n"; continue; }
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
     out += c;
   }
   return out + "\"";
@@ -73,9 +76,9 @@ std::string SchemaRule(const Json& schema, const std::string& name, int depth,
   if (type == "boolean") return "boolean";
   if (type == "null") return "\"null\"";
   if (type == "array") {
-    std::string item = schema.contains("items") ? SchemaRule(schema["items"], name + "-item",
-                                                              depth + 1, rules)
-                                                : "value";
+    std::string item = schema.contains("items")
+                           ? SchemaRule(schema["items"], name + "-item", depth + 1, rules)
+                           : "value";
     rules->push_back(name + " ::= \"[\" ws ( " + item + " ( ws \",\" ws " + item +
                      " )* )? ws \"]\"");
     return name;
@@ -125,8 +128,8 @@ std::string ToolGrammar(const std::vector<ToolSpec>& tools, ToolChoice choice,
     if (!calls.empty()) calls += " | ";
     calls += "( " + GbnfLiteral("\"" + t.name + "\"") + " \", \\\"arguments\\\": \" " + args + " )";
   }
-  std::string g = "root ::= \"<tool_call>\\n{\\\"name\\\": \" ( " + calls +
-                  " ) \"}\\n</tool_call>\"\n";
+  std::string g =
+      "root ::= \"<tool_call>\\n{\\\"name\\\": \" ( " + calls + " ) \"}\\n</tool_call>\"\n";
   for (const auto& r : rules) g += r + "\n";
   return g + kJsonGrammar;
 }
@@ -184,17 +187,17 @@ ParsedOutput ParseToolCalls(const std::string& output, const std::vector<ToolSpe
       break;
     }
     size_t close = output.find(kClose, open + kOpen.size());
-    std::string body = output.substr(open + kOpen.size(), close == std::string::npos
-                                                              ? std::string::npos
-                                                              : close - open - kOpen.size());
+    std::string body =
+        output.substr(open + kOpen.size(),
+                      close == std::string::npos ? std::string::npos : close - open - kOpen.size());
     Json j = Json::parse(body, nullptr, false);
     bool known = false;
     if (j.is_object() && j.contains("name") && j["name"].is_string()) {
       for (const auto& t : tools) known = known || t.name == j["name"].get<std::string>();
     }
     if (!known) {
-      text += output.substr(pos, (close == std::string::npos ? output.size()
-                                                              : close + kClose.size()) - pos);
+      text += output.substr(
+          pos, (close == std::string::npos ? output.size() : close + kClose.size()) - pos);
     } else {
       text += output.substr(pos, open - pos);
       ToolCall call;

@@ -30,11 +30,11 @@ struct ToolCall {
 };
 
 struct PromptPlan {
-  bool raw = false;        // `raw_prompt` is used as is (Llama, Mistral, Titan bodies)
+  bool raw = false;  // `raw_prompt` is used as is (Llama, Mistral, Titan bodies)
   std::string raw_prompt;
   std::string system;
   std::vector<engine::ChatMessage> messages;  // flattened to text
-  std::string prefill;     // a trailing partial assistant turn to continue
+  std::string prefill;                        // a trailing partial assistant turn to continue
   std::vector<ToolSpec> tools;
   ToolChoice tool_choice = ToolChoice::kAuto;
   std::string tool_choice_name;

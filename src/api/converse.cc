@@ -81,9 +81,8 @@ StatusOr<std::string> FlattenContent(const Json& content, const std::string& rol
       }
       if (!tr.is_object()) return TypeError(bpath + ".toolResult", "structure", tr);
       Status err;
-      std::string result =
-          TextOfToolResult(tr.contains("content") ? tr["content"] : Json::array(),
-                           bpath + ".toolResult.content", &err);
+      std::string result = TextOfToolResult(tr.contains("content") ? tr["content"] : Json::array(),
+                                            bpath + ".toolResult.content", &err);
       if (!err.ok()) return err;
       append(RenderToolResultText(result));
     } else if (block.contains("document")) {
@@ -103,8 +102,8 @@ StatusOr<std::string> FlattenContent(const Json& content, const std::string& rol
         }
         body = *decoded;
       } else {
-        return Status::InvalidArgument("This model doesn't support documents of format " +
-                                       format + ". Send txt, md, csv or html documents.");
+        return Status::InvalidArgument("This model doesn't support documents of format " + format +
+                                       ". Send txt, md, csv or html documents.");
       }
       append("Document \"" + name + "\":\n" + body);
     } else if (block.contains("guardContent")) {
@@ -116,11 +115,13 @@ StatusOr<std::string> FlattenContent(const Json& content, const std::string& rol
     } else if (block.contains("cachePoint") || block.contains("reasoningContent")) {
       // Prompt caching is automatic here (prefix reuse); past reasoning is not replayed.
     } else if (block.contains("image") || block.contains("video") || block.contains("audio")) {
-      std::string kind = block.contains("image") ? "image" : block.contains("video") ? "video"
-                                                                                      : "audio";
+      std::string kind = block.contains("image")   ? "image"
+                         : block.contains("video") ? "video"
+                                                   : "audio";
       return Status::InvalidArgument("This model doesn't support the " + kind +
                                      " content block that you provided. Try again with a model "
-                                     "that supports " + kind + " input.");
+                                     "that supports " +
+                                     kind + " input.");
     } else {
       return Status::InvalidArgument("1 validation error detected: Value at '" + bpath +
                                      "' failed to satisfy constraint: unknown content block type " +
@@ -160,7 +161,8 @@ Status ParseToolConfig(const Json& cfg, PromptPlan* plan) {
     }
     ts.name = spec["name"].get<std::string>();
     bool name_ok = !ts.name.empty() && ts.name.size() <= 64;
-    for (char c : ts.name) name_ok = name_ok && (isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-');
+    for (char c : ts.name)
+      name_ok = name_ok && (isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-');
     if (!name_ok) {
       return Constraint(path + ".toolSpec.name", "'" + ts.name + "'",
                         "Member must satisfy regular expression pattern: [a-zA-Z0-9_-]+");
@@ -190,8 +192,10 @@ Status ParseToolConfig(const Json& cfg, PromptPlan* plan) {
           "1 validation error detected: Value at 'toolConfig.toolChoice' failed to satisfy "
           "constraint: Member must be a union with exactly one member set");
     }
-    if (c.contains("auto")) plan->tool_choice = ToolChoice::kAuto;
-    else if (c.contains("any")) plan->tool_choice = ToolChoice::kAny;
+    if (c.contains("auto"))
+      plan->tool_choice = ToolChoice::kAuto;
+    else if (c.contains("any"))
+      plan->tool_choice = ToolChoice::kAny;
     else if (c.contains("tool")) {
       plan->tool_choice = ToolChoice::kTool;
       const Json& t = c["tool"];
@@ -227,13 +231,15 @@ StatusOr<PromptPlan> ParseConverseBody(const Json& body, int default_max_tokens)
     if (!sys.is_array()) return TypeError("system", "list", sys);
     for (size_t i = 0; i < sys.size(); ++i) {
       const Json& b = sys[i];
-      if (!b.is_object()) return TypeError("system." + std::to_string(i + 1) + ".member",
-                                           "structure", b);
+      if (!b.is_object())
+        return TypeError("system." + std::to_string(i + 1) + ".member", "structure", b);
       if (b.contains("text")) {
         if (!b["text"].is_string()) return TypeError("system.text", "string", b["text"]);
         std::string t = b["text"].get<std::string>();
         if (t.empty()) {
-          return Status::InvalidArgument("The text field in the SystemContentBlock object is blank. Add text to the text field, and try again.");
+          return Status::InvalidArgument(
+              "The text field in the SystemContentBlock object is blank. Add text to the text "
+              "field, and try again.");
         }
         if (!plan.system.empty()) plan.system += "\n";
         plan.system += t;
@@ -352,9 +358,12 @@ StatusOr<PromptPlan> ParseConverseBody(const Json& body, int default_max_tokens)
 const char* ConverseStopReason(const GenerationResult& r) {
   if (!r.calls.empty()) return "tool_use";
   switch (r.reason) {
-    case engine::FinishReason::kLength: return "max_tokens";
-    case engine::FinishReason::kStopSequence: return "stop_sequence";
-    default: return "end_turn";
+    case engine::FinishReason::kLength:
+      return "max_tokens";
+    case engine::FinishReason::kStopSequence:
+      return "stop_sequence";
+    default:
+      return "end_turn";
   }
 }
 
@@ -402,11 +411,12 @@ std::vector<StreamEvent> ConverseStreamRenderer::Finish(const GenerationResult& 
     out.push_back({"contentBlockStart",
                    {{"contentBlockIndex", index},
                     {"start", {{"toolUse", {{"toolUseId", c.id}, {"name", c.name}}}}}}});
-    out.push_back({"contentBlockDelta",
-                   {{"contentBlockIndex", index},
-                    {"delta",
-                     {{"toolUse",
-                       {{"input", c.input.dump(-1, ' ', false, Json::error_handler_t::replace)}}}}}}});
+    out.push_back(
+        {"contentBlockDelta",
+         {{"contentBlockIndex", index},
+          {"delta",
+           {{"toolUse",
+             {{"input", c.input.dump(-1, ' ', false, Json::error_handler_t::replace)}}}}}}});
     out.push_back({"contentBlockStop", {{"contentBlockIndex", index}}});
     ++index;
   }

@@ -50,15 +50,18 @@ ErrorReply MapStatus(const Status& status) {
 
 std::string ErrorBody(const ErrorReply& reply) {
   return nlohmann::json{{"message", reply.message}}.dump(-1, ' ', false,
-                                                          nlohmann::json::error_handler_t::replace);
+                                                         nlohmann::json::error_handler_t::replace);
 }
 
 std::string EncodeStreamError(const Status& status, StreamKind kind) {
   ErrorReply reply = MapStatus(status);
   std::string member;
-  if (reply.type == "ValidationException") member = "validationException";
-  else if (reply.type == "ThrottlingException") member = "throttlingException";
-  else if (reply.type == "ServiceUnavailableException") member = "serviceUnavailableException";
+  if (reply.type == "ValidationException")
+    member = "validationException";
+  else if (reply.type == "ThrottlingException")
+    member = "throttlingException";
+  else if (reply.type == "ServiceUnavailableException")
+    member = "serviceUnavailableException";
   else if (reply.type == "ModelTimeoutException" && kind == StreamKind::kInvokeModel) {
     member = "modelTimeoutException";
   } else {

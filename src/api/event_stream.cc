@@ -52,8 +52,12 @@ StatusOr<std::vector<std::pair<std::string, std::string>>> DecodeHeaders(std::st
     uint8_t type = static_cast<uint8_t>(block[pos++]);
     std::string value;
     switch (type) {
-      case 0: value = "true"; break;
-      case 1: value = "false"; break;
+      case 0:
+        value = "true";
+        break;
+      case 1:
+        value = "false";
+        break;
       case 2:
       case 3:
       case 4:
@@ -93,8 +97,7 @@ StatusOr<std::vector<std::pair<std::string, std::string>>> DecodeHeaders(std::st
         break;
       }
       default:
-        return Status::InvalidArgument("unknown event-stream header type " +
-                                       std::to_string(type));
+        return Status::InvalidArgument("unknown event-stream header type " + std::to_string(type));
     }
     // botocore refuses repeated names (DuplicateHeader); so do we.
     for (const auto& h : headers) {
@@ -158,8 +161,8 @@ StatusOr<std::vector<EventStreamMessage>> DecodeEventStream(std::string_view dat
   size_t offset = 0;
   while (offset < data.size()) {
     std::string_view rest = data.substr(offset);
-    std::string where = " (message " + std::to_string(messages.size()) + " at byte " +
-                        std::to_string(offset) + ")";
+    std::string where =
+        " (message " + std::to_string(messages.size()) + " at byte " + std::to_string(offset) + ")";
     if (rest.size() < kPreludeSize) {
       return Status::InvalidArgument("truncated event-stream prelude" + where);
     }

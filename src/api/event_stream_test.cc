@@ -1,6 +1,7 @@
 #include "api/event_stream.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -8,7 +9,6 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sys/wait.h>
 
 namespace basalt::api {
 namespace {
@@ -103,10 +103,9 @@ std::vector<EventStreamMessage> SampleMessages() {
                   {":content-type", "application/json"},
                   {":message-type", "exception"}},
                  R"({"message":"Too many requests, please wait before trying again."})"});
-  out.push_back({{{":message-type", "error"},
-                  {":error-code", "InternalFailure"},
-                  {":error-message", "boom"}},
-                 ""});
+  out.push_back(
+      {{{":message-type", "error"}, {":error-code", "InternalFailure"}, {":error-message", "boom"}},
+       ""});
   out.push_back({{}, std::string(70000, 'x')});  // no headers, payload past 64 KiB
   return out;
 }
@@ -141,8 +140,10 @@ TEST(EventStream, DetectsCorruption) {
       EXPECT_EQ(decoded.status().code(), StatusCode::kInvalidArgument);
     }
   }
-  EXPECT_NE(DecodeEventStream(std::string(frame).replace(8, 1, "\x24")).status().message().find(
-                "prelude CRC"),
+  EXPECT_NE(DecodeEventStream(std::string(frame).replace(8, 1, "\x24"))
+                .status()
+                .message()
+                .find("prelude CRC"),
             std::string::npos);
   std::string payload_flip = frame;
   payload_flip[120] ^= 1;
@@ -156,8 +157,8 @@ TEST(EventStream, DetectsCorruption) {
 
 TEST(EventStream, RejectsBadLengthsAndHeaders) {
   // Lengths with valid CRCs.
-  EXPECT_FALSE(DecodeEventStream(RawFrame(15, 0, "")).ok());        // shorter than the overhead
-  EXPECT_FALSE(DecodeEventStream(RawFrame(20, 5, "abcd")).ok());    // headers past the end
+  EXPECT_FALSE(DecodeEventStream(RawFrame(15, 0, "")).ok());      // shorter than the overhead
+  EXPECT_FALSE(DecodeEventStream(RawFrame(20, 5, "abcd")).ok());  // headers past the end
   EXPECT_FALSE(DecodeEventStream(RawFrame(16 + 200000, 200000, std::string(200000, 'a'))).ok());
   // Header block errors.
   EXPECT_FALSE(DecodeEventStream(RawFrame(16 + 3, 3, Bytes({5, 'a', 'b'}))).ok());  // name overrun
@@ -187,9 +188,8 @@ TEST(EventStream, DecodesEveryHeaderType) {
   h += Bytes({2, 't', 's', 8, 0x00, 0x00, 0x01, 0x94, 0xb9, 0x4f, 0x0e, 0x00});
   h += Bytes({1, 'u', 9, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0x01, 0x23, 0x45, 0x67,
               0x89, 0xab, 0xcd, 0xef});
-  auto decoded =
-      DecodeEventStream(RawFrame(static_cast<uint32_t>(16 + h.size() + 2),
-                                 static_cast<uint32_t>(h.size()), h + "{}"));
+  auto decoded = DecodeEventStream(RawFrame(static_cast<uint32_t>(16 + h.size() + 2),
+                                            static_cast<uint32_t>(h.size()), h + "{}"));
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
   ASSERT_EQ(decoded->size(), 1u);
   EXPECT_EQ((*decoded)[0].payload, "{}");
@@ -245,8 +245,8 @@ TEST(EventStreamBotocore, ParsesOurFrames) {
   std::vector<EventStreamMessage> messages = SampleMessages();
   std::string stream = EncodeEvent("chunk", kWorkedPayload);
   for (const auto& m : messages) stream += EncodeEventStreamMessage(m);
-  stream += EncodeException("modelStreamErrorException",
-                            R"({"message":"x","originalStatusCode":500})");
+  stream +=
+      EncodeException("modelStreamErrorException", R"({"message":"x","originalStatusCode":500})");
   for (int chunk : {61, 1 << 20}) {
     ScriptResult r = RunScript(stream, chunk);
     if (PythonMissing(r)) GTEST_SKIP() << "python3 with botocore is not available";

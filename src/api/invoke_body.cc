@@ -16,8 +16,8 @@ Json Metrics(const GenerationResult& r) {
 }
 
 Status ApplySampling(const JsonReader& r, const char* temp_key, const char* top_p_key,
-                     const char* top_k_key, int64_t top_k_max, const char* max_key,
-                     int64_t max_min, int64_t max_max, const char* stop_key, bool max_required,
+                     const char* top_k_key, int64_t top_k_max, const char* max_key, int64_t max_min,
+                     int64_t max_max, const char* stop_key, bool max_required,
                      engine::SamplingParams* s) {
   std::optional<double> temp, top_p;
   BASALT_ASSIGN_OR_RETURN(temp, r.Number(temp_key, 0.0, 1.0));
@@ -69,8 +69,8 @@ Status ParseAnthropicTextPrompt(const std::string& prompt, PromptPlan* plan) {
     size_t next_h = prompt.find(kHuman, start);
     size_t next_a = prompt.find(kAssistant, start);
     size_t next = std::min(next_h, next_a);
-    std::string content = prompt.substr(start, next == std::string::npos ? std::string::npos
-                                                                         : next - start);
+    std::string content =
+        prompt.substr(start, next == std::string::npos ? std::string::npos : next - start);
     std::string r = human ? "user" : "assistant";
     if (r == role) {
       return Status::InvalidArgument(
@@ -187,7 +187,7 @@ StatusOr<PromptPlan> ParseAnthropicMessages(const Json& body) {
     std::string tool_text;
     std::string text;
     BASALT_ASSIGN_OR_RETURN(text, AnthropicContentText(m["content"], path + "/content", &tool_text,
-                                                *role == "assistant"));
+                                                       *role == "assistant"));
     if (!tool_text.empty()) text = text.empty() ? tool_text : text + "\n" + tool_text;
     if (*role == last_role) {
       plan.messages.back().content += "\n" + text;  // the API merges consecutive turns
@@ -229,16 +229,20 @@ StatusOr<PromptPlan> ParseAnthropicMessages(const Json& body) {
     JsonReader cr(*choice, "#/tool_choice");
     std::optional<std::string> type, name;
     BASALT_ASSIGN_OR_RETURN(type, cr.String("type", true));
-    if (*type == "auto") plan.tool_choice = ToolChoice::kAuto;
-    else if (*type == "any") plan.tool_choice = ToolChoice::kAny;
-    else if (*type == "none") plan.tool_choice = ToolChoice::kNone;
+    if (*type == "auto")
+      plan.tool_choice = ToolChoice::kAuto;
+    else if (*type == "any")
+      plan.tool_choice = ToolChoice::kAny;
+    else if (*type == "none")
+      plan.tool_choice = ToolChoice::kNone;
     else if (*type == "tool") {
       plan.tool_choice = ToolChoice::kTool;
       BASALT_ASSIGN_OR_RETURN(name, cr.String("name", true));
       plan.tool_choice_name = *name;
       bool found = false;
       for (const auto& t : plan.tools) found = found || t.name == *name;
-      if (!found) return Status::InvalidArgument("tool_choice: tool " + *name + " not found in tools");
+      if (!found)
+        return Status::InvalidArgument("tool_choice: tool " + *name + " not found in tools");
     } else {
       return MalformedInput("#/tool_choice/type: " + *type + " is not a valid enum value");
     }
@@ -257,9 +261,8 @@ StatusOr<PromptPlan> ParseInvokeBody(RequestFamily family, const Json& body) {
   JsonReader r(body, "#");
   switch (family) {
     case RequestFamily::kAnthropicText: {
-      BASALT_RETURN_IF_ERROR(r.OnlyKeys({"prompt", "max_tokens_to_sample", "temperature",
-                                         "top_p", "top_k", "stop_sequences",
-                                         "anthropic_version"}));
+      BASALT_RETURN_IF_ERROR(r.OnlyKeys({"prompt", "max_tokens_to_sample", "temperature", "top_p",
+                                         "top_k", "stop_sequences", "anthropic_version"}));
       std::optional<std::string> prompt;
       BASALT_ASSIGN_OR_RETURN(prompt, r.String("prompt", true));
       plan.sampling.temperature = 1.0f;
@@ -287,17 +290,16 @@ StatusOr<PromptPlan> ParseInvokeBody(RequestFamily family, const Json& body) {
         JsonReader cr(*cfg, "#/textGenerationConfig");
         BASALT_RETURN_IF_ERROR(
             cr.OnlyKeys({"temperature", "topP", "maxTokenCount", "stopSequences"}));
-        BASALT_RETURN_IF_ERROR(ApplySampling(cr, "temperature", "topP", nullptr, 0,
-                                             "maxTokenCount", 0, 8192, "stopSequences", false,
-                                             &plan.sampling));
+        BASALT_RETURN_IF_ERROR(ApplySampling(cr, "temperature", "topP", nullptr, 0, "maxTokenCount",
+                                             0, 8192, "stopSequences", false, &plan.sampling));
       }
       // Titan is a chat model: the text is the user's turn.
       plan.messages.push_back({"user", *input});
       return plan;
     }
     case RequestFamily::kMetaLlama: {
-      BASALT_RETURN_IF_ERROR(r.OnlyKeys({"prompt", "temperature", "top_p", "max_gen_len",
-                                         "images"}));
+      BASALT_RETURN_IF_ERROR(
+          r.OnlyKeys({"prompt", "temperature", "top_p", "max_gen_len", "images"}));
       std::optional<std::string> prompt;
       BASALT_ASSIGN_OR_RETURN(prompt, r.String("prompt", true));
       if (r.Has("images")) {
@@ -306,23 +308,23 @@ StatusOr<PromptPlan> ParseInvokeBody(RequestFamily family, const Json& body) {
       plan.sampling.temperature = 0.5f;
       plan.sampling.top_p = 0.9f;
       plan.sampling.max_tokens = 512;
-      BASALT_RETURN_IF_ERROR(ApplySampling(r, "temperature", "top_p", nullptr, 0, "max_gen_len",
-                                           1, 1 << 20, nullptr, false, &plan.sampling));
+      BASALT_RETURN_IF_ERROR(ApplySampling(r, "temperature", "top_p", nullptr, 0, "max_gen_len", 1,
+                                           1 << 20, nullptr, false, &plan.sampling));
       plan.raw = true;
       plan.raw_prompt = *prompt;
       return plan;
     }
     case RequestFamily::kMistral: {
-      BASALT_RETURN_IF_ERROR(r.OnlyKeys({"prompt", "max_tokens", "stop", "temperature", "top_p",
-                                         "top_k"}));
+      BASALT_RETURN_IF_ERROR(
+          r.OnlyKeys({"prompt", "max_tokens", "stop", "temperature", "top_p", "top_k"}));
       std::optional<std::string> prompt;
       BASALT_ASSIGN_OR_RETURN(prompt, r.String("prompt", true));
       plan.sampling.temperature = 0.5f;
       plan.sampling.top_p = 0.9f;
       plan.sampling.top_k = 50;
       plan.sampling.max_tokens = 512;
-      BASALT_RETURN_IF_ERROR(ApplySampling(r, "temperature", "top_p", "top_k", 200, "max_tokens",
-                                           1, 1 << 20, "stop", false, &plan.sampling));
+      BASALT_RETURN_IF_ERROR(ApplySampling(r, "temperature", "top_p", "top_k", 200, "max_tokens", 1,
+                                           1 << 20, "stop", false, &plan.sampling));
       plan.raw = true;
       plan.raw_prompt = *prompt;
       return plan;
@@ -356,16 +358,22 @@ Json ClaudeTextStop(const GenerationResult& r) {
 const char* MessagesStopReason(const GenerationResult& r) {
   if (!r.calls.empty()) return "tool_use";
   switch (r.reason) {
-    case FinishReason::kLength: return "max_tokens";
-    case FinishReason::kStopSequence: return "stop_sequence";
-    default: return "end_turn";
+    case FinishReason::kLength:
+      return "max_tokens";
+    case FinishReason::kStopSequence:
+      return "stop_sequence";
+    default:
+      return "end_turn";
   }
 }
 const char* TitanReason(FinishReason r) {
   switch (r) {
-    case FinishReason::kLength: return "LENGTH";
-    case FinishReason::kStopSequence: return "STOP_CRITERIA_MET";
-    default: return "FINISH";
+    case FinishReason::kLength:
+      return "LENGTH";
+    case FinishReason::kStopSequence:
+      return "STOP_CRITERIA_MET";
+    default:
+      return "FINISH";
   }
 }
 const char* LlamaReason(FinishReason r) { return r == FinishReason::kLength ? "length" : "stop"; }
@@ -374,8 +382,10 @@ Json MessagesContent(const GenerationResult& r) {
   Json content = Json::array();
   if (!r.text.empty() || r.calls.empty()) content.push_back({{"type", "text"}, {"text", r.text}});
   for (const auto& c : r.calls) {
-    content.push_back({{"type", "tool_use"}, {"id", "toolu_bdrk_" + c.id.substr(8)},
-                       {"name", c.name}, {"input", c.input}});
+    content.push_back({{"type", "tool_use"},
+                       {"id", "toolu_bdrk_" + c.id.substr(8)},
+                       {"name", c.name},
+                       {"input", c.input}});
   }
   return content;
 }
@@ -386,34 +396,35 @@ Json RenderInvokeResponse(RequestFamily family, const std::string& model_id,
                           const GenerationResult& r) {
   switch (family) {
     case RequestFamily::kAnthropicText:
-      return {{"type", "completion"}, {"completion", r.text},
-              {"stop_reason", ClaudeTextStopReason(r.reason)}, {"stop", ClaudeTextStop(r)}};
+      return {{"type", "completion"},
+              {"completion", r.text},
+              {"stop_reason", ClaudeTextStopReason(r.reason)},
+              {"stop", ClaudeTextStop(r)}};
     case RequestFamily::kAnthropicMessages:
-      return {{"id", NewMessageId()},
-              {"type", "message"},
-              {"role", "assistant"},
-              {"model", AnthropicModelName(model_id)},
-              {"content", MessagesContent(r)},
-              {"stop_reason", MessagesStopReason(r)},
-              {"stop_sequence",
-               r.reason == FinishReason::kStopSequence ? Json(r.stop) : Json(nullptr)},
-              {"usage",
-               {{"input_tokens", r.usage.prompt_tokens},
-                {"output_tokens", r.usage.completion_tokens}}}};
+      return {
+          {"id", NewMessageId()},
+          {"type", "message"},
+          {"role", "assistant"},
+          {"model", AnthropicModelName(model_id)},
+          {"content", MessagesContent(r)},
+          {"stop_reason", MessagesStopReason(r)},
+          {"stop_sequence", r.reason == FinishReason::kStopSequence ? Json(r.stop) : Json(nullptr)},
+          {"usage",
+           {{"input_tokens", r.usage.prompt_tokens},
+            {"output_tokens", r.usage.completion_tokens}}}};
     case RequestFamily::kTitanText:
       return {{"inputTextTokenCount", r.usage.prompt_tokens},
-              {"results",
-               Json::array({{{"tokenCount", r.usage.completion_tokens},
-                             {"outputText", r.text},
-                             {"completionReason", TitanReason(r.reason)}}})}};
+              {"results", Json::array({{{"tokenCount", r.usage.completion_tokens},
+                                        {"outputText", r.text},
+                                        {"completionReason", TitanReason(r.reason)}}})}};
     case RequestFamily::kMetaLlama:
       return {{"generation", r.text},
               {"prompt_token_count", r.usage.prompt_tokens},
               {"generation_token_count", r.usage.completion_tokens},
               {"stop_reason", LlamaReason(r.reason)}};
     case RequestFamily::kMistral:
-      return {{"outputs",
-               Json::array({{{"text", r.text}, {"stop_reason", LlamaReason(r.reason)}}})}};
+      return {
+          {"outputs", Json::array({{{"text", r.text}, {"stop_reason", LlamaReason(r.reason)}}})}};
   }
   return Json::object();
 }
@@ -443,27 +454,34 @@ std::vector<Json> InvokeStreamRenderer::Delta(const std::string& text, int token
   first_delta_ = false;
   switch (family_) {
     case RequestFamily::kAnthropicText:
-      out.push_back({{"type", "completion"}, {"completion", text}, {"stop_reason", nullptr},
+      out.push_back({{"type", "completion"},
+                     {"completion", text},
+                     {"stop_reason", nullptr},
                      {"stop", nullptr}});
       break;
     case RequestFamily::kAnthropicMessages:
       if (!text_block_open_) {
-        out.push_back({{"type", "content_block_start"}, {"index", block_index_},
+        out.push_back({{"type", "content_block_start"},
+                       {"index", block_index_},
                        {"content_block", {{"type", "text"}, {"text", ""}}}});
         text_block_open_ = true;
       }
-      out.push_back({{"type", "content_block_delta"}, {"index", block_index_},
+      out.push_back({{"type", "content_block_delta"},
+                     {"index", block_index_},
                      {"delta", {{"type", "text_delta"}, {"text", text}}}});
       break;
     case RequestFamily::kTitanText:
-      out.push_back({{"outputText", text}, {"index", 0},
-                     {"totalOutputTextTokenCount", nullptr}, {"completionReason", nullptr},
+      out.push_back({{"outputText", text},
+                     {"index", 0},
+                     {"totalOutputTextTokenCount", nullptr},
+                     {"completionReason", nullptr},
                      {"inputTextTokenCount", first ? Json(input_tokens_) : Json(nullptr)}});
       break;
     case RequestFamily::kMetaLlama:
       out.push_back({{"generation", text},
                      {"prompt_token_count", first ? Json(input_tokens_) : Json(nullptr)},
-                     {"generation_token_count", output_tokens_}, {"stop_reason", nullptr}});
+                     {"generation_token_count", output_tokens_},
+                     {"stop_reason", nullptr}});
       break;
     case RequestFamily::kMistral:
       out.push_back({{"outputs", Json::array({{{"text", text}, {"stop_reason", nullptr}}})}});
@@ -479,12 +497,15 @@ std::vector<Json> InvokeStreamRenderer::Finish(const GenerationResult& r) {
   out.insert(out.end(), tail.begin(), tail.end());
   switch (family_) {
     case RequestFamily::kAnthropicText:
-      out.push_back({{"type", "completion"}, {"completion", ""},
-                     {"stop_reason", ClaudeTextStopReason(r.reason)}, {"stop", ClaudeTextStop(r)}});
+      out.push_back({{"type", "completion"},
+                     {"completion", ""},
+                     {"stop_reason", ClaudeTextStopReason(r.reason)},
+                     {"stop", ClaudeTextStop(r)}});
       break;
     case RequestFamily::kAnthropicMessages: {
       if (!text_block_open_ && r.calls.empty()) {
-        out.push_back({{"type", "content_block_start"}, {"index", block_index_},
+        out.push_back({{"type", "content_block_start"},
+                       {"index", block_index_},
                        {"content_block", {{"type", "text"}, {"text", ""}}}});
         text_block_open_ = true;
       }
@@ -496,14 +517,16 @@ std::vector<Json> InvokeStreamRenderer::Finish(const GenerationResult& r) {
         out.push_back({{"type", "content_block_start"},
                        {"index", block_index_},
                        {"content_block",
-                        {{"type", "tool_use"}, {"id", "toolu_bdrk_" + c.id.substr(8)},
-                         {"name", c.name}, {"input", Json::object()}}}});
-        out.push_back({{"type", "content_block_delta"},
-                       {"index", block_index_},
-                       {"delta",
-                        {{"type", "input_json_delta"},
-                         {"partial_json", c.input.dump(-1, ' ', false,
-                                                       Json::error_handler_t::replace)}}}});
+                        {{"type", "tool_use"},
+                         {"id", "toolu_bdrk_" + c.id.substr(8)},
+                         {"name", c.name},
+                         {"input", Json::object()}}}});
+        out.push_back(
+            {{"type", "content_block_delta"},
+             {"index", block_index_},
+             {"delta",
+              {{"type", "input_json_delta"},
+               {"partial_json", c.input.dump(-1, ' ', false, Json::error_handler_t::replace)}}}});
         out.push_back({{"type", "content_block_stop"}, {"index", block_index_}});
         ++block_index_;
       }
@@ -517,7 +540,8 @@ std::vector<Json> InvokeStreamRenderer::Finish(const GenerationResult& r) {
       break;
     }
     case RequestFamily::kTitanText:
-      out.push_back({{"outputText", ""}, {"index", 0},
+      out.push_back({{"outputText", ""},
+                     {"index", 0},
                      {"totalOutputTextTokenCount", r.usage.completion_tokens},
                      {"completionReason", TitanReason(r.reason)},
                      {"inputTextTokenCount", first_delta_ ? Json(input_tokens_) : Json(nullptr)}});

@@ -17,10 +17,10 @@ namespace basalt::api {
 StatusOr<PromptPlan> ParseInvokeBody(catalog::RequestFamily family, const Json& body);
 
 struct GenerationResult {
-  std::string text;              // visible text (tool calls removed when parsed)
+  std::string text;  // visible text (tool calls removed when parsed)
   std::vector<ToolCall> calls;
   engine::FinishReason reason = engine::FinishReason::kEndOfGeneration;
-  std::string stop;              // matched stop sequence
+  std::string stop;  // matched stop sequence
   engine::Usage usage;
   int64_t latency_ms = 0;
   int64_t first_byte_ms = 0;

@@ -15,22 +15,30 @@ StatusOr<Json> ParseJsonBody(std::string_view body) {
   if (j.is_discarded()) {
     return MalformedInput("expected a JSON object but the body is not valid JSON");
   }
-  if (!j.is_object()) return MalformedInput(std::string("#: expected type: JSONObject, found: ") +
-                                            JsonTypeName(j));
+  if (!j.is_object())
+    return MalformedInput(std::string("#: expected type: JSONObject, found: ") + JsonTypeName(j));
   return j;
 }
 
 const char* JsonTypeName(const Json& v) {
   switch (v.type()) {
-    case Json::value_t::null: return "Null";
-    case Json::value_t::boolean: return "Boolean";
-    case Json::value_t::string: return "String";
+    case Json::value_t::null:
+      return "Null";
+    case Json::value_t::boolean:
+      return "Boolean";
+    case Json::value_t::string:
+      return "String";
     case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned: return "Integer";
-    case Json::value_t::number_float: return "Number";
-    case Json::value_t::object: return "JSONObject";
-    case Json::value_t::array: return "JSONArray";
-    default: return "Unknown";
+    case Json::value_t::number_unsigned:
+      return "Integer";
+    case Json::value_t::number_float:
+      return "Number";
+    case Json::value_t::object:
+      return "JSONObject";
+    case Json::value_t::array:
+      return "JSONArray";
+    default:
+      return "Unknown";
   }
 }
 
@@ -74,8 +82,7 @@ StatusOr<std::optional<std::string>> JsonReader::String(const char* key, bool re
 }
 
 StatusOr<std::optional<double>> JsonReader::Number(const char* key, std::optional<double> min,
-                                                   std::optional<double> max,
-                                                   bool required) const {
+                                                   std::optional<double> max, bool required) const {
   auto it = obj_.find(key);
   if (it == obj_.end() || it->is_null()) {
     if (required) return MalformedInput(path_ + ": required key [" + key + "] not found");
@@ -87,8 +94,7 @@ StatusOr<std::optional<double>> JsonReader::Number(const char* key, std::optiona
   double d = it->get<double>();
   if (!std::isfinite(d)) return MalformedInput(PathOf(key) + ": must be a finite number");
   if (min && d < *min) {
-    return MalformedInput(PathOf(key) + ": " + Fmt(d) + " is not greater or equal to " +
-                          Fmt(*min));
+    return MalformedInput(PathOf(key) + ": " + Fmt(d) + " is not greater or equal to " + Fmt(*min));
   }
   if (max && d > *max) {
     return MalformedInput(PathOf(key) + ": " + Fmt(d) + " is not less or equal to " + Fmt(*max));
@@ -118,8 +124,8 @@ StatusOr<std::optional<int64_t>> JsonReader::Integer(const char* key, std::optio
     return MalformedInput(PathOf(key) + ": expected type: Integer, found: " + JsonTypeName(*it));
   }
   if (min && v < *min) {
-    return MalformedInput(PathOf(key) + ": " + std::to_string(v) +
-                          " is not greater or equal to " + std::to_string(*min));
+    return MalformedInput(PathOf(key) + ": " + std::to_string(v) + " is not greater or equal to " +
+                          std::to_string(*min));
   }
   if (max && v > *max) {
     return MalformedInput(PathOf(key) + ": " + std::to_string(v) + " is not less or equal to " +
@@ -167,8 +173,7 @@ StatusOr<const Json*> JsonReader::Object(const char* key, bool required) const {
     return static_cast<const Json*>(nullptr);
   }
   if (!it->is_object()) {
-    return MalformedInput(PathOf(key) + ": expected type: JSONObject, found: " +
-                          JsonTypeName(*it));
+    return MalformedInput(PathOf(key) + ": expected type: JSONObject, found: " + JsonTypeName(*it));
   }
   return &*it;
 }

@@ -4,9 +4,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 namespace basalt::catalog {
 namespace {
@@ -126,7 +125,8 @@ Status ApplyCommon(const json& obj, const std::string& where, ModelEntry* e) {
   if (!out.ok()) return out.status();
   e->output_modalities = *out;
   if (auto it = obj.find("responseStreamingSupported"); it != obj.end()) {
-    if (!it->is_boolean()) return FieldError(where, "\"responseStreamingSupported\" must be a bool");
+    if (!it->is_boolean())
+      return FieldError(where, "\"responseStreamingSupported\" must be a bool");
     e->streaming = it->get<bool>();
   }
   if (obj.contains("regions")) {
@@ -162,15 +162,16 @@ std::string ResolveWeights(const std::string& weights, const LoadOptions& option
   for (const auto& dir : options.models_dirs) {
     fs::path candidate = fs::path(dir) / p;
     std::error_code ec;
-    if (fs::is_regular_file(candidate, ec)) return fs::absolute(candidate).lexically_normal().string();
+    if (fs::is_regular_file(candidate, ec))
+      return fs::absolute(candidate).lexically_normal().string();
   }
   return std::string();
 }
 
 const char* InferProviderName(const std::string& id) {
   static const std::pair<const char*, const char*> kProviders[] = {
-      {"anthropic.", "Anthropic"}, {"amazon.", "Amazon"},   {"meta.", "Meta"},
-      {"mistral.", "Mistral AI"},  {"cohere.", "Cohere"},   {"ai21.", "AI21 Labs"},
+      {"anthropic.", "Anthropic"},    {"amazon.", "Amazon"},     {"meta.", "Meta"},
+      {"mistral.", "Mistral AI"},     {"cohere.", "Cohere"},     {"ai21.", "AI21 Labs"},
       {"stability.", "Stability AI"}, {"deepseek.", "DeepSeek"}, {"qwen.", "Qwen"},
   };
   for (const auto& [prefix, name] : kProviders) {
@@ -182,8 +183,8 @@ const char* InferProviderName(const std::string& id) {
 bool IsValidModelId(const std::string& id) {
   if (id.empty() || id.size() > 256) return false;
   for (char c : id) {
-    if (!(isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' ||
-          c == ':' || c == '/')) {
+    if (!(isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' || c == ':' ||
+          c == '/')) {
       return false;
     }
   }
@@ -205,11 +206,16 @@ StatusOr<RequestFamily> ParseRequestFamily(const std::string& name) {
 
 const char* RequestFamilyName(RequestFamily family) {
   switch (family) {
-    case RequestFamily::kAnthropicText: return "anthropic-text";
-    case RequestFamily::kAnthropicMessages: return "anthropic-messages";
-    case RequestFamily::kTitanText: return "titan-text";
-    case RequestFamily::kMetaLlama: return "meta-llama";
-    case RequestFamily::kMistral: return "mistral";
+    case RequestFamily::kAnthropicText:
+      return "anthropic-text";
+    case RequestFamily::kAnthropicMessages:
+      return "anthropic-messages";
+    case RequestFamily::kTitanText:
+      return "titan-text";
+    case RequestFamily::kMetaLlama:
+      return "meta-llama";
+    case RequestFamily::kMistral:
+      return "mistral";
   }
   return "meta-llama";
 }

@@ -33,7 +33,7 @@ const char* RequestFamilyName(RequestFamily family);
 std::optional<RequestFamily> InferRequestFamily(const std::string& model_id);
 
 struct Price {
-  double input_per_1k_tokens = 0;   // in the deployment's currency (USD by default)
+  double input_per_1k_tokens = 0;  // in the deployment's currency (USD by default)
   double output_per_1k_tokens = 0;
 };
 
@@ -53,9 +53,9 @@ struct ModelEntry {
   int context_length = 0;    // 0 = from the GGUF
   int parallel = 0;          // 0 = server default
   bool is_alias = false;
-  std::vector<std::string> regions;  // regions offering it; empty = every served region
+  std::vector<std::string> regions;     // regions offering it; empty = every served region
   bool use_case_form_required = false;  // access needs PutUseCaseForModelAccess first
-  std::string source_repo;   // where `basalt models pull` gets the weights
+  std::string source_repo;              // where `basalt models pull` gets the weights
   std::string source_file;
 };
 

@@ -1,9 +1,9 @@
 #include "catalog/catalog.h"
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
-
-#include <gtest/gtest.h>
 
 namespace basalt::catalog {
 namespace {
@@ -61,7 +61,8 @@ TEST_F(CatalogTest, NoModelsMeansAnEmptyCatalog) {
 
 TEST_F(CatalogTest, ResolvesArnsAndInferenceProfiles) {
   auto cat = Catalog::Parse(R"({"models":[{"modelId":"m.x-v1:0","weights":"tiny.gguf",
-      "aliases":["anthropic.claude-3-haiku-20240307-v1:0"]}]})", opts_);
+      "aliases":["anthropic.claude-3-haiku-20240307-v1:0"]}]})",
+                            opts_);
   ASSERT_TRUE(cat.ok()) << cat.status().ToString();
   const Catalog& c = **cat;
   EXPECT_NE(c.Find("m.x-v1:0"), nullptr);

@@ -33,7 +33,9 @@ class Status {
       : code_(code), message_(std::move(message)), reason_(std::move(reason)) {}
 
   static Status Ok() { return Status(); }
-  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status InvalidArgument(std::string m) {
+    return {StatusCode::kInvalidArgument, std::move(m)};
+  }
   static Status Unauthenticated(std::string m, std::string reason = {}) {
     return {StatusCode::kUnauthenticated, std::move(m), std::move(reason)};
   }
@@ -93,10 +95,10 @@ const char* StatusCodeName(StatusCode code);
 
 }  // namespace basalt
 
-#define BASALT_RETURN_IF_ERROR(expr)            \
-  do {                                          \
-    ::basalt::Status _st = (expr);              \
-    if (!_st.ok()) return _st;                  \
+#define BASALT_RETURN_IF_ERROR(expr) \
+  do {                               \
+    ::basalt::Status _st = (expr);   \
+    if (!_st.ok()) return _st;       \
   } while (0)
 
 #define BASALT_STATUS_CONCAT_INNER(a, b) a##b

@@ -1,7 +1,10 @@
 // The basalt executable: flags, wiring, nothing else.
 #include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -11,24 +14,20 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
-
 #include "api/api.h"
+#include "catalog/catalog.h"
+#include "engine/engine.h"
+#include "http/http_server.h"
 #include "metering/invocation_log.h"
 #include "metering/metrics.h"
 #include "metering/quota.h"
 #include "metering/usage.h"
-#include "server/admin.h"
-#include "catalog/catalog.h"
-#include "engine/engine.h"
-#include "http/http_server.h"
 #include "models/pull.h"
+#include "server/admin.h"
 #include "store/store.h"
 
 namespace fs = std::filesystem;
@@ -139,7 +138,8 @@ int Serve(const ServeFlags& flags) {
 
   catalog::LoadOptions copts;
   copts.models_dirs = flags.models_dirs;
-  if (copts.models_dirs.empty()) copts.models_dirs.push_back((fs::path(data_dir) / "models").string());
+  if (copts.models_dirs.empty())
+    copts.models_dirs.push_back((fs::path(data_dir) / "models").string());
   fs::create_directories(copts.models_dirs.front(), ec);
   std::string catalog_path =
       flags.catalog.empty() ? (fs::path(data_dir) / "catalog.json").string() : flags.catalog;
@@ -175,7 +175,8 @@ int Serve(const ServeFlags& flags) {
     auto prices = (*usage)->ListPrices();
     if (!prices.ok()) return Fail(prices.status());
     int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch()).count();
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
     for (const auto& e : (*cat)->entries()) {
       const metering::Price* latest = nullptr;
       for (const auto& p : *prices) {
@@ -249,7 +250,8 @@ int Serve(const ServeFlags& flags) {
       auto it = rate_state->last.find(e.engine_model);
       if (it != rate_state->last.end()) {
         double secs = std::chrono::duration<double>(now - it->second.second).count();
-        if (secs > 0) g.tokens_per_second = double(st.generated_tokens_total - it->second.first) / secs;
+        if (secs > 0)
+          g.tokens_per_second = double(st.generated_tokens_total - it->second.first) / secs;
       }
       rate_state->last[e.engine_model] = {st.generated_tokens_total, now};
       out.push_back(g);
@@ -262,7 +264,8 @@ int Serve(const ServeFlags& flags) {
   aopts.default_region = flags.region;
   aopts.regions = flags.regions;
   aopts.manual_model_access_approval = flags.manual_access_approval;
-  aopts.usage_checkpoint_interval = std::chrono::milliseconds(std::max(1, flags.usage_checkpoint_ms));
+  aopts.usage_checkpoint_interval =
+      std::chrono::milliseconds(std::max(1, flags.usage_checkpoint_ms));
   api::ApiDeps deps;
   deps.store = store->get();
   deps.engine = engine->get();
@@ -279,11 +282,13 @@ int Serve(const ServeFlags& flags) {
   sopts.tls_cert_file = flags.tls_cert;
   sopts.tls_key_file = flags.tls_key;
   sopts.worker_threads = flags.http_workers;
-  auto server = http::Server::Start(sopts, [api](http::Request r, std::shared_ptr<http::ResponseWriter> w) {
-    api->Handle(std::move(r), std::move(w));
-  });
+  auto server =
+      http::Server::Start(sopts, [api](http::Request r, std::shared_ptr<http::ResponseWriter> w) {
+        api->Handle(std::move(r), std::move(w));
+      });
   if (!server.ok()) return Fail(server.status());
-  std::string host = flags.host.find(':') != std::string::npos ? "[" + flags.host + "]" : flags.host;
+  std::string host =
+      flags.host.find(':') != std::string::npos ? "[" + flags.host + "]" : flags.host;
   std::string endpoint = scheme + "://" + (flags.host == "0.0.0.0" ? "127.0.0.1" : host) + ":" +
                          std::to_string((*server)->port());
 
@@ -291,8 +296,10 @@ int Serve(const ServeFlags& flags) {
   if (!boot.ok()) return Fail(boot);
 
   for (const auto& m : (*cat)->missing()) {
-    spdlog::warn("model {}: weights {} not found in the models folders; get them with: basalt "
-                 "models pull {} {}", m.model_id, m.weights, m.source_repo, m.source_file);
+    spdlog::warn(
+        "model {}: weights {} not found in the models folders; get them with: basalt "
+        "models pull {} {}",
+        m.model_id, m.weights, m.source_repo, m.source_file);
   }
   std::map<std::string, std::vector<std::string>> served;
   for (const auto& e : (*cat)->entries()) served[e.engine_model].push_back(e.model_id);
@@ -364,9 +371,12 @@ int UsageReportCommand(const UsageFlags& f) {
   auto report = (*usage)->Report(filter, f.group_by);
   if (!report.ok()) return Fail(report.status());
   auto row = [](const metering::UsageRow& r) {
-    nlohmann::json j = {{"group", r.group},           {"requests", r.requests},
-                        {"inputTokens", r.input_tokens}, {"outputTokens", r.output_tokens},
-                        {"images", r.images},         {"cost", r.cost}};
+    nlohmann::json j = {{"group", r.group},
+                        {"requests", r.requests},
+                        {"inputTokens", r.input_tokens},
+                        {"outputTokens", r.output_tokens},
+                        {"images", r.images},
+                        {"cost", r.cost}};
     return j;
   };
   nlohmann::json rows = nlohmann::json::array();
@@ -396,30 +406,94 @@ int main(int argc, char** argv) {
 
   ServeFlags sf;
   auto* serve = app.add_subcommand("serve", "Run the server");
-  serve->add_option("--host", sf.host, "Address to listen on")->envname("BASALT_HOST")->capture_default_str();
-  serve->add_option("--port", sf.port, "Port (0 picks a free one)")->envname("BASALT_PORT")->capture_default_str();
-  serve->add_option("--data-dir", sf.data_dir, "State folder (default ~/.basalt)")->envname("BASALT_DATA_DIR");
-  serve->add_option("--catalog", sf.catalog, "Model catalog JSON (default <data-dir>/catalog.json)")->envname("BASALT_CATALOG");
-  serve->add_option("--models-dir", sf.models_dirs, "Folders searched for GGUF weights, in order (default <data-dir>/models)")->envname("BASALT_MODELS_DIRS")->delimiter(',');
-  serve->add_option("--tls-cert", sf.tls_cert, "PEM certificate: serve HTTPS (ALPN h2, http/1.1)")->envname("BASALT_TLS_CERT");
+  serve->add_option("--host", sf.host, "Address to listen on")
+      ->envname("BASALT_HOST")
+      ->capture_default_str();
+  serve->add_option("--port", sf.port, "Port (0 picks a free one)")
+      ->envname("BASALT_PORT")
+      ->capture_default_str();
+  serve->add_option("--data-dir", sf.data_dir, "State folder (default ~/.basalt)")
+      ->envname("BASALT_DATA_DIR");
+  serve->add_option("--catalog", sf.catalog, "Model catalog JSON (default <data-dir>/catalog.json)")
+      ->envname("BASALT_CATALOG");
+  serve
+      ->add_option("--models-dir", sf.models_dirs,
+                   "Folders searched for GGUF weights, in order (default <data-dir>/models)")
+      ->envname("BASALT_MODELS_DIRS")
+      ->delimiter(',');
+  serve->add_option("--tls-cert", sf.tls_cert, "PEM certificate: serve HTTPS (ALPN h2, http/1.1)")
+      ->envname("BASALT_TLS_CERT");
   serve->add_option("--tls-key", sf.tls_key, "PEM private key")->envname("BASALT_TLS_KEY");
-  serve->add_option("--threads", sf.threads, "CPU threads per model (0 = all cores)")->envname("BASALT_THREADS")->capture_default_str();
-  serve->add_option("--parallel", sf.parallel, "Concurrent sequences per model")->envname("BASALT_PARALLEL")->capture_default_str();
-  serve->add_option("--ctx-size", sf.ctx_size, "Total KV cache cells per model (0 = contextLength x parallel)")->envname("BASALT_CTX_SIZE")->capture_default_str();
-  serve->add_option("--max-queue", sf.max_queue, "Queued requests per model before ThrottlingException")->envname("BASALT_MAX_QUEUE")->capture_default_str();
-  serve->add_option("--http-workers", sf.http_workers, "Request handler threads")->envname("BASALT_HTTP_WORKERS")->capture_default_str();
-  serve->add_option("--region", sf.region, "Default region (ARNs, admin.env)")->envname("BASALT_REGION")->capture_default_str();
-  serve->add_option("--regions", sf.regions, "Regions served (comma-separated); signatures for others are refused (default: any)")->envname("BASALT_REGIONS")->delimiter(',');
-  serve->add_flag("--manual-model-access-approval", sf.manual_access_approval, "Model access requests wait for `basalt admin grant-model-access`")->envname("BASALT_MANUAL_MODEL_ACCESS");
-  serve->add_option("--rpm-per-account", sf.rpm_per_account, "Requests per minute per account (0 = unlimited)")->envname("BASALT_RPM_PER_ACCOUNT")->capture_default_str();
-  serve->add_option("--tpm-per-account", sf.tpm_per_account, "Tokens per minute per account (0 = unlimited)")->envname("BASALT_TPM_PER_ACCOUNT")->capture_default_str();
-  serve->add_option("--rpm-per-key", sf.rpm_per_key, "Requests per minute per key (0 = unlimited)")->envname("BASALT_RPM_PER_KEY")->capture_default_str();
-  serve->add_option("--tpm-per-key", sf.tpm_per_key, "Tokens per minute per key (0 = unlimited)")->envname("BASALT_TPM_PER_KEY")->capture_default_str();
-  serve->add_option("--monthly-budget", sf.monthly_budget, "Monthly cost budget per account (0 = unlimited)")->envname("BASALT_MONTHLY_BUDGET")->capture_default_str();
-  serve->add_option("--daily-app-credits", sf.daily_app_credits, "Daily app-run credit allowance per user (0 = unlimited)")->envname("BASALT_DAILY_APP_CREDITS")->capture_default_str();
-  serve->add_option("--usage-checkpoint-ms", sf.usage_checkpoint_ms, "How often running invocations checkpoint their usage (crash billing)")->envname("BASALT_USAGE_CHECKPOINT_MS")->capture_default_str();
-  serve->add_option("--log-level", sf.log_level, "trace, debug, info, warn, error")->envname("BASALT_LOG_LEVEL")->capture_default_str();
-  serve->add_option("--shutdown-grace", sf.shutdown_grace_s, "Seconds to finish in-flight streams on SIGTERM")->capture_default_str();
+  serve->add_option("--threads", sf.threads, "CPU threads per model (0 = all cores)")
+      ->envname("BASALT_THREADS")
+      ->capture_default_str();
+  serve->add_option("--parallel", sf.parallel, "Concurrent sequences per model")
+      ->envname("BASALT_PARALLEL")
+      ->capture_default_str();
+  serve
+      ->add_option("--ctx-size", sf.ctx_size,
+                   "Total KV cache cells per model (0 = contextLength x parallel)")
+      ->envname("BASALT_CTX_SIZE")
+      ->capture_default_str();
+  serve
+      ->add_option("--max-queue", sf.max_queue,
+                   "Queued requests per model before ThrottlingException")
+      ->envname("BASALT_MAX_QUEUE")
+      ->capture_default_str();
+  serve->add_option("--http-workers", sf.http_workers, "Request handler threads")
+      ->envname("BASALT_HTTP_WORKERS")
+      ->capture_default_str();
+  serve->add_option("--region", sf.region, "Default region (ARNs, admin.env)")
+      ->envname("BASALT_REGION")
+      ->capture_default_str();
+  serve
+      ->add_option(
+          "--regions", sf.regions,
+          "Regions served (comma-separated); signatures for others are refused (default: any)")
+      ->envname("BASALT_REGIONS")
+      ->delimiter(',');
+  serve
+      ->add_flag("--manual-model-access-approval", sf.manual_access_approval,
+                 "Model access requests wait for `basalt admin grant-model-access`")
+      ->envname("BASALT_MANUAL_MODEL_ACCESS");
+  serve
+      ->add_option("--rpm-per-account", sf.rpm_per_account,
+                   "Requests per minute per account (0 = unlimited)")
+      ->envname("BASALT_RPM_PER_ACCOUNT")
+      ->capture_default_str();
+  serve
+      ->add_option("--tpm-per-account", sf.tpm_per_account,
+                   "Tokens per minute per account (0 = unlimited)")
+      ->envname("BASALT_TPM_PER_ACCOUNT")
+      ->capture_default_str();
+  serve->add_option("--rpm-per-key", sf.rpm_per_key, "Requests per minute per key (0 = unlimited)")
+      ->envname("BASALT_RPM_PER_KEY")
+      ->capture_default_str();
+  serve->add_option("--tpm-per-key", sf.tpm_per_key, "Tokens per minute per key (0 = unlimited)")
+      ->envname("BASALT_TPM_PER_KEY")
+      ->capture_default_str();
+  serve
+      ->add_option("--monthly-budget", sf.monthly_budget,
+                   "Monthly cost budget per account (0 = unlimited)")
+      ->envname("BASALT_MONTHLY_BUDGET")
+      ->capture_default_str();
+  serve
+      ->add_option("--daily-app-credits", sf.daily_app_credits,
+                   "Daily app-run credit allowance per user (0 = unlimited)")
+      ->envname("BASALT_DAILY_APP_CREDITS")
+      ->capture_default_str();
+  serve
+      ->add_option("--usage-checkpoint-ms", sf.usage_checkpoint_ms,
+                   "How often running invocations checkpoint their usage (crash billing)")
+      ->envname("BASALT_USAGE_CHECKPOINT_MS")
+      ->capture_default_str();
+  serve->add_option("--log-level", sf.log_level, "trace, debug, info, warn, error")
+      ->envname("BASALT_LOG_LEVEL")
+      ->capture_default_str();
+  serve
+      ->add_option("--shutdown-grace", sf.shutdown_grace_s,
+                   "Seconds to finish in-flight streams on SIGTERM")
+      ->capture_default_str();
 
   auto* models_cmd = app.add_subcommand("models", "Manage model weights");
   models_cmd->require_subcommand(1);
@@ -428,11 +502,15 @@ int main(int argc, char** argv) {
   if (const char* e = std::getenv("BASALT_HF_BASE_URL"); e && *e) po.base_url = e;
   if (const char* t = std::getenv("HF_TOKEN"); t && *t) po.token = t;
   po.dest_dir = (fs::path(DefaultDataDir()) / "models").string();
-  auto* pull = models_cmd->add_subcommand("pull", "Download a GGUF from a Hugging Face-style server");
+  auto* pull =
+      models_cmd->add_subcommand("pull", "Download a GGUF from a Hugging Face-style server");
   pull->add_option("repo", po.repo, "Repository, e.g. Qwen/Qwen2.5-0.5B-Instruct-GGUF")->required();
-  pull->add_option("file", po.file, "File in the repository, e.g. qwen2.5-0.5b-instruct-q4_k_m.gguf")->required();
+  pull->add_option("file", po.file,
+                   "File in the repository, e.g. qwen2.5-0.5b-instruct-q4_k_m.gguf")
+      ->required();
   pull->add_option("--dir", po.dest_dir, "Destination folder")->capture_default_str();
-  pull->add_option("--base-url", po.base_url, "Server base URL (env BASALT_HF_BASE_URL)")->capture_default_str();
+  pull->add_option("--base-url", po.base_url, "Server base URL (env BASALT_HF_BASE_URL)")
+      ->capture_default_str();
   pull->add_option("--revision", po.revision, "Branch, tag or commit")->capture_default_str();
   pull->add_option("--sha256", po.expected_sha256, "Expected SHA-256 of the file");
   pull->add_option("--token", po.token, "Bearer token (env HF_TOKEN)");
@@ -446,10 +524,14 @@ int main(int argc, char** argv) {
   auto* usage_cmd = app.add_subcommand("usage", "Usage and cost reports");
   usage_cmd->require_subcommand(1);
   auto* report = usage_cmd->add_subcommand("report", "Usage and cost for a date range, grouped");
-  report->add_option("--data-dir", uf.data_dir, "State folder (default ~/.basalt)")->envname("BASALT_DATA_DIR");
+  report->add_option("--data-dir", uf.data_dir, "State folder (default ~/.basalt)")
+      ->envname("BASALT_DATA_DIR");
   report->add_option("--from", uf.from, "First day (YYYY-MM-DD, UTC)");
   report->add_option("--to", uf.to, "Day after the last (YYYY-MM-DD, UTC)");
-  report->add_option("--group-by", uf.group_by, "day, model, key, user, source, app, account, region, operation, outcome")->delimiter(',');
+  report
+      ->add_option("--group-by", uf.group_by,
+                   "day, model, key, user, source, app, account, region, operation, outcome")
+      ->delimiter(',');
   report->add_option("--account", uf.account, "Only this account");
   report->add_option("--model", uf.model, "Only this model id");
   report->add_option("--key", uf.key, "Only this key id");
