@@ -623,8 +623,8 @@ void BedrockApi::InvokeModel(Call& call, const std::string& model_id, bool strea
   Status error;
   std::string gen_prompt;
   bool gen_add_special = true;
-  if (!BedrockApiRunner::Submit(*engine_, entry, *plan, &gen, &job, &error,
-                                stream ? &gen_prompt : nullptr, &gen_add_special)) {
+  if (!BedrockApiRunner::Submit(*engine_, entry, *plan, &gen, &job, &error, &gen_prompt,
+                                &gen_add_special)) {
     return fail(error);
   }
   engine::Engine* engine = engine_;
@@ -633,9 +633,7 @@ void BedrockApi::InvokeModel(Call& call, const std::string& model_id, bool strea
   int checkpoint_prompt_tokens = -1;
   auto checkpoint = [&](int output_tokens) {
     if (checkpoint_prompt_tokens < 0) {
-      auto req = BuildGenerateRequest(*engine_, entry.engine_model, *plan);
-      auto count = req.ok() ? engine_->CountTokens(entry.engine_model, req->prompt, gen_add_special)
-                            : StatusOr<int>(req.status());
+      auto count = engine_->CountTokens(entry.engine_model, gen_prompt, gen_add_special);
       checkpoint_prompt_tokens = count.ok() ? *count : 0;
     }
     CheckpointInvocation(call, op, entry.model_id, checkpoint_prompt_tokens, output_tokens);
@@ -1077,21 +1075,36 @@ void BedrockApi::ListAgreementOffers(Call& call, const std::string& model_id) {
   SendJson(call, 200, {{"modelId", e->model_id}, {"offers", Json::array({offer})}}, now);
 }
 
+namespace {
+
+// The common start of the agreement operations: the body's modelId, resolved in the catalog,
+// and `action` allowed on it.
+StatusOr<const catalog::ModelEntry*> AgreementModel(const catalog::Catalog& catalog,
+                                                    const Identity& identity,
+                                                    const std::string& region, const Json& body,
+                                                    const char* action) {
+  auto model_id = RequiredString(body, "modelId", 2048);
+  if (!model_id.ok()) return model_id.status();
+  const catalog::ModelEntry* e = catalog.Find(*model_id);
+  if (e == nullptr) return Status::NotFound("Could not find model " + *model_id + ".");
+  Status st = Authorize(identity, action, FoundationModelArn(region, e->model_id));
+  if (!st.ok()) return st;
+  return e;
+}
+
+}  // namespace
+
 void BedrockApi::CreateAgreement(Call& call) {
   auto now = options_.clock();
   auto body = ControlBody(call.request.body);
   if (!body.ok()) return SendError(call, body.status(), now);
   auto offer = RequiredString(*body, "offerToken", 4096);
   if (!offer.ok()) return SendError(call, offer.status(), now);
-  auto model_id = RequiredString(*body, "modelId", 2048);
-  if (!model_id.ok()) return SendError(call, model_id.status(), now);
-  const catalog::ModelEntry* e = catalog_->Find(*model_id);
-  if (e == nullptr) {
-    return SendError(call, Status::NotFound("Could not find model " + *model_id + "."), now);
-  }
-  Status st = Authorize(call.identity, "bedrock:CreateFoundationModelAgreement",
-                        FoundationModelArn(call.region, e->model_id));
-  if (!st.ok()) return SendError(call, st, now);
+  auto entry = AgreementModel(*catalog_, call.identity, call.region, *body,
+                              "bedrock:CreateFoundationModelAgreement");
+  if (!entry.ok()) return SendError(call, entry.status(), now);
+  const catalog::ModelEntry* e = *entry;
+  Status st;
   if (*offer != OfferToken(e->model_id)) {
     return SendError(
         call,
@@ -1129,16 +1142,11 @@ void BedrockApi::DeleteAgreement(Call& call) {
   auto now = options_.clock();
   auto body = ControlBody(call.request.body);
   if (!body.ok()) return SendError(call, body.status(), now);
-  auto model_id = RequiredString(*body, "modelId", 2048);
-  if (!model_id.ok()) return SendError(call, model_id.status(), now);
-  const catalog::ModelEntry* e = catalog_->Find(*model_id);
-  if (e == nullptr) {
-    return SendError(call, Status::NotFound("Could not find model " + *model_id + "."), now);
-  }
-  Status st = Authorize(call.identity, "bedrock:DeleteFoundationModelAgreement",
-                        FoundationModelArn(call.region, e->model_id));
-  if (!st.ok()) return SendError(call, st, now);
-  st = store_->DeleteAgreement(call.principal.account_id, e->model_id);
+  auto entry = AgreementModel(*catalog_, call.identity, call.region, *body,
+                              "bedrock:DeleteFoundationModelAgreement");
+  if (!entry.ok()) return SendError(call, entry.status(), now);
+  const catalog::ModelEntry* e = *entry;
+  Status st = store_->DeleteAgreement(call.principal.account_id, e->model_id);
   if (!st.ok()) {
     if (st.code() == StatusCode::kNotFound) {
       return SendError(call, Status::NotFound("No agreement exists for model " + e->model_id + "."),

@@ -62,9 +62,10 @@ def fresh(tmp_path):
         s.stop()
 
 
-def cut_stream(s, n_bytes=64):
-    """Starts a stream with a raw signed request and hangs up after the first bytes."""
-    body = json.dumps({"prompt": "Once upon a time", "max_gen_len": 400}).encode()
+def open_stream(s, max_gen_len):
+    """Starts an InvokeModelWithResponseStream with a raw signed request; returns the
+    connection, the response and the request id."""
+    body = json.dumps({"prompt": "Once upon a time", "max_gen_len": max_gen_len}).encode()
     path = f"/model/{LLAMA}/invoke-with-response-stream"
     req = AWSRequest(method="POST", url=s.url + path, data=body,
                      headers={"Content-Type": "application/json"})
@@ -73,7 +74,12 @@ def cut_stream(s, n_bytes=64):
     conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)
     conn.request("POST", path, body=body, headers=dict(req.headers.items()))
     r = conn.getresponse()
-    rid = r.getheader("x-amzn-RequestId")
+    return conn, r, r.getheader("x-amzn-RequestId")
+
+
+def cut_stream(s, n_bytes=64):
+    """Starts a stream and hangs up after the first bytes."""
+    conn, r, rid = open_stream(s, 400)
     r.read1(n_bytes)
     conn.sock.shutdown(socket.SHUT_RDWR)
     conn.close()
@@ -226,16 +232,7 @@ def test_invocation_logging(fresh):
 def test_crash_mid_generation_is_billed(fresh, tmp_path):
     data = tmp_path / "midcrash"
     s = fresh("--usage-checkpoint-ms", "5", "--threads", "1", data=data)
-    body = json.dumps({"prompt": "Once upon a time", "max_gen_len": 480}).encode()
-    path = f"/model/{LLAMA}/invoke-with-response-stream"
-    req = AWSRequest(method="POST", url=s.url + path, data=body,
-                     headers={"Content-Type": "application/json"})
-    SigV4Auth(Credentials(s.env["AWS_ACCESS_KEY_ID"], s.env["AWS_SECRET_ACCESS_KEY"]), "bedrock",
-              "us-east-1").add_auth(req)
-    conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)
-    conn.request("POST", path, body=body, headers=dict(req.headers.items()))
-    r = conn.getresponse()
-    rid = r.getheader("x-amzn-RequestId")
+    conn, r, rid = open_stream(s, 480)
     r.read1(200)
     time.sleep(0.02)
     s.proc.send_signal(signal.SIGKILL)
