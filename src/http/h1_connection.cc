@@ -1,6 +1,7 @@
 // HTTP/1.1 connection: Beast's parser fed from one read loop that stays pending while a
 // response is produced (so a vanished client is noticed at once), hand-built response heads,
 // chunked streaming with one write in flight and everything queued behind it coalesced.
+#include <algorithm>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -39,13 +40,15 @@ class H1Connection final : public ConnectionBase,
                            public ResponseSink,
                            public std::enable_shared_from_this<H1Connection<Stream>> {
  public:
-  H1Connection(ServerCore& core, Stream stream, beast::flat_buffer buffer, std::string remote)
+  H1Connection(ServerCore& core, Stream stream, beast::flat_buffer buffer, Accepted accepted)
       : core_(core),
         stream_(std::move(stream)),
         executor_(stream_.get_executor()),
         timer_(executor_),
         buffer_(std::move(buffer)),
-        remote_(std::move(remote)) {}
+        remote_(std::move(accepted.remote)),
+        slot_(std::move(accepted.slot)),
+        request_start_(accepted.start) {}
 
   // Runs on the connection's strand.
   void Start() {
@@ -53,11 +56,13 @@ class H1Connection final : public ConnectionBase,
       phase_ = Phase::kClosed;
       error_code ec;
       LowestLayer(stream_).close(ec);
+      slot_.Release();
       return;
     }
-    Touch();
-    ArmTimer(last_activity_ + core_.options.idle_timeout);
     NewParser();
+    // The first request's head deadline counts from the accept (see http_server.h).
+    request_started_ = true;
+    ArmTimer(Deadline());
     Process();
   }
 
@@ -107,14 +112,23 @@ class H1Connection final : public ConnectionBase,
     parser_->body_limit(boost::none);
     header_done_ = false;
     body_too_large_ = false;
+    request_started_ = false;
+    body_received_ = 0;
   }
 
   void Process() {
     while (phase_ == Phase::kRequest) {
       if (buffer_.size() == 0) return DoRead();
+      if (!request_started_) {
+        // The next request's first byte: from here its head has header_timeout.
+        request_started_ = true;
+        request_start_ = Clock::now();
+        WantTimer(Deadline());
+      }
       error_code ec;
       const size_t used = parser_->put(buffer_.data(), ec);
       buffer_.consume(used);
+      if (header_done_) body_received_ += used;
       if (ec == bhttp::error::need_more) return DoRead();
       if (ec == bhttp::error::body_limit) {
         body_too_large_ = true;
@@ -130,6 +144,8 @@ class H1Connection final : public ConnectionBase,
   // False when the request was dispatched already (oversized).
   bool OnHeader() {
     header_done_ = true;
+    body_start_ = Clock::now();
+    WantTimer(Deadline());
     const auto length = parser_->content_length();
     if (length && *length > core_.options.max_body_bytes) {
       body_too_large_ = true;
@@ -181,12 +197,13 @@ class H1Connection final : public ConnectionBase,
     DoRead();  // notices the client leaving while the handler works
   }
 
-  // Malformed request: answer and close; nothing reaches the handler.
+  // Malformed or timed-out request: answer and close; nothing reaches the handler.
   void Reject(int status) {
     phase_ = Phase::kResponse;
     close_after_ = true;
     discard_input_ = true;
-    buffer_.consume(buffer_.size());
+    // A read into `buffer_` may be pending (timeouts); it is discarded when it lands.
+    if (!reading_) buffer_.consume(buffer_.size());
     parser_.reset();
     ++request_id_;
     writer_.reset();
@@ -227,7 +244,6 @@ class H1Connection final : public ConnectionBase,
       }
       return Close();
     }
-    Touch();
     if (!scratch) {
       buffer_.commit(n);
     } else if (phase_ == Phase::kRequest || (phase_ == Phase::kResponse && !discard_input_)) {
@@ -388,7 +404,8 @@ class H1Connection final : public ConnectionBase,
     write_buffers_.clear();
     for (const auto& s : writing_) write_buffers_.emplace_back(s.data(), s.size());
     write_in_flight_ = true;
-    Touch();
+    write_since_ = Clock::now();
+    WantTimer(Deadline());
     asio::async_write(
         stream_, write_buffers_,
         [self = this->shared_from_this()](error_code ec, size_t) { self->OnWrite(ec); });
@@ -399,7 +416,6 @@ class H1Connection final : public ConnectionBase,
     writing_.clear();
     if (phase_ == Phase::kClosed) return;
     if (ec) return Close();
-    Touch();
     if (writing_data_bytes_ > 0) {
       if (auto w = writer_.lock()) w->Flushed(writing_data_bytes_);
       writing_data_bytes_ = 0;
@@ -417,7 +433,8 @@ class H1Connection final : public ConnectionBase,
     if (close_after_ || shutting_down_) return StartLinger();
     phase_ = Phase::kRequest;
     NewParser();
-    Touch();
+    idle_since_ = Clock::now();
+    WantTimer(Deadline());
     Process();  // a pipelined request may be buffered already
   }
 
@@ -442,13 +459,36 @@ class H1Connection final : public ConnectionBase,
     close_after_ = true;
   }
 
-  void Touch() { last_activity_ = Clock::now(); }
+  // When the connection must give up unless something happens first: the peer has to take
+  // each write within idle_timeout, and while reading a request, the keep-alive, head or body
+  // deadline applies. A dispatched request has no deadline of its own.
+  Clock::time_point Deadline() const {
+    const ServerOptions& o = core_.options;
+    Clock::time_point d = Clock::time_point::max();
+    if (write_in_flight_) d = write_since_ + o.idle_timeout;
+    if (phase_ == Phase::kRequest) {
+      if (!request_started_) {
+        d = std::min(d, idle_since_ + o.idle_timeout);
+      } else if (!header_done_) {
+        d = std::min(d, HeaderDeadline(o, request_start_));
+      } else {
+        d = std::min(d, BodyDeadline(o, body_start_, body_received_));
+      }
+    }
+    return d;
+  }
 
   void ArmTimer(Clock::time_point when) {
-    timer_.expires_at(when);
+    armed_ = std::min(when, Clock::now() + kTimerBackstop);
+    timer_.expires_at(armed_);
     timer_.async_wait([self = this->shared_from_this()](error_code ec) {
       if (!ec) self->OnTimer();
     });
+  }
+
+  // Brings the timer forward when a new deadline is nearer than the armed one.
+  void WantTimer(Clock::time_point when) {
+    if (phase_ != Phase::kClosed && phase_ != Phase::kLinger && when < armed_) ArmTimer(when);
   }
 
   void OnTimer() {
@@ -458,11 +498,15 @@ class H1Connection final : public ConnectionBase,
       if (now >= linger_deadline_) return Close();
       return ArmTimer(linger_deadline_);
     }
-    // A handler may think for as long as it likes; only waiting on the client times out.
-    const bool watched = phase_ == Phase::kRequest || write_in_flight_;
-    const auto deadline = last_activity_ + core_.options.idle_timeout;
-    if (watched && now >= deadline) return Close();
-    ArmTimer(watched ? deadline : now + core_.options.idle_timeout);
+    const auto deadline = Deadline();
+    if (now < deadline) return ArmTimer(deadline);
+    // The peer stopped taking our bytes, or is idle between requests: just close.
+    if (write_in_flight_ && now >= write_since_ + core_.options.idle_timeout) return Close();
+    if (phase_ == Phase::kRequest && request_started_) {
+      Reject(408);  // head or body too slow
+      return ArmTimer(Deadline());  // the 408 itself must be taken in time
+    }
+    Close();
   }
 
   void Close() {
@@ -472,6 +516,7 @@ class H1Connection final : public ConnectionBase,
     error_code ec;
     LowestLayer(stream_).shutdown(Tcp::socket::shutdown_both, ec);
     LowestLayer(stream_).close(ec);
+    slot_.Release();
     if (auto w = writer_.lock()) w->PeerGone();
     writer_.reset();
     pending_.clear();
@@ -486,6 +531,7 @@ class H1Connection final : public ConnectionBase,
   beast::flat_buffer buffer_;
   std::unique_ptr<char[]> scratch_;
   const std::string remote_;
+  ConnectionSlot slot_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
 
   Phase phase_ = Phase::kRequest;
@@ -494,8 +540,15 @@ class H1Connection final : public ConnectionBase,
   bool body_too_large_ = false;
   bool discard_input_ = false;
   bool shutting_down_ = false;
-  Clock::time_point last_activity_;
+  Clock::time_point armed_ = Clock::time_point::max();
   Clock::time_point linger_deadline_;
+  // Deadlines of the request being read (see Deadline()).
+  bool request_started_ = false;  // a byte of it arrived (or: first request of the connection)
+  Clock::time_point request_start_;
+  Clock::time_point body_start_;
+  size_t body_received_ = 0;
+  Clock::time_point idle_since_;
+  Clock::time_point write_since_;
 
   // Current response.
   int32_t request_id_ = 0;
@@ -518,20 +571,20 @@ class H1Connection final : public ConnectionBase,
 };
 
 template <class Stream>
-void StartH1Impl(ServerCore& core, Stream stream, beast::flat_buffer buffer, std::string remote) {
+void StartH1Impl(ServerCore& core, Stream stream, beast::flat_buffer buffer, Accepted accepted) {
   std::make_shared<H1Connection<Stream>>(core, std::move(stream), std::move(buffer),
-                                         std::move(remote))
+                                         std::move(accepted))
       ->Start();
 }
 
 }  // namespace
 
-void StartH1(ServerCore& core, TcpStream stream, beast::flat_buffer buffer, std::string remote) {
-  StartH1Impl(core, std::move(stream), std::move(buffer), std::move(remote));
+void StartH1(ServerCore& core, TcpStream stream, beast::flat_buffer buffer, Accepted accepted) {
+  StartH1Impl(core, std::move(stream), std::move(buffer), std::move(accepted));
 }
 
-void StartH1(ServerCore& core, TlsStream stream, beast::flat_buffer buffer, std::string remote) {
-  StartH1Impl(core, std::move(stream), std::move(buffer), std::move(remote));
+void StartH1(ServerCore& core, TlsStream stream, beast::flat_buffer buffer, Accepted accepted) {
+  StartH1Impl(core, std::move(stream), std::move(buffer), std::move(accepted));
 }
 
 }  // namespace basalt::http::internal

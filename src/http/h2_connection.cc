@@ -13,6 +13,7 @@
 #include <memory>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "http/http_internal.h"
 
@@ -44,15 +45,17 @@ class H2Connection final : public ConnectionBase,
                            public ResponseSink,
                            public std::enable_shared_from_this<H2Connection<Stream>> {
  public:
-  H2Connection(ServerCore& core, Stream stream, std::string remote)
+  H2Connection(ServerCore& core, Stream stream, Accepted accepted)
       : core_(core),
         stream_(std::move(stream)),
         executor_(stream_.get_executor()),
         timer_(executor_),
-        remote_(std::move(remote)),
+        remote_(std::move(accepted.remote)),
+        slot_(std::move(accepted.slot)),
         read_buf_(std::make_unique<uint8_t[]>(kReadSize)) {}
 
   ~H2Connection() override {
+    for (auto& [id, s] : streams_) ReleaseBody(*s);
     if (session_) nghttp2_session_del(session_);
   }
 
@@ -62,11 +65,12 @@ class H2Connection final : public ConnectionBase,
       closed_ = true;
       error_code ec;
       LowestLayer(stream_).close(ec);
+      slot_.Release();
       return;
     }
     if (!CreateSession()) return Close();
-    Touch();
-    ArmTimer(last_activity_ + core_.options.idle_timeout);
+    last_progress_ = Clock::now();
+    ArmTimer(Deadline());
     if (initial.size() > 0) {
       const auto data = initial.data();
       if (!Feed(static_cast<const uint8_t*>(data.data()), data.size())) return;
@@ -112,6 +116,13 @@ class H2Connection final : public ConnectionBase,
     const int32_t id;
     Request request;
     size_t header_bytes = 0;
+    Clock::time_point start;       // HEADERS began: the head deadline counts from here
+    bool headers_done = false;
+    Clock::time_point body_start;  // head complete: the body deadline counts from here
+    size_t body_received = 0;
+    size_t counted_size = 0;       // body bytes counted in the connection's buffered_body_
+    size_t counted_capacity = 0;   // body capacity counted in ServerCore::h2_body_bytes
+    bool reset = false;            // reset by us before dispatch; waits for its close
     bool dispatched = false;
     bool is_head = false;
     bool response_submitted = false;
@@ -165,6 +176,8 @@ class H2Connection final : public ConnectionBase,
     auto stream = std::make_unique<H2Stream>(frame->hd.stream_id);
     stream->request.http_version = 20;
     stream->request.remote_address = self->remote_;
+    stream->start = Clock::now();
+    self->WantTimer(HeaderDeadline(self->core_.options, stream->start));
     self->streams_[frame->hd.stream_id] = std::move(stream);
     return 0;
   }
@@ -174,7 +187,7 @@ class H2Connection final : public ConnectionBase,
                       void* user_data) {
     if (frame->hd.type != NGHTTP2_HEADERS) return 0;
     H2Stream* s = Self(user_data)->Find(frame->hd.stream_id);
-    if (!s || s->dispatched) return 0;
+    if (!s || s->dispatched || s->reset) return 0;
     s->header_bytes += namelen + valuelen + 32;
     // Resets just this stream.
     if (s->header_bytes > kMaxHeaderBytes) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
@@ -199,9 +212,12 @@ class H2Connection final : public ConnectionBase,
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
     H2Connection* self = Self(user_data);
     H2Stream* s = self->Find(frame->hd.stream_id);
-    if (!s) return 0;
+    if (!s || s->reset) return 0;
     if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST &&
         !s->dispatched) {
+      s->headers_done = true;
+      s->body_start = Clock::now();
+      self->WantTimer(BodyDeadline(self->core_.options, s->body_start, 0));
       self->OnRequestHeaders(s);
     }
     if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) && !s->dispatched) self->Dispatch(s, false);
@@ -212,12 +228,14 @@ class H2Connection final : public ConnectionBase,
     if (s->request.authority.empty()) {
       if (const std::string* host = s->request.FindHeader("host")) s->request.authority = *host;
     }
+    // The announced length only rejects early; memory follows the bytes that really arrive,
+    // or 128 streams could claim 25 MB each for free.
     if (const std::string* length = s->request.FindHeader("content-length")) {
       uint64_t n = 0;
       auto [ptr, ec] = std::from_chars(length->data(), length->data() + length->size(), n);
-      if (ec == std::errc() && ptr == length->data() + length->size()) {
-        if (n > core_.options.max_body_bytes) return Dispatch(s, true);
-        s->request.body.reserve(static_cast<size_t>(n));
+      if (ec == std::errc() && ptr == length->data() + length->size() &&
+          n > core_.options.max_body_bytes) {
+        return Dispatch(s, true);
       }
     }
   }
@@ -226,13 +244,49 @@ class H2Connection final : public ConnectionBase,
                          size_t len, void* user_data) {
     H2Connection* self = Self(user_data);
     H2Stream* s = self->Find(stream_id);
-    if (!s || s->dispatched) return 0;  // oversized bodies are dropped as they come
+    if (!s || s->dispatched || s->reset) return 0;  // oversized bodies are dropped as they come
+    s->body_received += len;
     if (s->request.body.size() + len > self->core_.options.max_body_bytes) {
       self->Dispatch(s, true);
       return 0;
     }
+    if (self->buffered_body_ + len > self->core_.options.max_buffered_body_bytes) {
+      // Other streams of this connection hold the budget; the client may retry this one.
+      self->ResetStream(s, NGHTTP2_REFUSED_STREAM);
+      return 0;
+    }
     s->request.body.append(reinterpret_cast<const char*>(data), len);
+    self->CountBody(*s);
     return 0;
+  }
+
+  // Brings the body accounting up to date after `s.request.body` changed.
+  void CountBody(H2Stream& s) {
+    const size_t size = s.request.body.size();
+    const size_t capacity = s.request.body.capacity();
+    buffered_body_ = buffered_body_ - s.counted_size + size;
+    core_.h2_body_bytes.fetch_add(
+        static_cast<int64_t>(capacity) - static_cast<int64_t>(s.counted_capacity),
+        std::memory_order_relaxed);
+    s.counted_size = size;
+    s.counted_capacity = capacity;
+  }
+
+  // The body leaves the connection (dispatched, reset or closed).
+  void ReleaseBody(H2Stream& s) {
+    buffered_body_ -= s.counted_size;
+    core_.h2_body_bytes.fetch_sub(static_cast<int64_t>(s.counted_capacity),
+                                  std::memory_order_relaxed);
+    s.counted_size = 0;
+    s.counted_capacity = 0;
+  }
+
+  // Resets a stream that was not dispatched and frees what it buffered.
+  void ResetStream(H2Stream* s, uint32_t error_code) {
+    s->reset = true;
+    ReleaseBody(*s);
+    s->request = Request();
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s->id, error_code);
   }
 
   static int OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t, void* user_data) {
@@ -241,6 +295,11 @@ class H2Connection final : public ConnectionBase,
     if (it == self->streams_.end()) return 0;
     std::unique_ptr<H2Stream> s = std::move(it->second);
     self->streams_.erase(it);
+    self->ReleaseBody(*s);
+    if (s->dispatched && --self->dispatched_streams_ == 0) {
+      self->last_progress_ = Clock::now();  // idle from here
+      self->WantTimer(self->Deadline());
+    }
     // A no-op when the handler already finished; otherwise a client RST_STREAM cancels it.
     if (auto w = s->writer.lock()) w->PeerGone();
     return 0;
@@ -288,6 +347,9 @@ class H2Connection final : public ConnectionBase,
 
   void Dispatch(H2Stream* s, bool too_large) {
     s->dispatched = true;
+    ++dispatched_streams_;
+    last_progress_ = Clock::now();
+    ReleaseBody(*s);  // the handler owns it now
     s->is_head = s->request.method == "HEAD";
     Request request = std::move(s->request);
     if (too_large) request.body = std::string();
@@ -416,7 +478,6 @@ class H2Connection final : public ConnectionBase,
     reading_ = false;
     if (closed_) return;
     if (ec) return Close();  // peer gone: every unfinished stream sees Closed()
-    Touch();
     if (!lingering_) {
       if (!Feed(read_buf_.get(), n)) return;
       Flush();
@@ -450,7 +511,8 @@ class H2Connection final : public ConnectionBase,
       return;
     }
     write_in_flight_ = true;
-    Touch();
+    write_since_ = Clock::now();
+    WantTimer(write_since_ + core_.options.idle_timeout);
     asio::async_write(
         stream_, asio::buffer(write_buf_),
         [self = this->shared_from_this()](error_code ec, size_t) { self->OnWrite(ec); });
@@ -460,7 +522,6 @@ class H2Connection final : public ConnectionBase,
     write_in_flight_ = false;
     if (closed_) return;
     if (ec) return Close();
-    Touch();
     Flush();
   }
 
@@ -486,13 +547,46 @@ class H2Connection final : public ConnectionBase,
     Flush();
   }
 
-  void Touch() { last_activity_ = Clock::now(); }
+  Clock::time_point StreamDeadline(const H2Stream& s) const {
+    return s.headers_done ? BodyDeadline(core_.options, s.body_start, s.body_received)
+                          : HeaderDeadline(core_.options, s.start);
+  }
+
+  // When the connection must act unless something happens first: the peer has to take each
+  // write within idle_timeout, streams still being received have head and body deadlines,
+  // and a connection without dispatched streams is idle from its last dispatch. Dispatched
+  // streams themselves (handlers at work) have no deadline.
+  Clock::time_point Deadline() const {
+    const ServerOptions& o = core_.options;
+    Clock::time_point d = Clock::time_point::max();
+    if (write_in_flight_) d = write_since_ + o.idle_timeout;
+    if (terminating_) return std::min(d, terminate_at_ + o.idle_timeout);
+    for (const auto& [id, s] : streams_) {
+      if (!s->dispatched && !s->reset) d = std::min(d, StreamDeadline(*s));
+    }
+    if (dispatched_streams_ == 0) d = std::min(d, last_progress_ + o.idle_timeout);
+    return d;
+  }
 
   void ArmTimer(Clock::time_point when) {
-    timer_.expires_at(when);
+    armed_ = std::min(when, Clock::now() + kTimerBackstop);
+    timer_.expires_at(armed_);
     timer_.async_wait([self = this->shared_from_this()](error_code ec) {
       if (!ec) self->OnTimer();
     });
+  }
+
+  // Brings the timer forward when a new deadline is nearer than the armed one.
+  void WantTimer(Clock::time_point when) {
+    if (!closed_ && !lingering_ && when < armed_) ArmTimer(when);
+  }
+
+  // Sends GOAWAY and closes once it is out.
+  void Terminate(uint32_t error_code) {
+    goaway_sent_ = true;
+    terminating_ = true;
+    terminate_at_ = Clock::now();
+    nghttp2_session_terminate_session(session_, error_code);
   }
 
   void OnTimer() {
@@ -502,18 +596,34 @@ class H2Connection final : public ConnectionBase,
       if (now >= linger_deadline_) return Close();
       return ArmTimer(linger_deadline_);
     }
-    const auto timeout = core_.options.idle_timeout;
-    const auto deadline = last_activity_ + timeout;
-    const bool watched = streams_.empty() || write_in_flight_;
-    if (watched && now >= deadline) {
-      if (write_in_flight_) return Close();  // the peer stopped reading
-      goaway_sent_ = true;
-      nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);
-      Flush();
-      if (closed_ || lingering_) return;
-      return ArmTimer(now + timeout);
+    const ServerOptions& o = core_.options;
+    if (write_in_flight_ && now >= write_since_ + o.idle_timeout) return Close();  // not reading
+    if (terminating_) {
+      if (now >= terminate_at_ + o.idle_timeout) return Close();
+      return ArmTimer(Deadline());
     }
-    ArmTimer(watched ? deadline : now + timeout);
+    bool head_stalled = false;
+    std::vector<H2Stream*> expired;
+    for (auto& [id, s] : streams_) {
+      if (s->dispatched || s->reset || now < StreamDeadline(*s)) continue;
+      if (s->headers_done) {
+        expired.push_back(s.get());
+      } else {
+        head_stalled = true;
+      }
+    }
+    if (head_stalled) {
+      // A header block in progress blocks every other frame on the connection.
+      Terminate(NGHTTP2_ENHANCE_YOUR_CALM);
+    } else {
+      for (H2Stream* s : expired) ResetStream(s, NGHTTP2_CANCEL);
+      if (dispatched_streams_ == 0 && now >= last_progress_ + o.idle_timeout) {
+        Terminate(NGHTTP2_NO_ERROR);
+      }
+    }
+    Flush();
+    if (closed_ || lingering_) return;
+    ArmTimer(Deadline());
   }
 
   void Close() {
@@ -523,9 +633,12 @@ class H2Connection final : public ConnectionBase,
     error_code ec;
     LowestLayer(stream_).shutdown(Tcp::socket::shutdown_both, ec);
     LowestLayer(stream_).close(ec);
+    slot_.Release();
     auto streams = std::move(streams_);
     streams_.clear();
+    dispatched_streams_ = 0;
     for (auto& [id, s] : streams) {
+      ReleaseBody(*s);
       if (auto w = s->writer.lock()) w->PeerGone();
     }
     // Never called from inside an nghttp2 callback, so the session can go now.
@@ -541,6 +654,7 @@ class H2Connection final : public ConnectionBase,
   asio::any_io_executor executor_;  // the connection's strand
   asio::steady_timer timer_;
   const std::string remote_;
+  ConnectionSlot slot_;
   std::unique_ptr<uint8_t[]> read_buf_;
   std::string write_buf_;
   nghttp2_session* session_ = nullptr;
@@ -551,24 +665,31 @@ class H2Connection final : public ConnectionBase,
   bool closed_ = false;
   bool lingering_ = false;
   bool goaway_sent_ = false;
-  Clock::time_point last_activity_;
+  bool terminating_ = false;  // GOAWAY submitted by a timeout; closing once it is sent
+  size_t buffered_body_ = 0;  // request body bytes held by streams not yet dispatched
+  int dispatched_streams_ = 0;
+  Clock::time_point last_progress_;  // last dispatch or dispatched stream's end
+  Clock::time_point write_since_;
+  Clock::time_point terminate_at_;
+  Clock::time_point armed_ = Clock::time_point::max();
   Clock::time_point linger_deadline_;
 };
 
 template <class Stream>
 void StartH2Impl(ServerCore& core, Stream stream, const beast::flat_buffer& buffer,
-                 std::string remote) {
-  std::make_shared<H2Connection<Stream>>(core, std::move(stream), std::move(remote))->Start(buffer);
+                 Accepted accepted) {
+  std::make_shared<H2Connection<Stream>>(core, std::move(stream), std::move(accepted))
+      ->Start(buffer);
 }
 
 }  // namespace
 
-void StartH2(ServerCore& core, TcpStream stream, beast::flat_buffer buffer, std::string remote) {
-  StartH2Impl(core, std::move(stream), buffer, std::move(remote));
+void StartH2(ServerCore& core, TcpStream stream, beast::flat_buffer buffer, Accepted accepted) {
+  StartH2Impl(core, std::move(stream), buffer, std::move(accepted));
 }
 
-void StartH2(ServerCore& core, TlsStream stream, beast::flat_buffer buffer, std::string remote) {
-  StartH2Impl(core, std::move(stream), buffer, std::move(remote));
+void StartH2(ServerCore& core, TlsStream stream, beast::flat_buffer buffer, Accepted accepted) {
+  StartH2Impl(core, std::move(stream), buffer, std::move(accepted));
 }
 
 }  // namespace basalt::http::internal

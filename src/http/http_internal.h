@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "http/http_server.h"
@@ -95,19 +96,66 @@ class ConnectionBase {
   virtual void ForceClose() = 0;
 };
 
+class ServerCore;
+
+// One admitted connection's place under the connection caps. Move-only; gives the place back
+// when released or destroyed, whichever comes first.
+class ConnectionSlot {
+ public:
+  ConnectionSlot() = default;
+  ConnectionSlot(ServerCore* core, std::string key) : core_(core), key_(std::move(key)) {}
+  ConnectionSlot(ConnectionSlot&& other) noexcept
+      : core_(std::exchange(other.core_, nullptr)), key_(std::move(other.key_)) {}
+  ConnectionSlot& operator=(ConnectionSlot&& other) noexcept {
+    if (this != &other) {
+      Release();
+      core_ = std::exchange(other.core_, nullptr);
+      key_ = std::move(other.key_);
+    }
+    return *this;
+  }
+  ConnectionSlot(const ConnectionSlot&) = delete;
+  ConnectionSlot& operator=(const ConnectionSlot&) = delete;
+  ~ConnectionSlot() { Release(); }
+
+  bool held() const { return core_ != nullptr; }
+  void Release();
+
+ private:
+  ServerCore* core_ = nullptr;
+  std::string key_;
+};
+
+// What the accept loop knows about a new connection.
+struct Accepted {
+  std::string remote;       // peer address, for Request::remote_address
+  Clock::time_point start;  // accept time: the first request's head deadline counts from it
+  ConnectionSlot slot;      // released when the socket closes
+};
+
 // State shared by the server and its connections. Outlives every connection callback:
 // Server::Shutdown closes all connections and joins the worker pool before it goes away.
-struct ServerCore {
+class ServerCore {
+ public:
   ServerCore(const ServerOptions& opts, Handler h);
 
+  // Effective options: zero defaults (caps, queue length, body budget) are resolved.
   ServerOptions options;
   Handler handler;
   std::optional<asio::ssl::context> tls;  // before ioc: streams may be freed with ioc
   asio::io_context ioc;
   asio::thread_pool workers;
+  // Capacity of the HTTP/2 request bodies buffered by all connections (for tests).
+  std::atomic<int64_t> h2_body_bytes{0};
 
-  // Runs the handler on the worker pool.
+  // Called on the connection's strand. Answers `request` inline when the inline handler
+  // takes it, from the overload handler when the worker queue is full, and otherwise runs
+  // the handler on the worker pool.
   void Dispatch(Request request, std::shared_ptr<WriterImpl> writer);
+
+  // Takes a place for a connection from `key` (see AdmissionKey) under the connection caps;
+  // the slot is not held() when a cap is reached.
+  ConnectionSlot Admit(const std::string& key);
 
   // False once shutdown began; the caller must close itself then.
   bool Register(const std::shared_ptr<ConnectionBase>& conn);
@@ -118,21 +166,56 @@ struct ServerCore {
   void BeginStopping();
 
  private:
+  friend class ConnectionSlot;
+  void ReleaseSlot(const std::string& key);
+
   std::mutex mu_;
   std::condition_variable idle_cv_;
   bool stopping_ = false;
   std::unordered_map<ConnectionBase*, std::weak_ptr<ConnectionBase>> connections_;
+
+  std::mutex admit_mu_;
+  int open_connections_ = 0;
+  std::unordered_map<std::string, int> per_address_;
+
+  std::atomic<int> queued_{0};  // dispatched requests no worker has started yet
 };
+
+// The key the per-address cap counts under: the address, or its /64 for IPv6 (one host
+// usually owns a whole /64).
+std::string AdmissionKey(const asio::ip::address& address);
+
+// Body bytes that buy one more second past ServerOptions::body_timeout: a sender keeping up
+// 256 KiB/s finishes a 25 MB body (in ~100 s), a trickle runs out of time. A fixed deadline
+// alone would fail honest large uploads on slow links; a rate alone lets a trickler that
+// starts fast hold on.
+inline constexpr size_t kBodyRateCredit = 256 * 1024;
+
+// Deadline of a request body whose head ended at `start` and of which `received` bytes came.
+inline Clock::time_point BodyDeadline(const ServerOptions& o, Clock::time_point start,
+                                      size_t received) {
+  if (o.body_timeout.count() <= 0) return Clock::time_point::max();
+  return start + o.body_timeout + std::chrono::seconds(received / kBodyRateCredit);
+}
+
+// Deadline of a request head that began at `start`.
+inline Clock::time_point HeaderDeadline(const ServerOptions& o, Clock::time_point start) {
+  if (o.header_timeout.count() <= 0) return Clock::time_point::max();
+  return start + o.header_timeout;
+}
+
+// Connection timers never sleep longer than this; a farther deadline is just checked again.
+inline constexpr std::chrono::seconds kTimerBackstop{60};
 
 // Start a connection on its strand. `buffer` holds bytes already read from the peer.
 void StartH1(ServerCore& core, TcpStream stream, boost::beast::flat_buffer buffer,
-             std::string remote);
+             Accepted accepted);
 void StartH1(ServerCore& core, TlsStream stream, boost::beast::flat_buffer buffer,
-             std::string remote);
+             Accepted accepted);
 void StartH2(ServerCore& core, TcpStream stream, boost::beast::flat_buffer buffer,
-             std::string remote);
+             Accepted accepted);
 void StartH2(ServerCore& core, TlsStream stream, boost::beast::flat_buffer buffer,
-             std::string remote);
+             Accepted accepted);
 
 // Write() blocks the calling handler thread while more than this much is queued unsent, so
 // a slow reader cannot make the server buffer without bound.

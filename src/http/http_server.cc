@@ -3,7 +3,11 @@
 // h2_connection.cc.
 #include "http/http_server.h"
 
+#include <fcntl.h>
 #include <openssl/ssl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/bind_executor.hpp>
@@ -28,20 +32,107 @@ const std::string* Request::FindHeader(std::string_view name) const {
 
 namespace internal {
 
+namespace {
+
+// Descriptors kept free for the store, logs and models when the connection cap is derived
+// from RLIMIT_NOFILE.
+constexpr int kReservedDescriptors = 128;
+constexpr int kMinDerivedConnections = 16;
+
+ServerOptions Resolve(ServerOptions o) {
+  if (o.max_connections <= 0) {
+    rlimit limit{};
+    rlim_t soft = 1024;
+    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0) soft = limit.rlim_cur;
+    const rlim_t capped = std::min<rlim_t>(soft, 1 << 20);
+    o.max_connections =
+        std::max(kMinDerivedConnections, static_cast<int>(capped) - kReservedDescriptors);
+  }
+  if (o.max_connections_per_address <= 0) o.max_connections_per_address = o.max_connections;
+  if (o.max_queued_requests <= 0) o.max_queued_requests = 4 * std::max(1, o.worker_threads);
+  if (o.max_buffered_body_bytes == 0) o.max_buffered_body_bytes = o.max_body_bytes + (1 << 20);
+  return o;
+}
+
+void DefaultOverload(const Request&, ResponseWriter& writer) {
+  writer.Respond(503, {{"Content-Type", "text/plain"}, {"Retry-After", "1"}},
+                 "The server is busy. Try your request again.\n");
+}
+
+}  // namespace
+
 ServerCore::ServerCore(const ServerOptions& opts, Handler h)
-    : options(opts),
+    : options(Resolve(opts)),
       handler(std::move(h)),
       ioc(std::max(1, opts.io_threads)),
       workers(static_cast<size_t>(std::max(1, opts.worker_threads))) {}
 
 void ServerCore::Dispatch(Request request, std::shared_ptr<WriterImpl> writer) {
+  if (options.inline_handler) {
+    bool answered = false;
+    // An inline handler that throws is treated as having declined the request.
+    try {
+      answered = options.inline_handler(request, *writer);
+    } catch (...) {
+    }
+    if (answered) return;
+  }
+  // Counted before posting and uncounted when a worker picks it up, so the bound holds
+  // however many I/O threads dispatch at once.
+  if (queued_.fetch_add(1, std::memory_order_acq_rel) >= options.max_queued_requests) {
+    queued_.fetch_sub(1, std::memory_order_acq_rel);
+    try {
+      if (options.overload_handler) {
+        options.overload_handler(request, *writer);
+      } else {
+        DefaultOverload(request, *writer);
+      }
+    } catch (...) {
+    }
+    return;  // a writer left unanswered answers 500 as it goes
+  }
   asio::post(workers, [this, request = std::move(request), writer = std::move(writer)]() mutable {
+    queued_.fetch_sub(1, std::memory_order_acq_rel);
     // An escaping exception would kill a pool thread; the dropped writer answers 500.
     try {
       handler(std::move(request), std::move(writer));
     } catch (...) {
     }
   });
+}
+
+ConnectionSlot ServerCore::Admit(const std::string& key) {
+  std::lock_guard lock(admit_mu_);
+  if (open_connections_ >= options.max_connections) return {};
+  int& mine = per_address_[key];
+  if (mine >= options.max_connections_per_address) return {};
+  ++mine;
+  ++open_connections_;
+  return ConnectionSlot(this, key);
+}
+
+void ServerCore::ReleaseSlot(const std::string& key) {
+  std::lock_guard lock(admit_mu_);
+  --open_connections_;
+  auto it = per_address_.find(key);
+  if (it != per_address_.end() && --it->second <= 0) per_address_.erase(it);
+}
+
+void ConnectionSlot::Release() {
+  if (ServerCore* core = std::exchange(core_, nullptr)) core->ReleaseSlot(key_);
+}
+
+std::string AdmissionKey(const asio::ip::address& address) {
+  if (address.is_v6()) {
+    const asio::ip::address_v6 v6 = address.to_v6();
+    if (v6.is_v4_mapped()) {
+      return asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_string();
+    }
+    asio::ip::address_v6::bytes_type bytes = v6.to_bytes();
+    std::fill(bytes.begin() + 8, bytes.end(), 0);
+    return asio::ip::address_v6(bytes).to_string() + "/64";
+  }
+  return address.to_string();
 }
 
 bool ServerCore::Register(const std::shared_ptr<ConnectionBase>& conn) {
@@ -131,18 +222,21 @@ template <class Stream>
 class Detector final : public ConnectionBase,
                        public std::enable_shared_from_this<Detector<Stream>> {
  public:
-  Detector(ServerCore& core, Stream stream, std::string remote)
+  Detector(ServerCore& core, Stream stream, Accepted accepted)
       : core_(core),
         stream_(std::move(stream)),
         timer_(stream_.get_executor()),
-        remote_(std::move(remote)) {}
+        accepted_(std::move(accepted)) {}
 
   void Start() {
     if (!core_.Register(this->shared_from_this())) {
       CloseSocket();
       return;
     }
-    timer_.expires_after(core_.options.idle_timeout);
+    // The handshake and the first bytes count against the first request's head deadline.
+    const ServerOptions& o = core_.options;
+    timer_.expires_at(o.header_timeout.count() > 0 ? HeaderDeadline(o, accepted_.start)
+                                                   : accepted_.start + o.idle_timeout);
     timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
       if (!ec) self->Fail();
     });
@@ -199,9 +293,9 @@ class Detector final : public ConnectionBase,
     // The new connection registers itself before this one leaves, so Shutdown never sees a
     // gap.
     if (h2) {
-      StartH2(core_, std::move(stream_), std::move(buffer_), std::move(remote_));
+      StartH2(core_, std::move(stream_), std::move(buffer_), std::move(accepted_));
     } else {
-      StartH1(core_, std::move(stream_), std::move(buffer_), std::move(remote_));
+      StartH1(core_, std::move(stream_), std::move(buffer_), std::move(accepted_));
     }
     core_.Unregister(this);
   }
@@ -217,13 +311,14 @@ class Detector final : public ConnectionBase,
   void CloseSocket() {
     boost::system::error_code ec;
     LowestLayer(stream_).close(ec);
+    accepted_.slot.Release();
   }
 
   ServerCore& core_;
   Stream stream_;
   asio::steady_timer timer_;
   boost::beast::flat_buffer buffer_;
-  std::string remote_;
+  Accepted accepted_;
   bool done_ = false;
 };
 
@@ -261,11 +356,13 @@ class ServerImpl final : public Server {
     if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_.bind(endpoint, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (!ec) acceptor_.non_blocking(true, ec);
     if (ec) {
       return Status::Unavailable("cannot listen on " + o.host + ":" + std::to_string(o.port) +
                                  ": " + ec.message());
     }
     port_ = acceptor_.local_endpoint(ec).port();
+    spare_fd_ = OpenSpare();
 
     Accept();
     const int threads = std::max(1, o.io_threads);
@@ -288,6 +385,10 @@ class ServerImpl final : public Server {
 
   int port() const override { return port_; }
 
+  size_t BufferedBodyBytesForTest() const override {
+    return static_cast<size_t>(std::max<int64_t>(0, core_.h2_body_bytes.load()));
+  }
+
   void Shutdown(std::chrono::milliseconds grace) override {
     std::lock_guard lock(shutdown_mu_);
     if (shut_down_) return;
@@ -298,6 +399,7 @@ class ServerImpl final : public Server {
         boost::system::error_code ec;
         acceptor_.close(ec);
         retry_timer_.cancel();
+        if (spare_fd_ >= 0) ::close(std::exchange(spare_fd_, -1));
       });
       for (auto& conn : core_.Snapshot()) conn->BeginShutdown();
       core_.WaitIdle(Clock::now() + grace);
@@ -310,6 +412,7 @@ class ServerImpl final : public Server {
     core_.ioc.stop();
     for (auto& t : io_threads_) t.join();
     io_threads_.clear();
+    if (spare_fd_ >= 0) ::close(std::exchange(spare_fd_, -1));
   }
 
  private:
@@ -323,31 +426,67 @@ class ServerImpl final : public Server {
   void OnAccept(boost::system::error_code ec, Tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
     if (ec) {
-      // Typically EMFILE: back off instead of spinning.
+      // Out of descriptors: shed the waiting client with the spare one, so it fails now
+      // instead of hanging in the backlog. Each round takes one client off the backlog, so
+      // this cannot spin; anything else (or no spare) backs off.
+      if ((ec == boost::system::errc::too_many_files_open ||
+           ec == boost::system::errc::too_many_files_open_in_system) &&
+          ShedOneWithSpare()) {
+        return Accept();
+      }
       retry_timer_.expires_after(std::chrono::milliseconds(50));
       retry_timer_.async_wait([this](boost::system::error_code wait_ec) {
-        if (!wait_ec && acceptor_.is_open()) Accept();
+        if (wait_ec || !acceptor_.is_open()) return;
+        if (spare_fd_ < 0) spare_fd_ = OpenSpare();
+        Accept();
       });
       return;
     }
     boost::system::error_code ignored;
-    socket.set_option(Tcp::no_delay(true), ignored);
     const Tcp::endpoint peer = socket.remote_endpoint(ignored);
-    std::string remote = ignored ? std::string() : peer.address().to_string();
+    if (ignored) {  // already gone
+      socket.close(ignored);
+      return Accept();
+    }
+    Accepted accepted{peer.address().to_string(), Clock::now(),
+                      core_.Admit(AdmissionKey(peer.address()))};
+    if (!accepted.slot.held()) {
+      // Over a connection cap: close at once. No response, since the protocol is not known
+      // yet and reading it would hold the socket longer.
+      socket.close(ignored);
+      return Accept();
+    }
+    socket.set_option(Tcp::no_delay(true), ignored);
     auto executor = socket.get_executor();
     if (core_.tls) {
       auto d = std::make_shared<Detector<TlsStream>>(
-          core_, TlsStream(std::move(socket), *core_.tls), std::move(remote));
+          core_, TlsStream(std::move(socket), *core_.tls), std::move(accepted));
       asio::post(executor, [d] { d->Start(); });
     } else {
-      auto d = std::make_shared<Detector<TcpStream>>(core_, std::move(socket), std::move(remote));
+      auto d =
+          std::make_shared<Detector<TcpStream>>(core_, std::move(socket), std::move(accepted));
       asio::post(executor, [d] { d->Start(); });
     }
     Accept();
   }
 
+  static int OpenSpare() { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
+
+  // Frees the spare descriptor to accept one waiting client and close it. True when a client
+  // was shed.
+  bool ShedOneWithSpare() {
+    if (spare_fd_ < 0) return false;
+    ::close(spare_fd_);
+    // The acceptor is non-blocking (Init), so an empty backlog returns EAGAIN.
+    const int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd >= 0) ::close(fd);
+    spare_fd_ = OpenSpare();
+    return fd >= 0;
+  }
+
   ServerCore core_;  // first: destroyed last
   Tcp::acceptor acceptor_;
+  int spare_fd_ = -1;  // kept open to shed clients when descriptors run out (acceptor strand)
   asio::steady_timer retry_timer_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::vector<std::thread> io_threads_;
