@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 #include <nghttp2/nghttp2.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -117,6 +120,20 @@ class RawConn {
         Tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
     socket_.set_option(Tcp::no_delay(true));
   }
+  // Connects from `source` (any 127.x.y.z works on Linux); check connected().
+  RawConn(int port, const std::string& source) : socket_(ioc_) {
+    error_code ec;
+    socket_.open(Tcp::v4(), ec);
+    if (!ec) socket_.bind(Tcp::endpoint(asio::ip::make_address(source), 0), ec);
+    if (!ec) {
+      socket_.connect(
+          Tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)),
+          ec);
+    }
+    connected_ = !ec;
+  }
+
+  bool connected() const { return connected_; }
 
   void Send(std::string_view bytes) {
     error_code ec;
@@ -196,6 +213,7 @@ class RawConn {
   Tcp::socket socket_;
   std::string data_;
   bool eof_ = false;
+  bool connected_ = true;
 };
 
 std::string Get(std::string_view target, std::string_view extra = "") {
@@ -256,7 +274,7 @@ class H2Client {
     for (auto& [n, v] : headers) add(n, v);
     nghttp2_data_provider2 provider{};
     if (body) {
-      uploads_.push_back(std::make_unique<Upload>(Upload{std::move(*body), 0}));
+      uploads_.push_back(std::make_unique<Upload>(Upload{std::move(*body), 0, false}));
       provider.source.ptr = uploads_.back().get();
       provider.read_callback = &ReadUpload;
     }
@@ -264,6 +282,22 @@ class H2Client {
                                                body ? &provider : nullptr, nullptr);
     results_[id];
     return id;
+  }
+
+  // Opens a request whose body is sent later with Feed().
+  int32_t SubmitOpen(const std::string& method, const std::string& path,
+                     std::vector<std::pair<std::string, std::string>> headers = {}) {
+    const int32_t id = Submit(method, path, std::move(headers), std::string());
+    uploads_.back()->open = true;
+    open_uploads_[id] = uploads_.back().get();
+    return id;
+  }
+  // Queues body bytes for an open request (`end` ends it); sent by the next Pump().
+  void Feed(int32_t id, std::string_view data, bool end = false) {
+    Upload* u = open_uploads_[id];
+    u->data += data;
+    if (end) u->open = false;
+    nghttp2_session_resume_data(session_, id);
   }
 
   void Rst(int32_t id) {
@@ -312,6 +346,7 @@ class H2Client {
   struct Upload {
     std::string data;
     size_t offset;
+    bool open = false;  // more data may come (SubmitOpen)
   };
 
   void Send() {
@@ -334,9 +369,10 @@ class H2Client {
                                   uint32_t* flags, nghttp2_data_source* source, void*) {
     auto* u = static_cast<Upload*>(source->ptr);
     const size_t n = std::min(length, u->data.size() - u->offset);
+    if (n == 0 && u->open) return NGHTTP2_ERR_DEFERRED;
     std::memcpy(buf, u->data.data() + u->offset, n);
     u->offset += n;
-    if (u->offset == u->data.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (u->offset == u->data.size() && !u->open) *flags |= NGHTTP2_DATA_FLAG_EOF;
     return static_cast<nghttp2_ssize>(n);
   }
 
@@ -380,6 +416,7 @@ class H2Client {
   nghttp2_session* session_ = nullptr;
   std::map<int32_t, Result> results_;
   std::vector<std::unique_ptr<Upload>> uploads_;
+  std::map<int32_t, Upload*> open_uploads_;
   bool eof_ = false;
   bool goaway_received_ = false;
 };
@@ -1193,6 +1230,537 @@ TEST(Lifecycle, ManyRequestsAcrossProtocols) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), 800);
+}
+
+// ---------------------------------------------------------------- slow and greedy clients
+
+// Options with short deadlines; each test shortens what it exercises.
+ServerOptions ShortDeadlines() {
+  ServerOptions options;
+  options.header_timeout = 30s;
+  options.body_timeout = 30s;
+  options.idle_timeout = 30s;
+  return options;
+}
+
+// Sends `next()` one byte every `every` until the server closes or `limit` passes; returns
+// how long the server took to close (or -1).
+int64_t TrickleUntilClosed(RawConn& c, const std::function<char()>& next,
+                           std::chrono::milliseconds every, std::chrono::milliseconds limit) {
+  const auto t0 = Clock::now();
+  while (Clock::now() - t0 < limit) {
+    const char byte = next();
+    c.Send(std::string_view(&byte, 1));
+    const auto until = Clock::now() + every;
+    while (Clock::now() < until && !c.eof()) {
+      c.ReadMore(std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()));
+    }
+    if (c.eof()) return MillisSince(t0);
+  }
+  return -1;
+}
+
+// An HTTP/2 frame for the raw client.
+std::string H2Frame(uint8_t type, uint8_t flags, uint32_t stream, std::string_view payload) {
+  std::string f;
+  f.push_back(static_cast<char>((payload.size() >> 16) & 0xff));
+  f.push_back(static_cast<char>((payload.size() >> 8) & 0xff));
+  f.push_back(static_cast<char>(payload.size() & 0xff));
+  f.push_back(static_cast<char>(type));
+  f.push_back(static_cast<char>(flags));
+  f.push_back(static_cast<char>((stream >> 24) & 0x7f));
+  f.push_back(static_cast<char>((stream >> 16) & 0xff));
+  f.push_back(static_cast<char>((stream >> 8) & 0xff));
+  f.push_back(static_cast<char>(stream & 0xff));
+  f.append(payload);
+  return f;
+}
+
+TEST(SlowClients, Http1HeaderTrickleGets408AndClose) {
+  auto rec = std::make_shared<Recorder>();
+  ServerOptions options = ShortDeadlines();
+  options.header_timeout = 500ms;
+  auto server = StartServer(EchoHandler(rec), options);
+  ASSERT_TRUE(server);
+  RawConn c(server->port());
+  c.Send("GET / HTTP/1.1\r\nHost: h\r\nX-Slow: ");
+  // Each byte used to restart the idle timer, so this never ended.
+  const int64_t closed_ms = TrickleUntilClosed(c, [] { return 'a'; }, 100ms, 5s);
+  ASSERT_GE(closed_ms, 0) << "server kept the trickling connection open";
+  EXPECT_GE(closed_ms, 300);
+  EXPECT_LT(closed_ms, 3000);  // deadline plus the linger
+  EXPECT_NE(c.data().find("HTTP/1.1 408"), std::string::npos) << c.data();
+  EXPECT_EQ(rec->Count(), 0u);
+}
+
+TEST(SlowClients, Http1FirstRequestDeadlineCountsFromAccept) {
+  auto rec = std::make_shared<Recorder>();
+  ServerOptions options = ShortDeadlines();
+  options.header_timeout = 500ms;
+  auto server = StartServer(EchoHandler(rec), options);
+  ASSERT_TRUE(server);
+  RawConn silent(server->port());
+  const auto t0 = Clock::now();
+  EXPECT_TRUE(silent.WaitEof(3s));
+  EXPECT_GE(MillisSince(t0), 300);
+}
+
+TEST(SlowClients, Http1KeepAliveWaitUsesIdleTimeout) {
+  auto rec = std::make_shared<Recorder>();
+  ServerOptions options = ShortDeadlines();
+  options.header_timeout = 300ms;
+  options.idle_timeout = 5s;
+  auto server = StartServer(EchoHandler(rec), options);
+  ASSERT_TRUE(server);
+  RawConn c(server->port());
+  c.Send(Get("/one"));
+  ASSERT_TRUE(c.ReadResponse());
+  std::this_thread::sleep_for(800ms);  // idle between requests: longer than header_timeout
+  c.Send(Get("/two"));
+  auto res = c.ReadResponse();
+  ASSERT_TRUE(res);
+  EXPECT_EQ((*res)["x-target"], "/two");
+}
+
+TEST(SlowClients, Http1BodyTrickleGets408AndClose) {
+  auto rec = std::make_shared<Recorder>();
+  ServerOptions options = ShortDeadlines();
+  options.body_timeout = 500ms;
+  auto server = StartServer(EchoHandler(rec), options);
+  ASSERT_TRUE(server);
+  RawConn c(server->port());
+  c.Send("POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 1000\r\n\r\n");
+  const int64_t closed_ms = TrickleUntilClosed(c, [] { return 'b'; }, 100ms, 5s);
+  ASSERT_GE(closed_ms, 0) << "server kept the trickling connection open";
+  EXPECT_GE(closed_ms, 300);
+  EXPECT_LT(closed_ms, 3000);
+  EXPECT_NE(c.data().find("HTTP/1.1 408"), std::string::npos) << c.data();
+  EXPECT_EQ(rec->Count(), 0u);
+}
+
+TEST(SlowClients, Http1WorkingHandlerIsNotTimedOut) {
+  ServerOptions options = ShortDeadlines();
+  options.header_timeout = 200ms;
+  options.body_timeout = 200ms;
+  options.idle_timeout = 200ms;
+  auto server = StartServer(
+      [](Request, std::shared_ptr<ResponseWriter> w) {
+        std::this_thread::sleep_for(1s);
+        w->Respond(200, {}, "done");
+      },
+      options);
+  ASSERT_TRUE(server);
+  RawConn c(server->port());
+  c.Send("POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n{}");
+  auto res = c.ReadResponse(5s);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->body(), "done");
+}
+
+TEST(SlowClients, Http2HeaderBlockTrickleClosesConnection) {
+  auto rec = std::make_shared<Recorder>();
+  ServerOptions options = ShortDeadlines();
+  options.header_timeout = 500ms;
+  auto server = StartServer(EchoHandler(rec), options);
+  ASSERT_TRUE(server);
+  RawConn c(server->port());
+  // HEADERS without END_HEADERS (:method GET, :scheme http, :path / from the HPACK static
+  // table), then one CONTINUATION frame per 100 ms that never ends the block.
+  c.Send(std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") + H2Frame(0x4, 0, 0, "") +
+         H2Frame(0x1, 0x1, 1, "\x82\x86\x84"));
+  const std::string literal("\x00\x03x-a\x01" "b", 7);
+  const auto t0 = Clock::now();
+  bool closed = false;
+  while (!closed && Clock::now() - t0 < 5s) {
+    c.Send(H2Frame(0x9, 0, 1, literal));
+    const auto until = Clock::now() + 100ms;
+    while (Clock::now() < until && !c.eof()) {
+      c.ReadMore(std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()));
+    }
+    closed = c.eof();
+  }
+  ASSERT_TRUE(closed) << "an open header block kept the connection alive";
+  EXPECT_GE(MillisSince(t0), 300);
+  EXPECT_LT(MillisSince(t0), 3500);
+  EXPECT_EQ(rec->Count(), 0u);
+}
+
+TEST(SlowClients, Http2BodyTrickleResetsStreamOnly) {
+  auto rec = std::make_shared<Recorder>();
+  ServerOptions options = ShortDeadlines();
+  options.body_timeout = 500ms;
+  auto server = StartServer(EchoHandler(rec), options);
+  ASSERT_TRUE(server);
+  H2Client c(server->port());
+  const int32_t id = c.SubmitOpen("POST", "/slow", {{"content-length", "1000"}});
+  const auto t0 = Clock::now();
+  while (!c.result(id).closed && Clock::now() - t0 < 5s) {
+    c.Feed(id, "x");
+    c.Pump([&] { return c.result(id).closed; }, 100ms);
+  }
+  ASSERT_TRUE(c.result(id).closed) << "the trickled stream was never reset";
+  EXPECT_EQ(c.result(id).error_code, static_cast<uint32_t>(NGHTTP2_CANCEL));
+  EXPECT_GE(MillisSince(t0), 300);
+  EXPECT_LT(MillisSince(t0), 3000);
+  // The connection itself is fine.
+  const int32_t next = c.Submit("GET", "/next");
+  ASSERT_TRUE(c.PumpUntilClosed(next));
+  EXPECT_EQ(c.result(next).status, 200);
+  EXPECT_EQ(rec->Count(), 1u);
+}
+
+TEST(SlowClients, Http2StalledStreamDoesNotKeepConnectionAlive) {
+  auto rec = std::make_shared<Recorder>();
+  ServerOptions options = ShortDeadlines();
+  options.idle_timeout = 500ms;
+  auto server = StartServer(EchoHandler(rec), options);
+  ASSERT_TRUE(server);
+  H2Client c(server->port());
+  c.SubmitOpen("POST", "/stalled");
+  const auto t0 = Clock::now();
+  // An open stream used to exempt the connection from every timeout.
+  ASSERT_TRUE(c.Pump([&] { return c.eof(); }, 4s)) << "connection kept alive by a stalled stream";
+  EXPECT_TRUE(c.goaway_received());
+  EXPECT_GE(MillisSince(t0), 300);
+  EXPECT_EQ(rec->Count(), 0u);
+}
+
+TEST(SlowClients, Http2DispatchedStreamKeepsConnectionAlive) {
+  ServerOptions options = ShortDeadlines();
+  options.idle_timeout = 200ms;
+  options.header_timeout = 200ms;
+  options.body_timeout = 200ms;
+  auto server = StartServer(
+      [](Request, std::shared_ptr<ResponseWriter> w) {
+        std::this_thread::sleep_for(1s);
+        w->Respond(200, {}, "done");
+      },
+      options);
+  ASSERT_TRUE(server);
+  H2Client c(server->port());
+  const int32_t id = c.Submit("POST", "/work", {}, std::string("{}"));
+  ASSERT_TRUE(c.PumpUntilClosed(id, 5s));
+  EXPECT_EQ(c.result(id).status, 200);
+  EXPECT_EQ(c.result(id).body, "done");
+}
+
+TEST(SlowClients, Http2ContentLengthReservesNothing) {
+  auto rec = std::make_shared<Recorder>();
+  auto server = StartServer(EchoHandler(rec));
+  ASSERT_TRUE(server);
+  H2Client c(server->port());
+  constexpr int kStreams = 100;
+  std::vector<int32_t> ids;
+  for (int i = 0; i < kStreams; ++i) {
+    ids.push_back(c.SubmitOpen("POST", "/big", {{"content-length", "25000000"}}));
+    c.Feed(ids.back(), "0123456789");
+  }
+  // Each stream used to reserve its announced 25 MB (2.5 GB here).
+  ASSERT_TRUE(c.Pump([&] { return server->BufferedBodyBytesForTest() >= kStreams * 10; }, 5s));
+  EXPECT_LT(server->BufferedBodyBytesForTest(), 64u * 1024);
+  for (int32_t id : ids) c.Rst(id);
+  EXPECT_TRUE(c.Pump([&] { return server->BufferedBodyBytesForTest() == 0; }, 5s));
+  EXPECT_EQ(rec->Count(), 0u);
+}
+
+TEST(SlowClients, Http2BufferedBodiesPerConnectionAreCapped) {
+  auto rec = std::make_shared<Recorder>();
+  ServerOptions options;
+  options.max_body_bytes = 8000;
+  options.max_buffered_body_bytes = 10000;
+  auto server = StartServer(EchoHandler(rec), options);
+  ASSERT_TRUE(server);
+  H2Client c(server->port());
+  const int32_t first = c.SubmitOpen("POST", "/first");
+  c.Feed(first, std::string(6000, 'a'));
+  ASSERT_TRUE(c.Pump([&] { return server->BufferedBodyBytesForTest() >= 6000; }));
+  const int32_t second = c.SubmitOpen("POST", "/second");
+  c.Feed(second, std::string(6000, 'b'));
+  ASSERT_TRUE(c.PumpUntilClosed(second));
+  EXPECT_EQ(c.result(second).error_code, static_cast<uint32_t>(NGHTTP2_REFUSED_STREAM));
+  c.Feed(first, std::string(1000, 'a'), /*end=*/true);
+  ASSERT_TRUE(c.PumpUntilClosed(first));
+  EXPECT_EQ(c.result(first).status, 200);
+  EXPECT_EQ(c.result(first).body.size(), 7000u);
+  // One body over max_body_bytes still takes the body_too_large path.
+  const int32_t huge = c.Submit("POST", "/huge", {}, std::string(9000, 'c'));
+  ASSERT_TRUE(c.PumpUntilClosed(huge));
+  EXPECT_EQ(c.result(huge).status, 413);
+  EXPECT_TRUE(c.Pump([&] { return server->BufferedBodyBytesForTest() == 0; }));
+}
+
+// Opens connections until one answers, for up to `timeout` (closed slots free up async).
+bool EventuallyServes(int port, std::chrono::milliseconds timeout = 3s) {
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    RawConn c(port);
+    c.Send(Get("/again"));
+    if (auto res = c.ReadResponse(500ms); res && res->result_int() == 200) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+TEST(ConnectionCaps, PerAddressCap) {
+  auto rec = std::make_shared<Recorder>();
+  ServerOptions options;
+  options.max_connections_per_address = 2;
+  options.max_connections = 100;
+  auto server = StartServer(EchoHandler(rec), options);
+  ASSERT_TRUE(server);
+  auto first = std::make_unique<RawConn>(server->port());
+  RawConn second(server->port());
+  for (RawConn* c : {first.get(), &second}) {
+    c->Send(Get("/held"));
+    ASSERT_TRUE(c->ReadResponse());
+  }
+  RawConn third(server->port());
+  EXPECT_TRUE(third.WaitEof(3s));
+  EXPECT_TRUE(third.data().empty());
+  RawConn other_address(server->port(), "127.0.0.2");
+  if (other_address.connected()) {
+    other_address.Send(Get("/other"));
+    auto res = other_address.ReadResponse();
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->result_int(), 200);
+  }
+  first.reset();
+  EXPECT_TRUE(EventuallyServes(server->port()));
+  second.Send(Get("/still"));
+  EXPECT_TRUE(second.ReadResponse());
+}
+
+TEST(ConnectionCaps, TotalCap) {
+  auto rec = std::make_shared<Recorder>();
+  ServerOptions options;
+  options.max_connections = 2;
+  auto server = StartServer(EchoHandler(rec), options);
+  ASSERT_TRUE(server);
+  auto first = std::make_unique<RawConn>(server->port());
+  H2Client second(server->port());
+  first->Send(Get("/held"));
+  ASSERT_TRUE(first->ReadResponse());
+  const int32_t id = second.Submit("GET", "/held");
+  ASSERT_TRUE(second.PumpUntilClosed(id));
+  RawConn third(server->port(), "127.0.0.3");
+  if (third.connected()) {
+    EXPECT_TRUE(third.WaitEof(3s));
+  }
+  RawConn fourth(server->port());
+  EXPECT_TRUE(fourth.WaitEof(3s));
+  first.reset();
+  EXPECT_TRUE(EventuallyServes(server->port()));
+}
+
+TEST(ConnectionCaps, DefaultsAllowManyLoopbackConnections) {
+  auto rec = std::make_shared<Recorder>();
+  auto server = StartServer(EchoHandler(rec));
+  ASSERT_TRUE(server);
+  std::vector<std::unique_ptr<RawConn>> conns;
+  for (int i = 0; i < 64; ++i) conns.push_back(std::make_unique<RawConn>(server->port()));
+  for (auto& c : conns) c->Send(Get("/many"));
+  for (auto& c : conns) {
+    auto res = c->ReadResponse();
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->result_int(), 200);
+  }
+}
+
+// Restores RLIMIT_NOFILE when it goes out of scope.
+class FdLimitGuard {
+ public:
+  FdLimitGuard() { ::getrlimit(RLIMIT_NOFILE, &saved_); }
+  ~FdLimitGuard() { ::setrlimit(RLIMIT_NOFILE, &saved_); }
+  // Lowers the soft limit so that exactly `free` more descriptors can be opened.
+  bool AllowOnly(int free) {
+    // New descriptors take the lowest free numbers below the limit: stop right before the
+    // (free + 1)th free number.
+    int limit = 0;
+    for (int left = free;; ++limit) {
+      if (::fcntl(limit, F_GETFD) != -1) continue;  // open
+      if (left == 0) break;
+      --left;
+    }
+    rlimit lowered = saved_;
+    lowered.rlim_cur = static_cast<rlim_t>(limit);
+    return ::setrlimit(RLIMIT_NOFILE, &lowered) == 0;
+  }
+
+ private:
+  rlimit saved_{};
+};
+
+// A client socket made before the descriptor limit is lowered.
+class PlainSocket {
+ public:
+  PlainSocket() : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {}
+  ~PlainSocket() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool Connect(int port) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  }
+  void Send(std::string_view s) { (void)::send(fd_, s.data(), s.size(), MSG_NOSIGNAL); }
+  // Reads until `timeout`; returns what came and sets *closed on EOF or reset.
+  std::string Read(std::chrono::milliseconds timeout, bool* closed) {
+    std::string out;
+    *closed = false;
+    const auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+      pollfd p{fd_, POLLIN, 0};
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (::poll(&p, 1, static_cast<int>(std::max<int64_t>(1, left.count()))) <= 0) continue;
+      char buf[4096];
+      const ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
+      if (n <= 0) {
+        *closed = true;
+        break;
+      }
+      out.append(buf, static_cast<size_t>(n));
+      if (out.find("\r\n\r\n") != std::string::npos) break;
+    }
+    return out;
+  }
+
+ private:
+  int fd_;
+};
+
+TEST(ConnectionCaps, OutOfDescriptorsShedsWaitingClient) {
+  auto rec = std::make_shared<Recorder>();
+  ServerOptions options;
+  options.max_connections = 10'000;  // reach the descriptor limit, not the cap
+  auto server = StartServer(EchoHandler(rec), options);
+  ASSERT_TRUE(server);
+  PlainSocket a, b, c;
+  bool closed = false;
+  {
+    FdLimitGuard guard;
+    ASSERT_TRUE(guard.AllowOnly(2));
+    ASSERT_TRUE(a.Connect(server->port()));
+    a.Send(Get("/a"));
+    EXPECT_NE(a.Read(3s, &closed).find("200 OK"), std::string::npos);
+    ASSERT_TRUE(b.Connect(server->port()));
+    b.Send(Get("/b"));
+    EXPECT_NE(b.Read(3s, &closed).find("200 OK"), std::string::npos);
+    // No descriptor left for this one: it is accepted on the spare and closed, instead of
+    // waiting in the backlog.
+    ASSERT_TRUE(c.Connect(server->port()));
+    const std::string got = c.Read(3s, &closed);
+    EXPECT_TRUE(closed);
+    EXPECT_TRUE(got.empty()) << got;
+  }
+  EXPECT_TRUE(EventuallyServes(server->port()));
+}
+
+// A handler that blocks on `release` for targets starting with /block.
+struct BlockingHandler {
+  Event entered;
+  Event release;
+  std::atomic<int> ran{0};
+
+  Handler Make() {
+    return [this](Request req, std::shared_ptr<ResponseWriter> w) {
+      ++ran;
+      if (req.target.rfind("/block", 0) == 0) {
+        entered.Set();
+        release.Wait(10s);
+      }
+      w->Respond(200, {}, "worked:" + req.target);
+    };
+  }
+};
+
+TEST(WorkerQueue, OverflowAnsweredByOverloadHandler) {
+  BlockingHandler h;
+  ServerOptions options;
+  options.worker_threads = 1;
+  options.max_queued_requests = 1;
+  options.overload_handler = [](const Request& req, ResponseWriter& w) {
+    w.Respond(529, {{"x-overload", req.target}}, "busy");
+  };
+  auto server = StartServer(h.Make(), options);
+  ASSERT_TRUE(server);
+  RawConn blocked(server->port());
+  blocked.Send(Get("/block"));
+  ASSERT_TRUE(h.entered.Wait());
+  // One connection, so the server dispatches in order: /queued waits, /over overflows.
+  H2Client c(server->port());
+  const int32_t queued = c.Submit("GET", "/queued");
+  const int32_t over = c.Submit("GET", "/over");
+  ASSERT_TRUE(c.PumpUntilClosed(over));
+  EXPECT_EQ(c.result(over).status, 529);
+  EXPECT_EQ(c.Header(over, "x-overload"), "/over");
+  EXPECT_FALSE(c.result(queued).closed);
+  h.release.Set();
+  ASSERT_TRUE(c.PumpUntilClosed(queued));
+  EXPECT_EQ(c.result(queued).body, "worked:/queued");
+  auto res = blocked.ReadResponse();
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->body(), "worked:/block");
+  EXPECT_EQ(h.ran.load(), 2);
+}
+
+TEST(WorkerQueue, DefaultOverloadIs503) {
+  BlockingHandler h;
+  ServerOptions options;
+  options.worker_threads = 1;
+  options.max_queued_requests = 1;
+  auto server = StartServer(h.Make(), options);
+  ASSERT_TRUE(server);
+  RawConn blocked(server->port());
+  blocked.Send(Get("/block"));
+  ASSERT_TRUE(h.entered.Wait());
+  H2Client c(server->port());
+  const int32_t queued = c.Submit("GET", "/queued");
+  const int32_t over = c.Submit("GET", "/over");
+  ASSERT_TRUE(c.PumpUntilClosed(over));
+  EXPECT_EQ(c.result(over).status, 503);
+  h.release.Set();
+  ASSERT_TRUE(c.PumpUntilClosed(queued));
+  EXPECT_EQ(c.result(queued).status, 200);
+}
+
+TEST(WorkerQueue, InlineHandlerAnswersWhileWorkersBlocked) {
+  BlockingHandler h;
+  ServerOptions options;
+  options.worker_threads = 1;
+  options.max_queued_requests = 1;
+  options.inline_handler = [](const Request& req, ResponseWriter& w) {
+    if (req.method != "GET" || req.target != "/health") return false;
+    w.Respond(200, {{"content-type", "application/json"}}, R"({"status":"ok"})");
+    return true;
+  };
+  auto server = StartServer(h.Make(), options);
+  ASSERT_TRUE(server);
+  RawConn blocked(server->port());
+  blocked.Send(Get("/block"));
+  ASSERT_TRUE(h.entered.Wait());
+  RawConn queued(server->port());
+  queued.Send(Get("/queued"));  // fills the queue
+  for (int i = 0; i < 3; ++i) {
+    RawConn health(server->port());
+    health.Send(Get("/health"));
+    auto res = health.ReadResponse(2s);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->result_int(), 200);
+    EXPECT_EQ(res->body(), R"({"status":"ok"})");
+  }
+  H2Client c(server->port());
+  const int32_t id = c.Submit("GET", "/health");
+  ASSERT_TRUE(c.PumpUntilClosed(id, 2s));
+  EXPECT_EQ(c.result(id).status, 200);
+  EXPECT_FALSE(h.release.IsSet());
+  h.release.Set();
+  auto res = queued.ReadResponse();
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->body(), "worked:/queued");
+  EXPECT_EQ(h.ran.load(), 2);
 }
 
 // ---------------------------------------------------------------- throughput probe
