@@ -47,6 +47,8 @@ struct ServeFlags {
   int ctx_size = 0;
   int max_queue = 64;
   int http_workers = 128;
+  int header_timeout_s = 20, body_timeout_s = 60, idle_timeout_s = 120;
+  int max_connections = 0, max_connections_per_address = 256, max_queued_requests = 0;
   std::string region = "us-east-1";
   std::vector<std::string> regions;
   bool manual_access_approval = false;
@@ -282,6 +284,26 @@ int Serve(const ServeFlags& flags) {
   sopts.tls_cert_file = flags.tls_cert;
   sopts.tls_key_file = flags.tls_key;
   sopts.worker_threads = flags.http_workers;
+  sopts.header_timeout = std::chrono::seconds(flags.header_timeout_s);
+  sopts.body_timeout = std::chrono::seconds(flags.body_timeout_s);
+  sopts.idle_timeout = std::chrono::seconds(flags.idle_timeout_s);
+  sopts.max_connections = flags.max_connections;
+  sopts.max_connections_per_address = flags.max_connections_per_address;
+  sopts.max_queued_requests = flags.max_queued_requests;
+  // Answered on the I/O thread so health checks pass even with every worker busy (the API
+  // answers the same way if a request reaches it).
+  sopts.inline_handler = [](const http::Request& r, http::ResponseWriter& w) {
+    const std::string_view path = std::string_view(r.target).substr(0, r.target.find('?'));
+    if (r.method != "GET" || !path.ends_with("/health")) return false;
+    w.Respond(200, {{"Content-Type", "application/json"}}, R"({"status":"ok"})");
+    return true;
+  };
+  sopts.overload_handler = [](const http::Request&, http::ResponseWriter& w) {
+    w.Respond(503,
+              {{"Content-Type", "application/json"},
+               {"x-amzn-ErrorType", "ServiceUnavailableException"}},
+              R"({"message":"The server is busy. Try your request again."})");
+  };
   auto server =
       http::Server::Start(sopts, [api](http::Request r, std::shared_ptr<http::ResponseWriter> w) {
         api->Handle(std::move(r), std::move(w));
@@ -442,6 +464,34 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve->add_option("--http-workers", sf.http_workers, "Request handler threads")
       ->envname("BASALT_HTTP_WORKERS")
+      ->capture_default_str();
+  serve
+      ->add_option("--header-timeout", sf.header_timeout_s,
+                   "Seconds for a whole request head to arrive (0 = no limit)")
+      ->envname("BASALT_HEADER_TIMEOUT")
+      ->capture_default_str();
+  serve
+      ->add_option("--body-timeout", sf.body_timeout_s,
+                   "Seconds for a request body to arrive, plus 1 s per 256 KiB (0 = no limit)")
+      ->envname("BASALT_BODY_TIMEOUT")
+      ->capture_default_str();
+  serve->add_option("--idle-timeout", sf.idle_timeout_s, "Seconds a keep-alive connection may idle")
+      ->envname("BASALT_IDLE_TIMEOUT")
+      ->capture_default_str();
+  serve
+      ->add_option("--max-connections", sf.max_connections,
+                   "Open connections in total (0 = file descriptor limit minus 128)")
+      ->envname("BASALT_MAX_CONNECTIONS")
+      ->capture_default_str();
+  serve
+      ->add_option("--max-connections-per-address", sf.max_connections_per_address,
+                   "Open connections per client address (IPv6: per /64)")
+      ->envname("BASALT_MAX_CONNECTIONS_PER_ADDRESS")
+      ->capture_default_str();
+  serve
+      ->add_option("--max-queued-requests", sf.max_queued_requests,
+                   "Requests waiting for a handler thread before 503 (0 = 4 x --http-workers)")
+      ->envname("BASALT_MAX_QUEUED_REQUESTS")
       ->capture_default_str();
   serve->add_option("--region", sf.region, "Default region (ARNs, admin.env)")
       ->envname("BASALT_REGION")
