@@ -116,13 +116,15 @@ class H2Connection final : public ConnectionBase,
     const int32_t id;
     Request request;
     size_t header_bytes = 0;
-    Clock::time_point start;       // HEADERS began: the head deadline counts from here
+    Clock::time_point start;  // HEADERS began: the head deadline counts from here
     bool headers_done = false;
     Clock::time_point body_start;  // head complete: the body deadline counts from here
     size_t body_received = 0;
-    size_t counted_size = 0;       // body bytes counted in the connection's buffered_body_
-    size_t counted_capacity = 0;   // body capacity counted in ServerCore::h2_body_bytes
-    bool reset = false;            // reset by us before dispatch; waits for its close
+    size_t counted_size = 0;      // body bytes counted in the connection's buffered_body_
+    size_t counted_capacity = 0;  // body capacity counted in ServerCore::h2_body_bytes
+    bool reset = false;           // reset by us; waits for its close
+    // Since when queued response data waits for the peer's flow-control window.
+    Clock::time_point waiting_since;
     bool dispatched = false;
     bool is_head = false;
     bool response_submitted = false;
@@ -340,6 +342,7 @@ class H2Connection final : public ConnectionBase,
       return NGHTTP2_ERR_DEFERRED;
     }
     if (copied > 0) {
+      s->waiting_since = Clock::now();
       if (auto w = s->writer.lock()) w->Flushed(copied);
     }
     return static_cast<nghttp2_ssize>(copied);
@@ -404,7 +407,7 @@ class H2Connection final : public ConnectionBase,
     } else {
       s->eof = true;
       with_data = body_allowed && !body->empty();
-      if (with_data) s->out.push_back(std::move(*body));
+      if (with_data) QueueOut(s, std::move(*body));
     }
     if (nghttp2_submit_response2(session_, s->id, nva.data(), nva.size(),
                                  with_data ? &provider : nullptr) != 0) {
@@ -430,7 +433,7 @@ class H2Connection final : public ConnectionBase,
   void DoWriteData(int32_t id, std::string data) {
     H2Stream* s = Live(id);
     if (!s || !s->response_submitted || s->eof || data.empty()) return;
-    s->out.push_back(std::move(data));
+    QueueOut(s, std::move(data));
     Resume(s);
     Flush();
   }
@@ -447,6 +450,14 @@ class H2Connection final : public ConnectionBase,
     if (!Live(id)) return;
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_INTERNAL_ERROR);
     Flush();
+  }
+
+  void QueueOut(H2Stream* s, std::string data) {
+    if (s->out.empty()) {
+      s->waiting_since = Clock::now();
+      WantTimer(s->waiting_since + core_.options.idle_timeout);
+    }
+    s->out.push_back(std::move(data));
   }
 
   void Resume(H2Stream* s) {
@@ -562,7 +573,12 @@ class H2Connection final : public ConnectionBase,
     if (write_in_flight_) d = write_since_ + o.idle_timeout;
     if (terminating_) return std::min(d, terminate_at_ + o.idle_timeout);
     for (const auto& [id, s] : streams_) {
-      if (!s->dispatched && !s->reset) d = std::min(d, StreamDeadline(*s));
+      if (s->reset) continue;
+      if (!s->dispatched) {
+        d = std::min(d, StreamDeadline(*s));
+      } else if (!s->out.empty()) {
+        d = std::min(d, s->waiting_since + o.idle_timeout);  // peer's window stays shut
+      }
     }
     if (dispatched_streams_ == 0) d = std::min(d, last_progress_ + o.idle_timeout);
     return d;
@@ -605,7 +621,17 @@ class H2Connection final : public ConnectionBase,
     bool head_stalled = false;
     std::vector<H2Stream*> expired;
     for (auto& [id, s] : streams_) {
-      if (s->dispatched || s->reset || now < StreamDeadline(*s)) continue;
+      if (s->reset) continue;
+      if (s->dispatched) {
+        // A peer that keeps the connection busy but never opens the stream's window has
+        // stopped reading this response: reset it so the handler sees Closed().
+        if (!s->out.empty() && now >= s->waiting_since + o.idle_timeout) {
+          s->reset = true;
+          nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
+        }
+        continue;
+      }
+      if (now < StreamDeadline(*s)) continue;
       if (s->headers_done) {
         expired.push_back(s.get());
       } else {

@@ -2,10 +2,10 @@
 // session for HTTP/2, and curl/openssl from the build root for h2c and TLS ALPN.
 #include "http/http_server.h"
 
-#include <gtest/gtest.h>
-#include <nghttp2/nghttp2.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <nghttp2/nghttp2.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -1368,7 +1368,10 @@ TEST(SlowClients, Http2HeaderBlockTrickleClosesConnection) {
   // table), then one CONTINUATION frame per 100 ms that never ends the block.
   c.Send(std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") + H2Frame(0x4, 0, 0, "") +
          H2Frame(0x1, 0x1, 1, "\x82\x86\x84"));
-  const std::string literal("\x00\x03x-a\x01" "b", 7);
+  const std::string literal(
+      "\x00\x03x-a\x01"
+      "b",
+      7);
   const auto t0 = Clock::now();
   bool closed = false;
   while (!closed && Clock::now() - t0 < 5s) {
@@ -1442,6 +1445,31 @@ TEST(SlowClients, Http2DispatchedStreamKeepsConnectionAlive) {
   ASSERT_TRUE(c.PumpUntilClosed(id, 5s));
   EXPECT_EQ(c.result(id).status, 200);
   EXPECT_EQ(c.result(id).body, "done");
+}
+
+TEST(SlowClients, Http2PeerThatNeverOpensItsWindowIsReset) {
+  Event closed;
+  ServerOptions options = ShortDeadlines();
+  options.idle_timeout = 500ms;
+  auto server = StartServer(
+      [&](Request, std::shared_ptr<ResponseWriter> w) {
+        w->OnClose([&] { closed.Set(); });
+        w->StartStream(200, {});
+        w->Write(std::string(100, 'x'));
+        closed.Wait(5s);
+      },
+      options);
+  ASSERT_TRUE(server);
+  RawConn c(server->port());
+  // SETTINGS_INITIAL_WINDOW_SIZE = 0: the server may send no DATA until a WINDOW_UPDATE that
+  // never comes, while the TCP connection stays perfectly readable.
+  c.Send(std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") +
+         H2Frame(0x4, 0, 0, std::string("\x00\x04\x00\x00\x00\x00", 6)) +
+         H2Frame(0x1, 0x5, 1, "\x82\x86\x84\x01\x01h"));  // + :authority h
+  const auto t0 = Clock::now();
+  while (!closed.IsSet() && Clock::now() - t0 < 4s) c.ReadMore(50ms);
+  EXPECT_TRUE(closed.IsSet()) << "handler never learned that its response is not read";
+  EXPECT_GE(MillisSince(t0), 300);
 }
 
 TEST(SlowClients, Http2ContentLengthReservesNothing) {
