@@ -50,7 +50,7 @@ struct ApiDeps {
   metering::UsageStore* usage = nullptr;
   metering::QuotaManager* quotas = nullptr;
   metering::Metrics* metrics = nullptr;
-  metering::InvocationLogger* invocation_log = nullptr;
+  metering::InvocationLogs* invocation_log = nullptr;
 };
 
 class BedrockApi {
@@ -59,9 +59,11 @@ class BedrockApi {
 
   void Handle(http::Request request, std::shared_ptr<http::ResponseWriter> writer);
 
-  struct Call;  // one request in flight (defined in api.cc)
+  struct Call;  // one request in flight (defined in call.h)
 
  private:
+  struct Routes;  // the route table (api.cc)
+
   void Dispatch(Call& call);
   void InvokeModel(Call& call, const std::string& model_id, bool stream);
   void Converse(Call& call, const std::string& model_id, bool stream);
@@ -87,8 +89,10 @@ class BedrockApi {
   const catalog::ModelEntry* AdmitModelCall(Call& call, const std::string& model_id,
                                             const std::string& action, bool stream);
   // Records one finished (or failed) invocation: usage record (durable), metrics, quota
-  // settlement and invocation log. Called before the final bytes go to the client.
-  void FinishInvocation(Call& call, const std::string& operation, const std::string& model_id,
+  // settlement and invocation log. Called before the final bytes go to the client. Returns
+  // kInternal when the usage record could not be made durable: the caller then withholds the
+  // result (billing fails closed).
+  Status FinishInvocation(Call& call, const std::string& operation, const std::string& model_id,
                         const GenerationResult* result, const Status& status,
                         const std::string& outcome, const std::string& output_body);
 
@@ -106,6 +110,10 @@ class BedrockApi {
   std::shared_ptr<const catalog::Catalog> catalog_;
   ApiOptions options_;
 };
+
+// The store setting that holds an account's invocation logging configuration (Bedrock's
+// LoggingConfig JSON); read at start to restore every account's logging.
+std::string LoggingSettingKey(const std::string& account_id);
 
 // RFC 7231 date for the Date header.
 std::string HttpDate(std::chrono::system_clock::time_point t);

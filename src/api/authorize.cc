@@ -1,6 +1,38 @@
 #include "api/authorize.h"
 
+#include <spdlog/spdlog.h>
+
 namespace basalt::api {
+
+StatusOr<std::vector<iam::Policy>> LoadUserPolicies(store::Store& store,
+                                                    const std::string& account_id,
+                                                    const std::string& user_id) {
+  std::vector<iam::Policy> policies;
+  auto names = store.ListUserPolicies(user_id);
+  if (!names.ok()) return names.status();
+  for (const auto& name : *names) {
+    auto builtin = iam::BuiltinPolicy(name);
+    if (builtin.ok()) {
+      policies.push_back(std::move(*builtin));
+      continue;
+    }
+    auto doc = store.GetPolicy(account_id, name);
+    if (!doc.ok()) {
+      if (doc.status().code() == StatusCode::kNotFound) continue;  // detached concurrently
+      return doc.status();
+    }
+    auto policy = iam::ParsePolicyDocument(name, *doc);
+    if (!policy.ok()) {
+      // Fail closed: skipping it would drop its Deny statements.
+      spdlog::error("policy {} of account {} does not parse ({}); it denies everything",
+                    name, account_id, policy.status().message());
+      policies.push_back(iam::Policy{name, {iam::Statement{false, {"*"}, {"*"}}}});
+      continue;
+    }
+    policies.push_back(std::move(*policy));
+  }
+  return policies;
+}
 
 StatusOr<Identity> LoadIdentity(store::Store& store, const Principal& principal) {
   Identity id;
@@ -8,29 +40,15 @@ StatusOr<Identity> LoadIdentity(store::Store& store, const Principal& principal)
   auto user = store.GetUser(principal.user_id);
   if (!user.ok()) return user.status();
   id.user_name = user->name;
-  id.role = user->role;
-  id.arn = "arn:aws:iam::" + principal.account_id + ":user/" + user->name;
-  auto names = store.ListUserPolicies(principal.user_id);
-  if (!names.ok()) return names.status();
-  for (const auto& name : *names) {
-    auto builtin = iam::BuiltinPolicy(name);
-    if (builtin.ok()) {
-      id.policies.push_back(std::move(*builtin));
-      continue;
-    }
-    auto doc = store.GetPolicy(principal.account_id, name);
-    if (!doc.ok()) {
-      if (doc.status().code() == StatusCode::kNotFound) continue;  // detached concurrently
-      return doc.status();
-    }
-    auto policy = iam::ParsePolicyDocument(name, *doc);
-    if (policy.ok()) id.policies.push_back(std::move(*policy));
-  }
+  id.arn = UserArn(principal.account_id, user->name);
+  id.context = {user->name, user->id, principal.account_id};
+  BASALT_ASSIGN_OR_RETURN(id.policies,
+                          LoadUserPolicies(store, principal.account_id, principal.user_id));
   return id;
 }
 
 Status Authorize(const Identity& identity, const std::string& action, const std::string& resource) {
-  iam::Decision d = iam::Evaluate(identity.policies, action, resource);
+  iam::Decision d = iam::Evaluate(identity.policies, action, resource, identity.context);
   if (d == iam::Decision::kAllow) return Status::Ok();
   return Status::PermissionDenied(iam::DenialMessage(identity.arn, action, resource, d));
 }
@@ -45,6 +63,10 @@ Status CheckModelAccess(store::Store& store, const std::string& account_id,
   }
   return Status::PermissionDenied(
       "You don't have access to the model with the specified model ID.");
+}
+
+std::string UserArn(const std::string& account_id, const std::string& user_name) {
+  return "arn:aws:iam::" + account_id + ":user/" + user_name;
 }
 
 std::string FoundationModelArn(const std::string& region, const std::string& model_id) {

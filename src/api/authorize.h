@@ -11,15 +11,18 @@
 
 namespace basalt::api {
 
+// Who is calling and what their policies allow. Policies are the only source of privilege:
+// there is no role that grants anything beside them.
 struct Identity {
   Principal principal;
   std::string user_name;
-  std::string role;  // "admin" or "user"
-  std::string arn;   // arn:aws:iam::<account>:user/<name>
+  std::string arn;  // arn:aws:iam::<account>:user/<name>
   std::vector<iam::Policy> policies;
+  iam::EvalContext context;  // ${aws:username} and friends
 };
 
-// Loads the user's attached policies. kInternal when the store fails.
+// Loads the user's attached policies. A stored custom policy that no longer parses denies
+// everything (it may have held Deny statements). kInternal when the store fails.
 StatusOr<Identity> LoadIdentity(store::Store& store, const Principal& principal);
 
 // kPermissionDenied (AccessDeniedException) with IAM's wording when `action` on `resource` is
@@ -32,5 +35,11 @@ Status CheckModelAccess(store::Store& store, const std::string& account_id,
                         const std::string& model_id);
 
 std::string FoundationModelArn(const std::string& region, const std::string& model_id);
+std::string UserArn(const std::string& account_id, const std::string& user_name);
+
+// The policies attached to a user, resolved as LoadIdentity does.
+StatusOr<std::vector<iam::Policy>> LoadUserPolicies(store::Store& store,
+                                                    const std::string& account_id,
+                                                    const std::string& user_id);
 
 }  // namespace basalt::api

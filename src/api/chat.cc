@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <random>
 
+#include "common/json_depth.h"
+
 namespace basalt::api {
 namespace {
 
@@ -149,6 +151,23 @@ std::string RenderToolResultText(const std::string& content) {
 StatusOr<engine::GenerateRequest> BuildGenerateRequest(engine::Engine& engine,
                                                        const std::string& engine_model,
                                                        const PromptPlan& plan) {
+  // Stop sequences are matched on the model's shared scheduler thread for every token, so
+  // their count and size are bounded for all request families (Converse allows 2,500 items).
+  size_t stop_bytes = 0;
+  if (plan.sampling.stop.size() > kMaxStopSequences) {
+    return Status::InvalidArgument(
+        "1 validation error detected: Value at 'stopSequences' failed to satisfy constraint: "
+        "Member must have length less than or equal to " +
+        std::to_string(kMaxStopSequences));
+  }
+  for (const std::string& stop : plan.sampling.stop) {
+    stop_bytes += stop.size();
+    if (stop.size() > kMaxStopSequenceBytes || stop_bytes > kMaxStopSequencesTotalBytes) {
+      return Status::InvalidArgument(
+          "Stop sequences are limited to " + std::to_string(kMaxStopSequenceBytes) +
+          " bytes each and " + std::to_string(kMaxStopSequencesTotalBytes) + " bytes in all.");
+    }
+  }
   engine::GenerateRequest req;
   req.model = engine_model;
   req.sampling = plan.sampling;
@@ -190,7 +209,8 @@ ParsedOutput ParseToolCalls(const std::string& output, const std::vector<ToolSpe
     std::string body =
         output.substr(open + kOpen.size(),
                       close == std::string::npos ? std::string::npos : close - open - kOpen.size());
-    Json j = Json::parse(body, nullptr, false);
+    // Model output is client-controlled through the prompt: bound its depth like a body.
+    Json j = JsonDepthWithin(body) ? Json::parse(body, nullptr, false) : Json();
     bool known = false;
     if (j.is_object() && j.contains("name") && j["name"].is_string()) {
       for (const auto& t : tools) known = known || t.name == j["name"].get<std::string>();
@@ -206,7 +226,8 @@ ParsedOutput ParseToolCalls(const std::string& output, const std::vector<ToolSpe
       if (j.contains("arguments")) {
         call.input = j["arguments"];
         if (call.input.is_string()) {  // some models double-encode
-          Json inner = Json::parse(call.input.get<std::string>(), nullptr, false);
+          const std::string& encoded = call.input.get_ref<const std::string&>();
+          Json inner = JsonDepthWithin(encoded) ? Json::parse(encoded, nullptr, false) : Json();
           if (inner.is_object()) call.input = inner;
         }
       }

@@ -41,7 +41,14 @@ struct PromptPlan {
   engine::SamplingParams sampling;
 };
 
+// Bounds on stop sequences, which the engine matches against every generated token.
+inline constexpr size_t kMaxStopSequences = 2500;
+inline constexpr size_t kMaxStopSequenceBytes = 512;
+inline constexpr size_t kMaxStopSequencesTotalBytes = 4096;
+
 // Formats the plan for `engine_model` (chat template, tools) into a GenerateRequest.
+// kInvalidArgument when the stop sequences exceed the bounds above.
+
 StatusOr<engine::GenerateRequest> BuildGenerateRequest(engine::Engine& engine,
                                                        const std::string& engine_model,
                                                        const PromptPlan& plan);

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <sstream>
 
+#include "common/json_depth.h"
+
 namespace basalt::api {
 
 Status MalformedInput(const std::string& detail) {
@@ -11,6 +13,10 @@ Status MalformedInput(const std::string& detail) {
 }
 
 StatusOr<Json> ParseJsonBody(std::string_view body) {
+  if (!JsonDepthWithin(body)) {
+    return MalformedInput("#: the JSON nests deeper than " + std::to_string(kMaxJsonDepth) +
+                          " levels");
+  }
   Json j = Json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
     return MalformedInput("expected a JSON object but the body is not valid JSON");

@@ -1,5 +1,8 @@
 #include "common/status.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 namespace basalt {
 
 const char* StatusCodeName(StatusCode code) {
@@ -39,5 +42,14 @@ std::string Status::ToString() const {
   s += ": " + message_;
   return s;
 }
+
+namespace internal {
+
+void DieOnBadStatusOrAccess(const Status& status) {
+  std::fprintf(stderr, "basalt: StatusOr::value() on an error: %s\n", status.ToString().c_str());
+  std::abort();
+}
+
+}  // namespace internal
 
 }  // namespace basalt

@@ -4,7 +4,6 @@
 // where Bedrock distinguishes cases (e.g. "InvalidSignature" under kUnauthenticated).
 #pragma once
 
-#include <cassert>
 #include <optional>
 #include <string>
 #include <utility>
@@ -69,24 +68,38 @@ class Status {
   std::string reason_;
 };
 
+namespace internal {
+// Logs "StatusOr::value() on an error: <status>" and aborts.
+[[noreturn]] void DieOnBadStatusOrAccess(const Status& status);
+}  // namespace internal
+
 // Holds a value or a non-OK Status.
 template <typename T>
 class StatusOr {
  public:
-  StatusOr(Status status) : status_(std::move(status)) { assert(!status_.ok()); }
+  StatusOr(Status status) : status_(std::move(status)) {
+    // An OK status carries no value: keep ok() false rather than promise one.
+    if (status_.ok()) status_ = Status::Internal("StatusOr built from an OK status");
+  }
   StatusOr(T value) : value_(std::move(value)) {}
 
   bool ok() const { return status_.ok(); }
   const Status& status() const { return status_; }
-  T& value() & { return *value_; }
-  const T& value() const& { return *value_; }
-  T&& value() && { return std::move(*value_); }
-  T& operator*() & { return *value_; }
-  const T& operator*() const& { return *value_; }
-  T* operator->() { return &*value_; }
-  const T* operator->() const { return &*value_; }
+  // Reading the value of an error is a bug: every accessor checks, in every build, and
+  // aborts with the status rather than read an empty optional (undefined behaviour).
+  T& value() & { return Checked(), *value_; }
+  const T& value() const& { return Checked(), *value_; }
+  T&& value() && { return Checked(), std::move(*value_); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
 
  private:
+  void Checked() const {
+    if (!value_.has_value()) internal::DieOnBadStatusOrAccess(status_);
+  }
+
   Status status_;
   std::optional<T> value_;
 };

@@ -118,7 +118,9 @@ class Engine {
   // Queues `request`; output goes to `sink`. Returns kNotFound for an unknown model,
   // kResourceExhausted when the queue is full, kInvalidArgument when the prompt does not fit
   // the context (message in Bedrock's wording), kInternal when the model fails to load.
-  virtual StatusOr<JobId> Submit(GenerateRequest request, std::shared_ptr<Sink> sink) = 0;
+  // When `prompt_tokens` is given it receives the prompt's token count (tokenized once, here).
+  virtual StatusOr<JobId> Submit(GenerateRequest request, std::shared_ptr<Sink> sink,
+                                 int* prompt_tokens = nullptr) = 0;
   // Stops the job; its slot is free within one decode step. Unknown or finished ids are
   // ignored. The sink still gets OnDone (kCancelled) with the usage so far.
   virtual void Cancel(JobId id) = 0;

@@ -3,8 +3,12 @@
 #include <algorithm>
 #include <cctype>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "common/json_depth.h"
 
 namespace basalt::iam {
 namespace {
@@ -21,6 +25,35 @@ constexpr const char* kBuiltinNames[] = {
 
 Policy AllowAll(const std::string& name, std::vector<std::string> actions) {
   return Policy{name, {Statement{true, std::move(actions), {"*"}}}};
+}
+
+// Every user may read the usage of their own calls.
+Policy WithOwnUsage(Policy policy) {
+  policy.statements.push_back(
+      Statement{true, {"basalt:GetUsageReport"}, {"arn:aws:iam::*:user/${aws:username}"}});
+  return policy;
+}
+
+std::string Substitute(const std::string& pattern, const EvalContext& ctx) {
+  if (pattern.find("${") == std::string::npos) return pattern;
+  std::string out;
+  for (size_t i = 0; i < pattern.size();) {
+    bool replaced = false;
+    for (const auto& [name, value] :
+         {std::pair<std::string_view, const std::string*>{"${aws:username}", &ctx.username},
+          {"${aws:userid}", &ctx.userid},
+          {"${aws:PrincipalAccount}", &ctx.account}}) {
+      if (pattern.compare(i, name.size(), name) == 0) {
+        // An unknown value must match nothing, not everything.
+        out += value->empty() ? std::string("\x01") : *value;
+        i += name.size();
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) out += pattern[i++];
+  }
+  return out;
 }
 
 std::string Lower(std::string_view s) {
@@ -94,9 +127,13 @@ StatusOr<Statement> ParseStatement(const Json& json, size_t index) {
   return statement;
 }
 
-bool Matches(const std::vector<std::string>& patterns, const std::string& text, bool lower) {
+bool Matches(const std::vector<std::string>& patterns, const std::string& text, bool lower,
+             const EvalContext* ctx = nullptr) {
   for (const std::string& pattern : patterns) {
-    if (lower ? GlobMatch(Lower(pattern), text) : GlobMatch(pattern, text)) return true;
+    if (lower ? GlobMatch(Lower(pattern), text)
+              : GlobMatch(ctx ? Substitute(pattern, *ctx) : pattern, text)) {
+      return true;
+    }
   }
   return false;
 }
@@ -104,11 +141,14 @@ bool Matches(const std::vector<std::string>& patterns, const std::string& text, 
 }  // namespace
 
 StatusOr<Policy> BuiltinPolicy(const std::string& name) {
-  if (name == "AmazonBedrockFullAccess") return AllowAll(name, {"bedrock:*"});
-  if (name == "AmazonBedrockReadOnly") return AllowAll(name, {"bedrock:Get*", "bedrock:List*"});
+  if (name == "AmazonBedrockFullAccess") return WithOwnUsage(AllowAll(name, {"bedrock:*"}));
+  if (name == "AmazonBedrockReadOnly") {
+    return WithOwnUsage(AllowAll(name, {"bedrock:Get*", "bedrock:List*"}));
+  }
   if (name == "BasaltInvokeOnly") {
-    return AllowAll(name, {"bedrock:InvokeModel*", "bedrock:Converse*", "bedrock:CountTokens",
-                           "bedrock:GetFoundationModel", "bedrock:ListFoundationModels"});
+    return WithOwnUsage(
+        AllowAll(name, {"bedrock:InvokeModel*", "bedrock:Converse*", "bedrock:CountTokens",
+                        "bedrock:GetFoundationModel", "bedrock:ListFoundationModels"}));
   }
   if (name == "BasaltAdministrator") return AllowAll(name, {"*"});
   return Status::NotFound("no built-in policy named '" + name + "'");
@@ -119,6 +159,7 @@ std::vector<std::string> BuiltinPolicyNames() {
 }
 
 StatusOr<Policy> ParsePolicyDocument(const std::string& name, const std::string& json) {
+  if (!JsonDepthWithin(json)) return Status::InvalidArgument("policy document nests too deep");
   Json doc = Json::parse(json, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return Status::InvalidArgument("policy document is not valid JSON");
   if (!doc.is_object()) return Status::InvalidArgument("policy document must be a JSON object");
@@ -172,13 +213,13 @@ std::string PolicyDocumentJson(const Policy& policy) {
 }
 
 Decision Evaluate(const std::vector<Policy>& policies, const std::string& action,
-                  const std::string& resource) {
+                  const std::string& resource, const EvalContext& context) {
   const std::string lower_action = Lower(action);
   bool allowed = false;
   for (const Policy& policy : policies) {
     for (const Statement& s : policy.statements) {
       if (!Matches(s.actions, lower_action, /*lower=*/true)) continue;
-      if (!Matches(s.resources, resource, /*lower=*/false)) continue;
+      if (!Matches(s.resources, resource, /*lower=*/false, &context)) continue;
       if (!s.allow) return Decision::kExplicitDeny;
       allowed = true;
     }
@@ -236,6 +277,101 @@ StatusOr<AccessState> ParseAccessState(const std::string& name) {
   }
   return Status::InvalidArgument("unknown model access state '" + name +
                                  "' (NOT_REQUESTED, REQUESTED, GRANTED or DENIED)");
+}
+
+bool PatternCovers(const std::string& wide, const std::string& narrow) {
+  // reach[j]: wide[0..i) can produce every text of narrow[0..j). A literal in `wide` matches
+  // only the same literal; '?' matches a literal or '?'; '*' absorbs anything, wildcards too.
+  const size_t n = narrow.size();
+  std::vector<char> reach(n + 1, 0), next(n + 1, 0);
+  reach[0] = 1;
+  for (char w : wide) {
+    std::fill(next.begin(), next.end(), 0);
+    if (w == '*') {
+      bool any = false;
+      for (size_t j = 0; j <= n; ++j) {
+        any = any || reach[j];
+        next[j] = any;
+      }
+    } else {
+      for (size_t j = 0; j < n; ++j) {
+        if (!reach[j]) continue;
+        const char q = narrow[j];
+        if (q == '*') continue;  // only a '*' covers a '*'
+        if (w == '?' || w == q) next[j + 1] = 1;
+      }
+    }
+    reach.swap(next);
+  }
+  return reach[n] != 0;
+}
+
+bool PatternsOverlap(const std::string& a, const std::string& b) {
+  // Reachability over (i, j): both patterns produce the same text up to a[0..i), b[0..j).
+  const size_t n = a.size(), m = b.size();
+  std::vector<char> seen((n + 1) * (m + 1), 0);
+  std::vector<std::pair<size_t, size_t>> stack = {{0, 0}};
+  auto push = [&](size_t i, size_t j) {
+    char& s = seen[i * (m + 1) + j];
+    if (!s) {
+      s = 1;
+      stack.emplace_back(i, j);
+    }
+  };
+  seen[0] = 1;
+  while (!stack.empty()) {
+    auto [i, j] = stack.back();
+    stack.pop_back();
+    if (i == n && j == m) return true;
+    if (i < n && a[i] == '*') push(i + 1, j);  // a's star produces nothing more
+    if (j < m && b[j] == '*') push(i, j + 1);
+    if (i == n || j == m) continue;
+    // Both produce one more character.
+    const char x = a[i], y = b[j];
+    const bool x_lit = x != '*' && x != '?', y_lit = y != '*' && y != '?';
+    if (x_lit && y_lit && x != y) continue;
+    push(x == '*' ? i : i + 1, y == '*' ? j : j + 1);
+  }
+  return false;
+}
+
+bool PolicyWithin(const Policy& granted, const EvalContext& granted_context,
+                  const std::vector<Policy>& holder, const EvalContext& holder_context) {
+  for (const Statement& g : granted.statements) {
+    if (!g.allow) continue;  // a Deny only takes away
+    for (const std::string& raw_action : g.actions) {
+      const std::string action = Lower(raw_action);
+      for (const std::string& raw_resource : g.resources) {
+        const std::string resource = Substitute(raw_resource, granted_context);
+        bool covered = false;
+        for (const Policy& p : holder) {
+          for (const Statement& h : p.statements) {
+            bool action_hit = false, resource_hit = false;
+            for (const std::string& ha : h.actions) {
+              action_hit = action_hit || (h.allow ? PatternCovers(Lower(ha), action)
+                                                  : PatternsOverlap(Lower(ha), action));
+            }
+            if (!action_hit) continue;
+            for (const std::string& hr : h.resources) {
+              const std::string hs = Substitute(hr, holder_context);
+              resource_hit = resource_hit || (h.allow ? PatternCovers(hs, resource)
+                                                      : PatternsOverlap(hs, resource));
+              // A right over one's own resources ("user/${aws:username}") may be passed on
+              // as the same right over the grantee's own.
+              resource_hit = resource_hit || (h.allow && raw_resource.find("${") !=
+                                                             std::string::npos &&
+                                              PatternCovers(hr, raw_resource));
+            }
+            if (!resource_hit) continue;
+            if (!h.allow) return false;  // the holder is denied part of what it would grant
+            covered = true;
+          }
+        }
+        if (!covered) return false;
+      }
+    }
+  }
+  return true;
 }
 
 }  // namespace basalt::iam

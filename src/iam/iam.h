@@ -30,6 +30,8 @@ struct Policy {
 //   BasaltInvokeOnly             bedrock:InvokeModel*, bedrock:Converse*, bedrock:CountTokens,
 //                                bedrock:GetFoundationModel, bedrock:ListFoundationModels
 //   BasaltAdministrator          * on * (account and key administration too)
+// The first three also allow basalt:GetUsageReport on the user's own ARN
+// (arn:aws:iam::*:user/${aws:username}): everyone may see their own usage.
 // Returns kNotFound for other names.
 StatusOr<Policy> BuiltinPolicy(const std::string& name);
 std::vector<std::string> BuiltinPolicyNames();
@@ -40,10 +42,31 @@ std::vector<std::string> BuiltinPolicyNames();
 StatusOr<Policy> ParsePolicyDocument(const std::string& name, const std::string& json);
 std::string PolicyDocumentJson(const Policy& policy);
 
+// Values of the policy variables ${aws:username}, ${aws:userid} and ${aws:PrincipalAccount}
+// in Resource patterns, as IAM substitutes them for the caller.
+struct EvalContext {
+  std::string username;
+  std::string userid;
+  std::string account;
+};
+
 // IAM's decision: an explicit Deny wins, then any Allow, else an implicit deny.
 enum class Decision { kAllow, kImplicitDeny, kExplicitDeny };
 Decision Evaluate(const std::vector<Policy>& policies, const std::string& action,
-                  const std::string& resource);
+                  const std::string& resource, const EvalContext& context = {});
+
+// Privilege escalation guard: true when everything `granted` allows (evaluated for
+// `granted_context`, e.g. a new user) is allowed to `holder` too (for `holder_context`):
+// each Allow statement's action and resource patterns are covered by one of the holder's
+// Allow patterns, and none of the holder's Deny statements overlaps them. Judged on the
+// patterns themselves, so it may refuse a grant that is in fact within, never the reverse.
+bool PolicyWithin(const Policy& granted, const EvalContext& granted_context,
+                  const std::vector<Policy>& holder, const EvalContext& holder_context);
+
+// Glob pattern relations (* and ?): every text `narrow` matches is matched by `wide`
+// (sound, may answer false for some true cases); some text is matched by both.
+bool PatternCovers(const std::string& wide, const std::string& narrow);
+bool PatternsOverlap(const std::string& a, const std::string& b);
 
 // "User: arn:aws:iam::123456789012:user/alice is not authorized to perform: bedrock:InvokeModel
 //  on resource: arn:aws:bedrock:us-east-1::foundation-model/x because no identity-based policy

@@ -213,5 +213,66 @@ TEST(AccessState, NamesRoundTrip) {
   EXPECT_EQ(ParseAccessState("").status().code(), StatusCode::kInvalidArgument);
 }
 
+TEST(PolicyVariables, OwnUsageOnly) {
+  auto invoke = *BuiltinPolicy("BasaltInvokeOnly");
+  EvalContext bob{"bob", "AIDABOB", "111122223333"};
+  EXPECT_EQ(Evaluate({invoke}, "basalt:GetUsageReport", "arn:aws:iam::111122223333:user/bob", bob),
+            Decision::kAllow);
+  EXPECT_NE(Evaluate({invoke}, "basalt:GetUsageReport", "arn:aws:iam::111122223333:user/eve", bob),
+            Decision::kAllow);
+  EXPECT_NE(Evaluate({invoke}, "basalt:GetUsageReport", "arn:aws:iam::111122223333:user/*", bob),
+            Decision::kAllow);
+  // Without a context the variable matches nothing (never everything).
+  EXPECT_NE(Evaluate({invoke}, "basalt:GetUsageReport", "arn:aws:iam::1:user/"),
+            Decision::kAllow);
+}
+
+TEST(PatternRelations, Covers) {
+  EXPECT_TRUE(PatternCovers("*", "anything*"));
+  EXPECT_TRUE(PatternCovers("bedrock:*", "bedrock:invoke*"));
+  EXPECT_TRUE(PatternCovers("bedrock:invoke*", "bedrock:invokemodel"));
+  EXPECT_FALSE(PatternCovers("bedrock:invokemodel", "bedrock:*"));
+  EXPECT_FALSE(PatternCovers("bedrock:invoke?", "bedrock:invoke*"));  // ? is one character
+  EXPECT_TRUE(PatternCovers("a?c", "a?c"));
+  EXPECT_TRUE(PatternCovers("a*", "a?c"));
+  EXPECT_FALSE(PatternCovers("abc", "a?c"));
+  EXPECT_FALSE(PatternCovers("iam:*", "*"));
+}
+
+TEST(PatternRelations, Overlap) {
+  EXPECT_TRUE(PatternsOverlap("bedrock:invoke*", "bedrock:*model"));
+  EXPECT_TRUE(PatternsOverlap("*", "x"));
+  EXPECT_FALSE(PatternsOverlap("bedrock:get*", "bedrock:list*"));
+  EXPECT_TRUE(PatternsOverlap("a?c", "*c"));
+  EXPECT_FALSE(PatternsOverlap("a?", "abc"));
+  EXPECT_FALSE(PatternsOverlap(std::string(200, '*') + "b", std::string(200, 'a')));
+}
+
+// Issue 7: a user allowed only iam:CreateUser and iam:CreateAccessKey created an
+// administrator.
+TEST(PolicyWithin, NoEscalation) {
+  Policy creator{"Creator", {Statement{true, {"iam:CreateUser", "iam:CreateAccessKey"}, {"*"}}}};
+  auto admin = *BuiltinPolicy("BasaltAdministrator");
+  auto full = *BuiltinPolicy("AmazonBedrockFullAccess");
+  auto invoke = *BuiltinPolicy("BasaltInvokeOnly");
+  EvalContext newbie{"x2", "", "111122223333"}, me{"creator", "AIDA1", "111122223333"};
+  EXPECT_FALSE(PolicyWithin(admin, newbie, {creator}, me));
+  EXPECT_FALSE(PolicyWithin(full, newbie, {creator}, me));
+  EXPECT_TRUE(PolicyWithin(invoke, newbie, {full}, me));
+  EXPECT_TRUE(PolicyWithin(full, newbie, {admin}, me));
+  EXPECT_FALSE(PolicyWithin(full, newbie, {invoke}, me));
+  // A Deny the holder is under may not be granted away.
+  Policy denied{"Denied",
+                {Statement{true, {"*"}, {"*"}},
+                 Statement{false, {"bedrock:InvokeModel"},
+                           {"arn:aws:bedrock:us-east-1::foundation-model/secret"}}}};
+  EXPECT_FALSE(PolicyWithin(full, newbie, {denied}, me));
+  Policy narrow{"Narrow", {Statement{true, {"bedrock:ListFoundationModels"}, {"*"}}}};
+  EXPECT_TRUE(PolicyWithin(narrow, newbie, {denied}, me));
+  // Granting a Deny takes nothing extra.
+  Policy deny_only{"DenyOnly", {Statement{false, {"*"}, {"*"}}}};
+  EXPECT_TRUE(PolicyWithin(deny_only, newbie, {creator}, me));
+}
+
 }  // namespace
 }  // namespace basalt::iam

@@ -6,12 +6,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string_view>
 
+#include "common/json_depth.h"
 #include "metering/time_util.h"
 
 namespace basalt::metering {
@@ -23,8 +25,10 @@ using Json = nlohmann::ordered_json;  // keeps Bedrock's field order
 constexpr std::string_view kStem = "model-invocations";
 constexpr std::string_view kExt = ".jsonl";
 
-// The request and response bodies are JSON text; ones that do not parse are kept as strings.
+// The request and response bodies are JSON text; ones that do not parse, or nest too deep to
+// re-serialize safely (dump recurses per level), are kept as strings.
 Json BodyJson(const std::string& text) {
+  if (!JsonDepthWithin(text)) return Json(text);
   Json parsed = Json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) return Json(text);
   return parsed;
@@ -182,6 +186,170 @@ void InvocationLogger::CloseLocked() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
   size_ = 0;
+}
+
+namespace {
+
+Status LoggingError(const std::string& field, const std::string& constraint) {
+  return Status::InvalidArgument("1 validation error detected: Value at 'loggingConfig." + field +
+                                 "' failed to satisfy constraint: " + constraint);
+}
+
+// A client-chosen name becomes folders under the account's log folder: only plain
+// components, never "..", so no configuration can write outside it.
+Status SafeRelativePath(const std::string& field, const std::string& value, bool allow_hash) {
+  size_t start = 0;
+  while (start <= value.size()) {
+    size_t slash = value.find('/', start);
+    if (slash == std::string::npos) slash = value.size();
+    std::string part = value.substr(start, slash - start);
+    if (part == "." || part == "..") {
+      return LoggingError(field, "Member must not contain '.' or '..' path segments");
+    }
+    for (char c : part) {
+      bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ||
+                c == '_' || (allow_hash && c == '#');
+      if (!ok) {
+        return LoggingError(field, "Member must satisfy regular expression pattern: [\\.\\-_/" +
+                                       std::string(allow_hash ? "#" : "") + "A-Za-z0-9]*");
+      }
+    }
+    start = slash + 1;
+  }
+  return Status::Ok();
+}
+
+std::string TrimSlashes(const std::string& s) {
+  size_t b = s.find_first_not_of('/');
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of('/');
+  // Inner runs of '/' collapse when the folder is made.
+  return s.substr(b, e - b + 1);
+}
+
+}  // namespace
+
+StatusOr<AccountLogging> ParseLoggingConfig(const std::string& json_text) {
+  if (!JsonDepthWithin(json_text)) return LoggingError("", "Member nests too deep");
+  Json cfg = Json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  if (cfg.is_discarded() || !cfg.is_object()) {
+    return Status::InvalidArgument(
+        "1 validation error detected: Value at 'loggingConfig' failed to satisfy constraint: "
+        "Member must be a structure");
+  }
+  AccountLogging out;
+  for (auto& [field, target] :
+       {std::pair<const char*, bool*>{"textDataDeliveryEnabled", &out.text_data_delivery},
+        {"imageDataDeliveryEnabled", &out.image_data_delivery},
+        {"embeddingDataDeliveryEnabled", &out.embedding_data_delivery}}) {
+    if (!cfg.contains(field) || cfg[field].is_null()) continue;
+    if (!cfg[field].is_boolean()) return LoggingError(field, "Member must be a boolean");
+    *target = cfg[field].get<bool>();
+  }
+  for (const char* field : {"videoDataDeliveryEnabled", "audioDataDeliveryEnabled"}) {
+    if (cfg.contains(field) && !cfg[field].is_null() && !cfg[field].is_boolean()) {
+      return LoggingError(field, "Member must be a boolean");
+    }
+  }
+  auto string_member = [](const Json& obj, const std::string& where, const char* key,
+                          size_t min_len, size_t max_len, bool required,
+                          std::string* out_value) -> Status {
+    if (!obj.contains(key) || obj[key].is_null()) {
+      if (!required) return Status::Ok();
+      return Status::InvalidArgument("1 validation error detected: Value null at 'loggingConfig." +
+                                     where + "." + key +
+                                     "' failed to satisfy constraint: Member must not be null");
+    }
+    if (!obj[key].is_string()) return LoggingError(where + "." + key, "Member must be a string");
+    *out_value = obj[key].get<std::string>();
+    if (out_value->size() < min_len || out_value->size() > max_len) {
+      return LoggingError(where + "." + key, "Member must have length between " +
+                                                 std::to_string(min_len) + " and " +
+                                                 std::to_string(max_len));
+    }
+    return Status::Ok();
+  };
+  if (cfg.contains("s3Config") && !cfg["s3Config"].is_null()) {
+    const Json& s3 = cfg["s3Config"];
+    if (!s3.is_object()) return LoggingError("s3Config", "Member must be a structure");
+    std::string bucket, prefix;
+    BASALT_RETURN_IF_ERROR(string_member(s3, "s3Config", "bucketName", 3, 63, true, &bucket));
+    BASALT_RETURN_IF_ERROR(string_member(s3, "s3Config", "keyPrefix", 0, 1024, false, &prefix));
+    if (bucket.find('/') != std::string::npos) {
+      return LoggingError("s3Config.bucketName", "Member must not contain '/'");
+    }
+    BASALT_RETURN_IF_ERROR(SafeRelativePath("s3Config.bucketName", bucket, false));
+    BASALT_RETURN_IF_ERROR(SafeRelativePath("s3Config.keyPrefix", prefix, false));
+    std::string dest = "s3/" + bucket;
+    if (!TrimSlashes(prefix).empty()) dest += "/" + TrimSlashes(prefix);
+    out.destinations.push_back(dest);
+  }
+  if (cfg.contains("cloudWatchConfig") && !cfg["cloudWatchConfig"].is_null()) {
+    const Json& cw = cfg["cloudWatchConfig"];
+    if (!cw.is_object()) return LoggingError("cloudWatchConfig", "Member must be a structure");
+    std::string group, role;
+    BASALT_RETURN_IF_ERROR(
+        string_member(cw, "cloudWatchConfig", "logGroupName", 1, 512, true, &group));
+    BASALT_RETURN_IF_ERROR(string_member(cw, "cloudWatchConfig", "roleArn", 0, 2048, true, &role));
+    BASALT_RETURN_IF_ERROR(SafeRelativePath("cloudWatchConfig.logGroupName", group, true));
+    if (TrimSlashes(group).empty()) {
+      return LoggingError("cloudWatchConfig.logGroupName", "Member must name a log group");
+    }
+    out.destinations.push_back("cloudwatch/" + TrimSlashes(group));
+  }
+  if (out.destinations.empty()) {
+    return Status::InvalidArgument(
+        "At least one of s3Config or cloudWatchConfig must be set: logs are written to this "
+        "deployment's invocation-logs folder either way.");
+  }
+  return out;
+}
+
+std::string InvocationLogs::FolderOf(const std::string& account_id,
+                                     const std::string& destination) const {
+  return (fs::path(root_) / account_id / destination).string();
+}
+
+void InvocationLogs::Configure(const std::string& account_id, const AccountLogging& logging) {
+  auto account = std::make_shared<Account>();
+  account->logging = logging;
+  for (const std::string& dest : logging.destinations) {
+    LoggingConfig c;
+    c.enabled = true;
+    c.text_data_delivery = logging.text_data_delivery;
+    c.image_data_delivery = logging.image_data_delivery;
+    c.embedding_data_delivery = logging.embedding_data_delivery;
+    c.folder = FolderOf(account_id, dest);
+    account->loggers.push_back(std::make_unique<InvocationLogger>(c));
+  }
+  std::lock_guard lock(mu_);
+  accounts_[account_id] = std::move(account);
+}
+
+void InvocationLogs::Remove(const std::string& account_id) {
+  std::lock_guard lock(mu_);
+  accounts_.erase(account_id);
+}
+
+bool InvocationLogs::Enabled(const std::string& account_id) const {
+  std::lock_guard lock(mu_);
+  return accounts_.count(account_id) > 0;
+}
+
+Status InvocationLogs::Write(const InvocationLogEntry& entry) {
+  std::shared_ptr<Account> account;
+  {
+    std::lock_guard lock(mu_);
+    auto it = accounts_.find(entry.account_id);
+    if (it == accounts_.end()) return Status::Ok();
+    account = it->second;  // a concurrent Configure swaps the pointer; this write finishes
+  }
+  Status first;
+  for (auto& logger : account->loggers) {
+    Status st = logger->Write(entry);
+    if (!st.ok() && first.ok()) first = st;
+  }
+  return first;
 }
 
 }  // namespace basalt::metering

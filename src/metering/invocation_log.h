@@ -3,8 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -35,6 +38,7 @@ struct InvocationLogEntry {
   std::string error_code;
 };
 
+// One log destination: a folder with the live JSON Lines file and its rotations.
 class InvocationLogger {
  public:
   InvocationLogger() = default;  // disabled until SetConfig
@@ -64,6 +68,49 @@ class InvocationLogger {
   LoggingConfig config_;
   int fd_ = -1;       // the live file, opened on the first write
   int64_t size_ = 0;  // its size in bytes
+};
+
+// What one account asked for with PutModelInvocationLoggingConfiguration.
+struct AccountLogging {
+  bool text_data_delivery = true;
+  bool image_data_delivery = false;
+  bool embedding_data_delivery = false;
+  // Destinations relative to the account's log folder: "s3/<bucket>/<keyPrefix>" for
+  // s3Config, "cloudwatch/<logGroupName>" for cloudWatchConfig.
+  std::vector<std::string> destinations;
+};
+
+// Validates a Bedrock LoggingConfig object (JSON text: s3Config, cloudWatchConfig,
+// textDataDeliveryEnabled, ...) with the service's rules and returns what it asks for.
+// kInvalidArgument ("1 validation error detected: ...") for a wrong type, a missing member,
+// or a bucket, prefix or log group name that is not a safe relative path.
+StatusOr<AccountLogging> ParseLoggingConfig(const std::string& json_text);
+
+// Invocation logging per account: each account's configuration governs only its own
+// invocations, which are written under <root>/<account_id>/<destination>/ (see
+// AccountLogging). An account without a configuration is not logged.
+// Thread-safe.
+class InvocationLogs {
+ public:
+  explicit InvocationLogs(std::string root) : root_(std::move(root)) {}
+
+  // Replaces the account's configuration.
+  void Configure(const std::string& account_id, const AccountLogging& logging);
+  void Remove(const std::string& account_id);
+  bool Enabled(const std::string& account_id) const;
+  // Writes `entry` to every destination of entry.account_id; a no-op when it has none.
+  Status Write(const InvocationLogEntry& entry);
+  // The folder of one destination (for tests and the README).
+  std::string FolderOf(const std::string& account_id, const std::string& destination) const;
+
+ private:
+  struct Account {
+    AccountLogging logging;
+    std::vector<std::unique_ptr<InvocationLogger>> loggers;  // one per destination
+  };
+  const std::string root_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Account>> accounts_;
 };
 
 }  // namespace basalt::metering

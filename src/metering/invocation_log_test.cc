@@ -204,5 +204,59 @@ TEST_F(InvocationLogTest, SetConfigMovesToTheNewFolder) {
   EXPECT_EQ(logger.Write(Entry("r3")).code(), StatusCode::kFailedPrecondition);
 }
 
+InvocationLogEntry EntryFor(const std::string& account, const std::string& prompt) {
+  InvocationLogEntry e;
+  e.request_id = "r-" + prompt;
+  e.account_id = account;
+  e.model_id = "m";
+  e.operation = "Converse";
+  e.input_body_json = "{\"p\":\"" + prompt + "\"}";
+  return e;
+}
+
+// Issue 7: one account's PutModelInvocationLoggingConfiguration logged every account.
+TEST_F(InvocationLogTest, EachAccountLogsOnlyItsOwnInvocations) {
+  InvocationLogs logs(Path("invocation-logs"));
+  auto cfg = ParseLoggingConfig(R"({"s3Config":{"bucketName":"bkt1","keyPrefix":"p/q/"}})");
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  logs.Configure("222", *cfg);
+  EXPECT_FALSE(logs.Enabled("111"));
+  ASSERT_TRUE(logs.Write(EntryFor("111", "operator-secret")).ok());
+  ASSERT_TRUE(logs.Write(EntryFor("222", "tenant-prompt")).ok());
+  const fs::path file = fs::path(logs.FolderOf("222", "s3/bkt1/p/q")) / "model-invocations.jsonl";
+  std::string text = testing::ReadFile(file);
+  EXPECT_NE(text.find("tenant-prompt"), std::string::npos);
+  EXPECT_EQ(text.find("operator-secret"), std::string::npos);
+  EXPECT_FALSE(fs::exists(Path("invocation-logs") + "/111"));
+  logs.Remove("222");
+  ASSERT_TRUE(logs.Write(EntryFor("222", "after-delete")).ok());
+  EXPECT_EQ(testing::ReadFile(file).find("after-delete"), std::string::npos);
+}
+
+TEST(ParseLoggingConfigTest, RefusesBadTypesAndPaths) {
+  for (const char* bad : {
+           R"({})",
+           R"({"s3Config":{"bucketName":"ok-bucket"},"textDataDeliveryEnabled":"yes"})",
+           R"({"s3Config":"bucket"})",
+           R"({"s3Config":{"bucketName":".."}})",
+           R"({"s3Config":{"bucketName":"b/../../x"}})",
+           R"({"s3Config":{"bucketName":"bkt","keyPrefix":"a/../../../etc"}})",
+           R"({"s3Config":{"bucketName":"bkt","keyPrefix":"a\u0000b"}})",
+           R"({"cloudWatchConfig":{"logGroupName":"g"}})",
+           R"({"cloudWatchConfig":{"logGroupName":"/","roleArn":"r"}})",
+           R"({"cloudWatchConfig":{"logGroupName":5,"roleArn":"r"}})",
+           R"([1])",
+       }) {
+    auto parsed = ParseLoggingConfig(bad);
+    EXPECT_EQ(parsed.status().code(), StatusCode::kInvalidArgument) << bad;
+  }
+  auto both = ParseLoggingConfig(
+      R"({"s3Config":{"bucketName":"bkt"},"cloudWatchConfig":{"logGroupName":"/aws/x#1",)"
+      R"("roleArn":"arn:aws:iam::1:role/r"},"textDataDeliveryEnabled":false})");
+  ASSERT_TRUE(both.ok()) << both.status().ToString();
+  EXPECT_EQ(both->destinations, (std::vector<std::string>{"s3/bkt", "cloudwatch/aws/x#1"}));
+  EXPECT_FALSE(both->text_data_delivery);
+}
+
 }  // namespace
 }  // namespace basalt::metering

@@ -66,7 +66,14 @@ void Sample(std::string& out, const std::string& name, const std::string& labels
 
 void Metrics::Record(const InvocationSample& sample) {
   std::lock_guard lock(mu_);
-  ModelStats& m = models_[sample.model_id];
+  // Callers name models freely (aliases, ARNs, profiles): past kMaxModelLabels distinct
+  // ids, new ones share one label so the page and the memory behind it stay bounded.
+  auto it = models_.find(sample.model_id);
+  if (it == models_.end()) {
+    const bool full = models_.size() >= kMaxModelLabels;
+    it = models_.try_emplace(full ? std::string(kOverflowLabel) : sample.model_id).first;
+  }
+  ModelStats& m = it->second;
   m.input_tokens += std::max<int64_t>(sample.input_tokens, 0);
   m.output_tokens += std::max<int64_t>(sample.output_tokens, 0);
   m.images += std::max<int64_t>(sample.images, 0);

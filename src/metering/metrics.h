@@ -41,6 +41,10 @@ class Metrics {
   void SetGaugeSource(std::function<std::vector<EngineGauge>()> source);
   std::string RenderPrometheus() const;
 
+  // Distinct model_id labels kept; later ones are counted under kOverflowLabel.
+  static constexpr size_t kMaxModelLabels = 256;
+  static constexpr const char* kOverflowLabel = "other";
+
   // Upper bounds (ms, inclusive) of the latency histogram buckets; +Inf follows.
   static constexpr std::array<int64_t, 14> kLatencyBucketsMs = {
       10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 120000, 300000};

@@ -179,5 +179,22 @@ TEST(MetricsTest, ConcurrentRecordsAllCount) {
   EXPECT_EQ(p.samples["bedrock_output_token_count_total{model_id=\"m\"}"], "8000");
 }
 
+// Issue 7: every distinct model id a caller sent (random ARNs) grew a label set.
+TEST(MetricsTest, ModelLabelsAreBounded) {
+  Metrics m;
+  for (int i = 0; i < 5000; ++i) {
+    m.Record({"arn:aws:bedrock:us-east-1::foundation-model/x" + std::to_string(i), 1, 1, 1, 0,
+              "success"});
+  }
+  const std::string text = m.RenderPrometheus();
+  size_t labels = 0;
+  for (size_t pos = 0; (pos = text.find("bedrock_invocations_total{", pos)) != std::string::npos;
+       ++pos) {
+    ++labels;
+  }
+  EXPECT_LE(labels, Metrics::kMaxModelLabels + 1);
+  EXPECT_NE(text.find("model_id=\"other\""), std::string::npos);
+}
+
 }  // namespace
 }  // namespace basalt::metering

@@ -87,12 +87,16 @@ class UsageStore {
  public:
   // Opens (creating) the SQLite database at `path`: WAL, synchronous=FULL, so an appended
   // record survives a crash of the process (kill -9) or of the machine.
-  static StatusOr<std::unique_ptr<UsageStore>> Open(const std::string& path);
+  // With `read_only` (reports, `basalt usage report`) nothing is created, migrated or
+  // changed: writes fail with kFailedPrecondition, and a missing database is kNotFound.
+  static StatusOr<std::unique_ptr<UsageStore>> Open(const std::string& path,
+                                                    bool read_only = false);
   virtual ~UsageStore() = default;
 
   // Prices the record with the price in effect at its timestamp (most specific match:
   // model+region, model+"*", "*"+region, "*"+"*"), fixes `cost` and `price_version`, and
-  // writes it durably before returning. kAlreadyExists for a duplicate request_id.
+  // writes it durably before returning. It replaces the invocation's checkpoint (in progress,
+  // or marked interrupted by a crash recovery). kAlreadyExists for a duplicate request_id.
   virtual StatusOr<UsageRecord> Append(UsageRecord record) = 0;
 
   // Matching records, oldest first (timestamp, then request_id); limit 0 = no limit.
@@ -101,7 +105,8 @@ class UsageStore {
   // billed. A later Append() for the same request_id replaces it. kAlreadyExists when the
   // invocation already has its final record.
   virtual Status Checkpoint(UsageRecord record) = 0;
-  // For start-up: records a crash left "in_progress" become "interrupted". Returns how many.
+  // For server start-up only (never while another process may be serving): records a crash
+  // left "in_progress" become "interrupted". Returns how many.
   virtual StatusOr<int64_t> MarkInterrupted() = 0;
 
   virtual StatusOr<std::vector<UsageRecord>> List(const UsageFilter& filter, size_t limit) = 0;
@@ -128,6 +133,10 @@ class UsageStore {
                                        int64_t from_ms) = 0;
 
   virtual Status CheckIntegrity() = 0;
+
+  // Caps the database at its current size plus `extra_pages` (0 lifts the cap), so a test
+  // can fill the "disk" between two records. SQLite then fails writes with SQLITE_FULL.
+  virtual Status LimitSizeForTest(int64_t extra_pages) = 0;
 };
 
 }  // namespace basalt::metering

@@ -261,8 +261,29 @@ Status AddRow(UsageRow& total, const UsageRow& row) {
 
 class SqliteUsageStore final : public UsageStore {
  public:
-  explicit SqliteUsageStore(sqlite3* db) : db_(db) {}
-  ~SqliteUsageStore() override { sqlite3_close_v2(db_); }
+  // `db` writes (group commit, checkpoints, prices); `reader` serves reports and quota sums
+  // on its own connection and lock, so a long report or CSV export never holds up a commit
+  // (WAL lets it read the last committed state meanwhile). Read-only stores have no writer.
+  SqliteUsageStore(sqlite3* db, sqlite3* reader) : db_(db), reader_(reader) {}
+  ~SqliteUsageStore() override {
+    if (reader_ != db_) sqlite3_close_v2(reader_);
+    sqlite3_close_v2(db_);
+  }
+
+  Status InitReadOnly() {
+    sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+    Stmt s(db_, "PRAGMA user_version");
+    int version = s.Step() ? static_cast<int>(s.Int(0)) : 0;
+    BASALT_RETURN_IF_ERROR(s.status());
+    if (version != kSchemaVersion) {
+      return Status::FailedPrecondition("usage schema version " + std::to_string(version) +
+                                        " is not the one this build reads (" +
+                                        std::to_string(kSchemaVersion) +
+                                        "); start `basalt serve` once to migrate it");
+    }
+    read_only_ = true;
+    return Status::Ok();
+  }
 
   Status Init() {
     BASALT_RETURN_IF_ERROR(Exec(db_, "PRAGMA foreign_keys = ON"));
@@ -274,16 +295,30 @@ class SqliteUsageStore final : public UsageStore {
     }
     BASALT_RETURN_IF_ERROR(Exec(db_, "PRAGMA synchronous = FULL"));
     sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+    sqlite3_busy_timeout(reader_, kBusyTimeoutMs);
     return Migrate();
   }
 
-  // Group commit: concurrent Appends share one transaction and one fsync. The first caller
-  // to find no commit running becomes the leader and writes every queued record; each record
-  // has its own savepoint, so one refused record (a duplicate) does not undo the others.
-  // Every Append still returns only after its record is durable.
+  // Group commit: concurrent Appends and Checkpoints share one transaction and one fsync.
+  // The first caller to find no commit running becomes the leader and writes every queued
+  // record; each record has its own savepoint, so one refused record (a duplicate) does not
+  // undo the others. Every call still returns only after its record is durable.
   StatusOr<UsageRecord> Append(UsageRecord record) override {
     BASALT_RETURN_IF_ERROR(ValidateRecord(record));
-    PendingAppend self{&record};
+    Status st = Enqueue(&record, /*checkpoint=*/false);
+    if (!st.ok()) return st;
+    return record;
+  }
+
+  Status Checkpoint(UsageRecord record) override {
+    BASALT_RETURN_IF_ERROR(ValidateRecord(record));
+    record.outcome = "in_progress";
+    return Enqueue(&record, /*checkpoint=*/true);
+  }
+
+  Status Enqueue(UsageRecord* record, bool checkpoint) {
+    if (read_only_) return Status::FailedPrecondition("the usage database is open read-only");
+    PendingAppend self{record, checkpoint};
     std::unique_lock queue_lock(queue_mu_);
     queue_.push_back(&self);
     while (!self.done) {
@@ -301,20 +336,7 @@ class SqliteUsageStore final : public UsageStore {
       committing_ = false;
       queue_cv_.notify_all();
     }
-    if (!self.status.ok()) return self.status;
-    return record;
-  }
-
-  Status Checkpoint(UsageRecord record) override {
-    BASALT_RETURN_IF_ERROR(ValidateRecord(record));
-    record.outcome = "in_progress";
-    std::lock_guard lock(mu_);
-    BASALT_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
-    Status st = DeleteInProgressLocked(record.request_id);
-    if (st.ok()) st = AppendLocked(record);
-    if (st.ok()) st = Exec(db_, "COMMIT");
-    if (!st.ok()) Exec(db_, "ROLLBACK");
-    return st;
+    return self.status;
   }
 
   StatusOr<int64_t> MarkInterrupted() override {
@@ -328,8 +350,8 @@ class SqliteUsageStore final : public UsageStore {
     Where w = FilterWhere(filter);
     int64_t sql_limit =
         (limit == 0 || limit > static_cast<size_t>(INT64_MAX)) ? -1 : static_cast<int64_t>(limit);
-    std::lock_guard lock(mu_);
-    Stmt s(db_, std::string(kRecordCols) + w.sql + " ORDER BY timestamp_ms, request_id LIMIT ?");
+    std::lock_guard lock(read_mu_);
+    Stmt s(reader_, std::string(kRecordCols) + w.sql + " ORDER BY timestamp_ms, request_id LIMIT ?");
     w.BindTo(s);
     s.Bind(static_cast<int>(w.args.size()) + 1, sql_limit);
     std::vector<UsageRecord> out;
@@ -355,8 +377,8 @@ class SqliteUsageStore final : public UsageStore {
     if (!cols.empty()) sql += " GROUP BY " + cols + " ORDER BY " + cols;
 
     UsageReport report;
-    std::lock_guard lock(mu_);
-    Stmt s(db_, sql);
+    std::lock_guard lock(read_mu_);
+    Stmt s(reader_, sql);
     w.BindTo(s);
     const int n = static_cast<int>(dims.size());
     while (s.Step()) {
@@ -447,10 +469,10 @@ class SqliteUsageStore final : public UsageStore {
   }
 
   StatusOr<std::vector<Price>> ListPrices() override {
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(read_mu_);
     std::vector<Price> prices;
     {
-      Stmt s(db_,
+      Stmt s(reader_,
              "SELECT version, model_id, region, input_per_1k_tokens, output_per_1k_tokens, "
              "effective_from_ms FROM prices ORDER BY version");
       while (s.Step()) {
@@ -465,7 +487,7 @@ class SqliteUsageStore final : public UsageStore {
       }
       BASALT_RETURN_IF_ERROR(s.status());
     }
-    Stmt s(db_, "SELECT version, image_key, price FROM price_images ORDER BY version");
+    Stmt s(reader_, "SELECT version, image_key, price FROM price_images ORDER BY version");
     size_t i = 0;
     while (s.Step()) {
       int64_t version = s.Int(0);
@@ -488,8 +510,8 @@ class SqliteUsageStore final : public UsageStore {
     f.user_id = user_id;
     f.source = source;
     Where w = FilterWhere(f);
-    std::lock_guard lock(mu_);
-    Stmt s(db_,
+    std::lock_guard lock(read_mu_);
+    Stmt s(reader_,
            "SELECT COUNT(*), COALESCE(SUM(input_tokens), 0) + COALESCE(SUM(output_tokens), 0), "
            "SUM(cost_nanos) "
            "FROM usage_records" +
@@ -506,9 +528,21 @@ class SqliteUsageStore final : public UsageStore {
     return t;
   }
 
-  Status CheckIntegrity() override {
+  Status LimitSizeForTest(int64_t extra_pages) override {
     std::lock_guard lock(mu_);
-    Stmt s(db_, "PRAGMA integrity_check");
+    int64_t pages = 0;
+    {
+      Stmt s(db_, "PRAGMA page_count");
+      if (s.Step()) pages = s.Int(0);
+      BASALT_RETURN_IF_ERROR(s.status());
+    }
+    const int64_t limit = extra_pages == 0 ? 1073741823 : pages + extra_pages;
+    return Exec(db_, ("PRAGMA max_page_count = " + std::to_string(limit)).c_str());
+  }
+
+  Status CheckIntegrity() override {
+    std::lock_guard lock(read_mu_);
+    Stmt s(reader_, "PRAGMA integrity_check");
     std::string problems;
     while (s.Step()) {
       std::string line = s.Text(0);
@@ -546,6 +580,7 @@ class SqliteUsageStore final : public UsageStore {
 
   struct PendingAppend {
     UsageRecord* record;
+    bool checkpoint = false;  // an in-progress record, replaced by the final one
     Status status;
     bool done = false;
   };
@@ -559,15 +594,36 @@ class SqliteUsageStore final : public UsageStore {
       for (PendingAppend* p : batch) p->status = st;
       return;
     }
+    // On some errors (SQLITE_FULL, SQLITE_IOERR) SQLite rolls back the whole transaction,
+    // not just the statement: then every record of the batch so far is gone, and later ones
+    // must not run in autocommit mode behind our back (they would be durable but reported
+    // failed). Such a batch fails as a whole.
+    Status lost;
     for (PendingAppend* p : batch) {
+      if (!lost.ok()) {
+        p->status = lost;
+        continue;
+      }
       p->status = Exec(db_, "SAVEPOINT usage_record");
+      if (!p->status.ok() && sqlite3_get_autocommit(db_)) {
+        lost = p->status;
+        for (PendingAppend* q : batch) q->status = lost;
+        continue;
+      }
       if (!p->status.ok()) continue;
-      // The final record replaces the invocation's checkpoint, if it has one.
-      p->status = DeleteInProgressLocked(p->record->request_id);
+      // A final record replaces the invocation's checkpoint, if it has one (also one that a
+      // crash recovery marked interrupted meanwhile); a checkpoint replaces the previous one.
+      p->status = DeleteUnfinishedLocked(p->record->request_id, !p->checkpoint);
       if (p->status.ok()) p->status = AppendLocked(*p->record);
+      if (!p->status.ok() && sqlite3_get_autocommit(db_)) {
+        lost = p->status;
+        for (PendingAppend* q : batch) q->status = lost;
+        continue;
+      }
       if (!p->status.ok()) Exec(db_, "ROLLBACK TO usage_record");
       Exec(db_, "RELEASE usage_record");
     }
+    if (!lost.ok()) return;
     st = Exec(db_, "COMMIT");
     if (!st.ok()) {
       Exec(db_, "ROLLBACK");
@@ -577,8 +633,11 @@ class SqliteUsageStore final : public UsageStore {
     }
   }
 
-  Status DeleteInProgressLocked(const std::string& request_id) {
-    Stmt s(db_, "DELETE FROM usage_records WHERE request_id = ?1 AND outcome = 'in_progress'");
+  Status DeleteUnfinishedLocked(const std::string& request_id, bool interrupted_too) {
+    Stmt s(db_, interrupted_too ? "DELETE FROM usage_records WHERE request_id = ?1 AND outcome "
+                                  "IN ('in_progress', 'interrupted')"
+                                : "DELETE FROM usage_records WHERE request_id = ?1 AND outcome = "
+                                  "'in_progress'");
     s.Bind(1, request_id);
     return s.Run();
   }
@@ -709,13 +768,16 @@ class SqliteUsageStore final : public UsageStore {
     return true;
   }
 
-  std::mutex mu_;
+  std::mutex mu_;       // the writer connection
+  std::mutex read_mu_;  // the reader connection
+  bool read_only_ = false;
   // The Append queue for group commit (see Append()).
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::deque<PendingAppend*> queue_;
   bool committing_ = false;
   sqlite3* db_;
+  sqlite3* reader_;
 };
 
 // Creates `path` with mode 0600 when absent, so the database and its WAL are private.
@@ -742,20 +804,44 @@ Status EnsureParentDir(const std::string& path) {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<UsageStore>> UsageStore::Open(const std::string& path) {
-  if (path.empty()) return Status::InvalidArgument("usage database path must not be empty");
-  BASALT_RETURN_IF_ERROR(EnsureParentDir(path));
-  BASALT_RETURN_IF_ERROR(CreatePrivateFile(path));
+namespace {
+
+StatusOr<sqlite3*> OpenConnection(const std::string& path, int flags) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(
-      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close_v2(db);
     return Status::Internal("cannot open usage database " + path + ": " + message);
   }
   sqlite3_extended_result_codes(db, 1);
-  auto store = std::make_unique<SqliteUsageStore>(db);
+  return db;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<UsageStore>> UsageStore::Open(const std::string& path, bool read_only) {
+  if (path.empty()) return Status::InvalidArgument("usage database path must not be empty");
+  if (read_only) {
+    if (!std::filesystem::exists(path)) {
+      return Status::NotFound("no usage database at " + path);
+    }
+    BASALT_ASSIGN_OR_RETURN(sqlite3 * db, OpenConnection(path, SQLITE_OPEN_READONLY));
+    auto store = std::make_unique<SqliteUsageStore>(db, db);
+    Status st = store->InitReadOnly();
+    if (!st.ok()) return st;
+    return std::unique_ptr<UsageStore>(std::move(store));
+  }
+  BASALT_RETURN_IF_ERROR(EnsureParentDir(path));
+  BASALT_RETURN_IF_ERROR(CreatePrivateFile(path));
+  BASALT_ASSIGN_OR_RETURN(sqlite3 * db,
+                          OpenConnection(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
+  auto reader = OpenConnection(path, SQLITE_OPEN_READWRITE);
+  if (!reader.ok()) {
+    sqlite3_close_v2(db);
+    return reader.status();
+  }
+  auto store = std::make_unique<SqliteUsageStore>(db, *reader);
   Status st = store->Init();
   if (!st.ok()) {
     return Status::Internal("cannot open usage database " + path + ": " + st.message());

@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <gtest/gtest.h>
+
+#include <mutex>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
@@ -715,6 +717,101 @@ TEST_F(UsageStoreTest, AcknowledgedAppendsSurviveSigkill) {
 TEST_F(UsageStoreTest, AppendsSurviveExitWithoutClose) {
   store_.reset();
   RunCrashingWriter(Path("exit.db"), 60, 60, /*sigkill=*/false);
+}
+
+// Issue 7: `basalt usage report` marked a live invocation's checkpoint interrupted, and its
+// final record then failed to write (under-billing).
+TEST_F(UsageStoreTest, ReadOnlyStoreNeverChangesRecords) {
+  ASSERT_TRUE(store_->Checkpoint(MakeRecord("live", kT0, "m1", 10, 3)).ok());
+  {
+    auto ro = UsageStore::Open(Path("usage.db"), /*read_only=*/true);
+    ASSERT_TRUE(ro.ok()) << ro.status().ToString();
+    auto report = (*ro)->Report(UsageFilter{}, {"outcome"});
+    ASSERT_TRUE(report.ok());
+    EXPECT_EQ(report->total.requests, 1);
+    EXPECT_EQ((*ro)->Append(MakeRecord("x", kT0)).status().code(),
+              StatusCode::kFailedPrecondition);
+    EXPECT_FALSE((*ro)->MarkInterrupted().ok());
+  }
+  EXPECT_EQ(UsageStore::Open(Path("missing.db"), true).status().code(), StatusCode::kNotFound);
+  auto rows = store_->List(UsageFilter{}, 0);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].outcome, "in_progress");
+  Append(MakeRecord("live", kT0 + 1, "m1", 10, 7));
+}
+
+TEST_F(UsageStoreTest, FinalRecordReplacesAnInterruptedCheckpoint) {
+  ASSERT_TRUE(store_->Checkpoint(MakeRecord("r", kT0, "m1", 10, 3)).ok());
+  ASSERT_TRUE(store_->MarkInterrupted().ok());
+  Append(MakeRecord("r", kT0 + 1, "m1", 10, 8));
+  auto rows = store_->List(UsageFilter{}, 0);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].outcome, "success");
+  EXPECT_EQ((*rows)[0].output_tokens, 8);
+}
+
+TEST_F(UsageStoreTest, CheckpointsAndAppendsShareGroupCommit) {
+  constexpr int kThreads = 8, kPer = 25;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPer; ++i) {
+        std::string id = "g" + std::to_string(t) + "-" + std::to_string(i);
+        if (!store_->Checkpoint(MakeRecord(id, kT0, "m1", 10, 1)).ok()) ++failures;
+        if (!store_->Checkpoint(MakeRecord(id, kT0, "m1", 10, 2)).ok()) ++failures;
+        if (!store_->Append(MakeRecord(id, kT0 + 1, "m1", 10, 3)).ok()) ++failures;
+        // A checkpoint that arrives after the final record is refused, never replaces it.
+        if (store_->Checkpoint(MakeRecord(id, kT0, "m1", 10, 1)).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto report = store_->Report(UsageFilter{}, {"outcome"});
+  ASSERT_TRUE(report.ok());
+  ASSERT_EQ(report->rows.size(), 1u);
+  EXPECT_EQ(report->rows[0].group.at("outcome"), "success");
+  EXPECT_EQ(report->total.requests, kThreads * kPer);
+  EXPECT_EQ(report->total.output_tokens, kThreads * kPer * 3);
+}
+
+// Issue 7: what a full disk does in the middle of a batch: every record either is durable
+// and reported written, or is reported failed; nothing half-written; writes resume after.
+TEST_F(UsageStoreTest, FullDiskInTheMiddleOfABatch) {
+  Append(MakeRecord("before", kT0));
+  ASSERT_TRUE(store_->LimitSizeForTest(2).ok());
+  constexpr int kThreads = 8, kPer = 20;
+  std::mutex mu;
+  std::set<std::string> written, refused;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPer; ++i) {
+        std::string id = "full" + std::to_string(t) + "-" + std::to_string(i);
+        UsageRecord r = MakeRecord(id, kT0 + i, std::string(300, 'm'));
+        auto st = store_->Append(r);
+        std::lock_guard lock(mu);
+        (st.ok() ? written : refused).insert(id);
+        if (!st.ok()) {
+          EXPECT_NE(st.status().code(), StatusCode::kAlreadyExists);
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_FALSE(refused.empty()) << "the cap should have been reached";
+  ASSERT_TRUE(store_->CheckIntegrity().ok());
+  auto rows = store_->List(UsageFilter{}, 0);
+  ASSERT_TRUE(rows.ok());
+  std::set<std::string> on_disk;
+  for (const auto& r : *rows) on_disk.insert(r.request_id);
+  for (const auto& id : written) EXPECT_TRUE(on_disk.count(id)) << id << " reported written";
+  for (const auto& id : refused) EXPECT_FALSE(on_disk.count(id)) << id << " reported refused";
+  ASSERT_TRUE(store_->LimitSizeForTest(0).ok());
+  Append(MakeRecord("after", kT0));
 }
 
 }  // namespace

@@ -2,12 +2,16 @@
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +20,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "api/api.h"
@@ -74,6 +79,25 @@ int Fail(const Status& st) {
   return 1;
 }
 
+// Writes a secret: created 0600 (never readable by others, not even for a moment), through
+// no symbolic link, and fsynced.
+Status WritePrivateFile(const std::string& path, const std::string& content) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::Internal("cannot create " + path + ": " + std::strerror(errno));
+  Status st;
+  if (::fchmod(fd, 0600) != 0) st = Status::Internal("cannot chmod " + path);
+  size_t done = 0;
+  while (st.ok() && done < content.size()) {
+    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) st = Status::Internal("cannot write " + path + ": " + std::strerror(errno));
+    else done += static_cast<size_t>(n);
+  }
+  if (st.ok() && ::fsync(fd) != 0) st = Status::Internal("cannot sync " + path);
+  ::close(fd);
+  return st;
+}
+
 // First start: an administrator account, user, access key and API key, written where the
 // README says so that `aws configure` (or `source admin.env`) can use them.
 Status BootstrapAdmin(store::Store& store, const std::string& data_dir, const ServeFlags& f,
@@ -96,29 +120,23 @@ Status BootstrapAdmin(store::Store& store, const std::string& data_dir, const Se
 
   fs::path creds = fs::path(data_dir) / "admin-credentials";
   fs::path env = fs::path(data_dir) / "admin.env";
-  {
-    std::ofstream out(creds, std::ios::trunc);
-    out << "# Basalt administrator credentials (shown once; keep this file private).\n"
-        << "# Use with: AWS_SHARED_CREDENTIALS_FILE=" << fs::absolute(creds).string()
-        << " AWS_PROFILE=basalt\n"
-        << "[basalt]\naws_access_key_id = " << key->access_key_id
-        << "\naws_secret_access_key = " << key->secret_access_key << "\n";
-    if (!out) return Status::Internal("cannot write " + creds.string());
-  }
-  {
-    std::ofstream out(env, std::ios::trunc);
-    out << "# Basalt administrator environment: source this file, then run boto3 / aws / JS code.\n"
-        << "export AWS_ACCESS_KEY_ID=" << key->access_key_id << "\n"
-        << "export AWS_SECRET_ACCESS_KEY=" << key->secret_access_key << "\n"
-        << "export AWS_REGION=" << f.region << "\n"
-        << "export AWS_DEFAULT_REGION=" << f.region << "\n"
-        << "export AWS_ENDPOINT_URL=" << endpoint << "\n"
-        << "# Bedrock API key (Authorization: Bearer); uncomment to use it instead of SigV4.\n"
-        << "# export AWS_BEARER_TOKEN_BEDROCK=" << api_key->token << "\n";
-    if (!out) return Status::Internal("cannot write " + env.string());
-  }
-  chmod(creds.c_str(), 0600);
-  chmod(env.c_str(), 0600);
+  std::ostringstream creds_text, env_text;
+  creds_text << "# Basalt administrator credentials (shown once; keep this file private).\n"
+             << "# Use with: AWS_SHARED_CREDENTIALS_FILE=" << fs::absolute(creds).string()
+             << " AWS_PROFILE=basalt\n"
+             << "[basalt]\naws_access_key_id = " << key->access_key_id
+             << "\naws_secret_access_key = " << key->secret_access_key << "\n";
+  env_text << "# Basalt administrator environment: source this file, then run boto3 / aws / JS "
+              "code.\n"
+           << "export AWS_ACCESS_KEY_ID=" << key->access_key_id << "\n"
+           << "export AWS_SECRET_ACCESS_KEY=" << key->secret_access_key << "\n"
+           << "export AWS_REGION=" << f.region << "\n"
+           << "export AWS_DEFAULT_REGION=" << f.region << "\n"
+           << "export AWS_ENDPOINT_URL=" << endpoint << "\n"
+           << "# Bedrock API key (Authorization: Bearer); uncomment to use it instead of SigV4.\n"
+           << "# export AWS_BEARER_TOKEN_BEDROCK=" << api_key->token << "\n";
+  BASALT_RETURN_IF_ERROR(WritePrivateFile(creds.string(), creds_text.str()));
+  BASALT_RETURN_IF_ERROR(WritePrivateFile(env.string(), env_text.str()));
   BASALT_RETURN_IF_ERROR(store.PutSetting("admin_bootstrapped", "1"));
   std::cout << "basalt: created the administrator key " << key->access_key_id
             << "; credentials written to " << fs::absolute(creds).string() << " and "
@@ -130,8 +148,13 @@ int Serve(const ServeFlags& flags) {
   spdlog::set_level(spdlog::level::from_str(flags.log_level));
   std::string data_dir = flags.data_dir.empty() ? DefaultDataDir() : flags.data_dir;
   std::error_code ec;
+  // The data folder holds keys, prompts and bills: private from the moment it exists.
+  // Everything the server creates (databases, logs, credentials) is private to its user.
+  umask(077);
   fs::create_directories(data_dir, ec);
   if (ec) return Fail(Status::Internal("cannot create data dir " + data_dir + ": " + ec.message()));
+  fs::permissions(data_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  if (ec) spdlog::warn("cannot make {} private (0700): {}", data_dir, ec.message());
 
   auto master = store::LoadOrCreateMasterKey((fs::path(data_dir) / "master.key").string());
   if (!master.ok()) return Fail(master.status());
@@ -214,19 +237,20 @@ int Serve(const ServeFlags& flags) {
   qc.key_default.tokens_per_minute = flags.tpm_per_key;
   metering::QuotaManager quotas(usage->get(), qc);
   metering::Metrics metrics;
-  metering::InvocationLogger invocation_log;
-  {
-    metering::LoggingConfig lc;
-    lc.folder = (fs::path(data_dir) / "invocation-logs").string();
-    // Logging stays on across restarts while any account has it configured.
-    auto accounts = (*store)->ListAccounts();
-    if (accounts.ok()) {
-      for (const auto& a : *accounts) {
-        auto v = (*store)->GetSetting("invocation_logging:" + a.id);
-        if (v.ok() && v->has_value() && !(*v)->empty()) lc.enabled = true;
+  // Each account's invocation logging configuration comes back from the store.
+  metering::InvocationLogs invocation_log((fs::path(data_dir) / "invocation-logs").string());
+  if (auto accounts = (*store)->ListAccounts(); accounts.ok()) {
+    for (const auto& a : *accounts) {
+      auto v = (*store)->GetSetting(api::LoggingSettingKey(a.id));
+      if (!v.ok() || !v->has_value() || (*v)->empty()) continue;
+      auto logging = metering::ParseLoggingConfig(**v);
+      if (logging.ok()) {
+        invocation_log.Configure(a.id, *logging);
+      } else {
+        spdlog::warn("account {}: stored invocation logging configuration ignored: {}", a.id,
+                     logging.status().message());
       }
     }
-    invocation_log.SetConfig(lc);
   }
   // Tokens/s is the generated-token count's rate between two scrapes.
   struct RateState {
@@ -264,7 +288,13 @@ int Serve(const ServeFlags& flags) {
   std::string scheme = flags.tls_cert.empty() ? "http" : "https";
   api::ApiOptions aopts;
   aopts.default_region = flags.region;
-  aopts.regions = flags.regions;
+  // Only the regions named are served (default: the configured region), so a signature for
+  // another region can neither dodge a region-scoped Deny nor a regional price. "*" serves any.
+  if (flags.regions.empty()) {
+    aopts.regions = {flags.region};
+  } else if (!(flags.regions.size() == 1 && flags.regions[0] == "*")) {
+    aopts.regions = flags.regions;
+  }
   aopts.manual_model_access_approval = flags.manual_access_approval;
   aopts.usage_checkpoint_interval =
       std::chrono::milliseconds(std::max(1, flags.usage_checkpoint_ms));
@@ -367,12 +397,11 @@ bool ParseDay(const std::string& v, int64_t* out) {
 // `basalt usage report`: the same report as GET /basalt/usage, read from the usage database.
 int UsageReportCommand(const UsageFlags& f) {
   std::string data_dir = f.data_dir.empty() ? DefaultDataDir() : f.data_dir;
-  auto usage = metering::UsageStore::Open((fs::path(data_dir) / "usage.db").string());
+  // Read-only: a report never changes records (a running server may be writing them; crash
+  // recovery belongs to `basalt serve` start-up alone).
+  auto usage = metering::UsageStore::Open((fs::path(data_dir) / "usage.db").string(),
+                                          /*read_only=*/true);
   if (!usage.ok()) return Fail(usage.status());
-  // Invocations cut by a crash keep their last checkpoint, billed, marked "interrupted".
-  if (auto n = (*usage)->MarkInterrupted(); n.ok() && *n > 0) {
-    spdlog::warn("{} invocations were interrupted by a crash; their usage so far is recorded", *n);
-  }
   metering::UsageFilter filter;
   if (!ParseDay(f.from, &filter.from_ms) || !ParseDay(f.to, &filter.to_ms)) {
     std::cerr << "basalt usage report: --from and --to take YYYY-MM-DD" << std::endl;
@@ -499,7 +528,8 @@ int main(int argc, char** argv) {
   serve
       ->add_option(
           "--regions", sf.regions,
-          "Regions served (comma-separated); signatures for others are refused (default: any)")
+          "Regions served (comma-separated; \"*\" for any); signatures for others are refused "
+          "(default: --region)")
       ->envname("BASALT_REGIONS")
       ->delimiter(',');
   serve

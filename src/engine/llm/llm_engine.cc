@@ -38,12 +38,13 @@ class LlmEngine final : public Engine {
     }
   }
 
-  StatusOr<JobId> Submit(GenerateRequest request, std::shared_ptr<Sink> sink) override {
+  StatusOr<JobId> Submit(GenerateRequest request, std::shared_ptr<Sink> sink,
+                         int* prompt_tokens) override {
     if (sink == nullptr) return Status::InvalidArgument("No sink given.");
     StatusOr<llm::ModelRunner*> runner = Get(request.model);
     if (!runner.ok()) return runner.status();
     const JobId id = next_id_.fetch_add(1, std::memory_order_relaxed);
-    Status status = (*runner)->Submit(id, std::move(request), std::move(sink));
+    Status status = (*runner)->Submit(id, std::move(request), std::move(sink), prompt_tokens);
     if (!status.ok()) return status;
     return id;
   }

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstring>
 #include <climits>
 #include <exception>
 #include <utility>
@@ -58,6 +59,10 @@ Status ModelRunner::Init() {
   if (model_ == nullptr) return Status::Internal(failed + ": not a loadable GGUF model.");
   vocab_ = llama_model_get_vocab(model_);
   n_vocab_ = llama_vocab_n_tokens(vocab_);
+  for (llama_token t = 0; t < n_vocab_; ++t) {
+    const char* text = llama_vocab_get_text(vocab_, t);
+    if (text != nullptr) max_token_bytes_ = std::max(max_token_bytes_, std::strlen(text));
+  }
 
   const int parallel = std::max(1, config_.parallel);
   if (parallel > static_cast<int>(llama_max_parallel_sequences())) {
@@ -135,15 +140,18 @@ ModelRunner::~ModelRunner() {
   if (model_ != nullptr) llama_model_free(model_);
 }
 
-StatusOr<std::vector<llama_token>> ModelRunner::Tokenize(std::string_view text,
-                                                         bool add_special) const {
+StatusOr<std::vector<llama_token>> ModelRunner::Tokenize(std::string_view text, bool add_special,
+                                                         size_t max_tokens) const {
   if (text.size() > static_cast<size_t>(INT32_MAX / 2)) return Status::InvalidArgument(kTooLong);
   const int32_t len = static_cast<int32_t>(text.size());
-  std::vector<llama_token> tokens(text.size() + 4);
+  std::vector<llama_token> tokens(std::min(text.size() + 4, max_tokens));
   // parse_special: chat-template markers in the prompt become their special tokens, as in
   // llama-server.
   int32_t n = llama_tokenize(vocab_, text.data(), len, tokens.data(),
                              static_cast<int32_t>(tokens.size()), add_special, true);
+  if (n < 0 && static_cast<size_t>(-static_cast<int64_t>(n)) > max_tokens) {
+    return Status::InvalidArgument(kTooLong);
+  }
   if (n < 0 && n != INT32_MIN) {
     tokens.resize(-n);
     n = llama_tokenize(vocab_, text.data(), len, tokens.data(), static_cast<int32_t>(tokens.size()),
@@ -183,10 +191,17 @@ StatusOr<ModelRunner::SamplerPtr> ModelRunner::MakeSampler(const GenerateRequest
   return chain;
 }
 
-Status ModelRunner::Submit(JobId id, GenerateRequest request, std::shared_ptr<Sink> sink) {
+Status ModelRunner::Submit(JobId id, GenerateRequest request, std::shared_ptr<Sink> sink,
+                           int* prompt_tokens) {
   auto job = std::make_unique<Job>();
   job->submitted = Clock::now();
-  StatusOr<std::vector<llama_token>> tokens = Tokenize(request.prompt, request.add_special);
+  // Cost before length: a prompt that cannot fit is refused before any tokenizing, and the
+  // tokenizer's buffer is bounded by the context, not by the body's size.
+  if (request.prompt.size() > static_cast<size_t>(n_ctx_slot_) * max_token_bytes_ + 16) {
+    return Status::InvalidArgument(kTooLong);
+  }
+  StatusOr<std::vector<llama_token>> tokens =
+      Tokenize(request.prompt, request.add_special, static_cast<size_t>(n_ctx_slot_) + 1);
   if (!tokens.ok()) return tokens.status();
   job->prompt = std::move(*tokens);
   if (job->prompt.empty()) {
@@ -197,6 +212,7 @@ Status ModelRunner::Submit(JobId id, GenerateRequest request, std::shared_ptr<Si
   if (static_cast<int64_t>(job->prompt.size()) > n_ctx_slot_) {
     return Status::InvalidArgument(kTooLong);
   }
+  if (prompt_tokens != nullptr) *prompt_tokens = static_cast<int>(job->prompt.size());
   StatusOr<SamplerPtr> sampler = MakeSampler(request);
   if (!sampler.ok()) return sampler.status();
   job->sampler = std::move(*sampler);

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -38,7 +39,8 @@ class ModelRunner {
   ModelRunner(const ModelRunner&) = delete;
   ModelRunner& operator=(const ModelRunner&) = delete;
 
-  Status Submit(JobId id, GenerateRequest request, std::shared_ptr<Sink> sink);
+  Status Submit(JobId id, GenerateRequest request, std::shared_ptr<Sink> sink,
+                int* prompt_tokens = nullptr);
   // Returns false when `id` is neither queued nor running here.
   bool Cancel(JobId id);
 
@@ -87,7 +89,9 @@ class ModelRunner {
 
   explicit ModelRunner(const ModelConfig& config);
   Status Init();
-  StatusOr<std::vector<llama_token>> Tokenize(std::string_view text, bool add_special) const;
+  // At most `max_tokens` tokens; kInvalidArgument (too long) past that.
+  StatusOr<std::vector<llama_token>> Tokenize(std::string_view text, bool add_special,
+                                              size_t max_tokens = SIZE_MAX) const;
   StatusOr<SamplerPtr> MakeSampler(const GenerateRequest& request) const;
 
   // Scheduler thread only.
@@ -112,6 +116,9 @@ class ModelRunner {
   bool batch_allocated_ = false;
   int n_batch_ = 0;
   int n_ctx_slot_ = 0;
+  // The longest token's text in bytes: a prompt longer than n_ctx_slot_ times this cannot fit,
+  // which is known without tokenizing it.
+  size_t max_token_bytes_ = 1;
   int n_vocab_ = 0;
   bool has_chat_template_ = false;
   std::string chat_template_;
