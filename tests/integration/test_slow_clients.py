@@ -116,7 +116,7 @@ def test_health_answered_while_workers_busy(fresh):
         go.wait()
         try:
             r = client.converse(modelId="anthropic.claude-v2", messages=msgs,
-                                inferenceConfig={"maxTokens": 400, "temperature": 0})
+                                inferenceConfig={"maxTokens": 100, "temperature": 0})
             outcome = ("ok", r["ResponseMetadata"]["HTTPStatusCode"])
         except ClientError as e:
             err = e.response
