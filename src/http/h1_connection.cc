@@ -503,8 +503,9 @@ class H1Connection final : public ConnectionBase,
     // The peer stopped taking our bytes, or is idle between requests: just close.
     if (write_in_flight_ && now >= write_since_ + core_.options.idle_timeout) return Close();
     if (phase_ == Phase::kRequest && request_started_) {
-      Reject(408);  // head or body too slow
-      return ArmTimer(Deadline());  // the 408 itself must be taken in time
+      // Head or body too slow. The 408 itself must then be taken in time.
+      Reject(408);
+      return ArmTimer(Deadline());
     }
     Close();
   }

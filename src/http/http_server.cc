@@ -463,8 +463,7 @@ class ServerImpl final : public Server {
           core_, TlsStream(std::move(socket), *core_.tls), std::move(accepted));
       asio::post(executor, [d] { d->Start(); });
     } else {
-      auto d =
-          std::make_shared<Detector<TcpStream>>(core_, std::move(socket), std::move(accepted));
+      auto d = std::make_shared<Detector<TcpStream>>(core_, std::move(socket), std::move(accepted));
       asio::post(executor, [d] { d->Start(); });
     }
     Accept();

@@ -26,8 +26,8 @@ struct Header {
 
 struct Request {
   std::string method;
-  std::string target;     // raw request-target (path and query), never percent-decoded
-  std::string authority;  // HTTP/2 :authority, or the HTTP/1.1 Host header
+  std::string target;           // raw request-target (path and query), never percent-decoded
+  std::string authority;        // HTTP/2 :authority, or the HTTP/1.1 Host header
   std::vector<Header> headers;  // lower-case names in arrival order; no pseudo-headers
   std::string body;
   int http_version = 11;        // 11 or 20
@@ -92,18 +92,18 @@ using Handler = std::function<void(Request request, std::shared_ptr<ResponseWrit
 //   default sends 503). `inline_handler` runs before any of this, also on the I/O thread.
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  int port = 0;                  // 0 picks a free port; see Server::port()
+  int port = 0;  // 0 picks a free port; see Server::port()
   int io_threads = 2;
-  int worker_threads = 64;       // handler pool; a blocked handler holds one
+  int worker_threads = 64;  // handler pool; a blocked handler holds one
   size_t max_body_bytes = 25'000'000 + 1024 * 1024;
-  std::string tls_cert_file;     // PEM; both set enables TLS (ALPN h2, http/1.1)
+  std::string tls_cert_file;  // PEM; both set enables TLS (ALPN h2, http/1.1)
   std::string tls_key_file;
   std::chrono::milliseconds idle_timeout{120'000};
   std::chrono::milliseconds header_timeout{20'000};  // 0 disables
   std::chrono::milliseconds body_timeout{60'000};    // 0 disables
   int max_connections = 0;  // 0: RLIMIT_NOFILE (soft) minus 128 spare descriptors, at least 16
   int max_connections_per_address = 256;
-  int max_queued_requests = 0;     // 0: 4 x worker_threads
+  int max_queued_requests = 0;         // 0: 4 x worker_threads
   size_t max_buffered_body_bytes = 0;  // per HTTP/2 connection; 0: max_body_bytes + 1 MiB
 
   // Called on the I/O thread for every request before it is queued for a worker. Returns
