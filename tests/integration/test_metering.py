@@ -220,13 +220,16 @@ def test_invocation_logging(fresh):
     assert got["s3Config"]["bucketName"] == "local"
     r = client(s).converse(modelId=LLAMA, messages=MSG, inferenceConfig={"maxTokens": 3})
     rid = r["ResponseMetadata"]["RequestId"]
-    log = (s.data_dir / "invocation-logs" / "model-invocations.jsonl").read_text().splitlines()
+    # Per account: <data-dir>/invocation-logs/<account>/s3/<bucket>/<prefix>/.
+    [path] = (s.data_dir / "invocation-logs").glob("*/s3/local/model-invocations.jsonl")
+    log = path.read_text().splitlines()
     entry = [json.loads(l) for l in log if rid in l][0]
     assert entry["modelId"] == LLAMA and entry["operation"] == "Converse"
+    assert entry["accountId"] == path.parts[-4]
     assert entry["schemaType"] == "ModelInvocationLog"
     ctl.delete_model_invocation_logging_configuration()
     client(s).converse(modelId=LLAMA, messages=MSG, inferenceConfig={"maxTokens": 3})
-    assert len((s.data_dir / "invocation-logs" / "model-invocations.jsonl").read_text().splitlines()) == len(log)
+    assert len(path.read_text().splitlines()) == len(log)
 
 
 def test_crash_mid_generation_is_billed(fresh, tmp_path):
