@@ -3,6 +3,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -151,6 +152,12 @@ int Serve(const ServeFlags& flags) {
   // The data folder holds keys, prompts and bills: private from the moment it exists.
   // Everything the server creates (databases, logs, credentials) is private to its user.
   umask(077);
+  // Connections are capped below the descriptor limit (see --max-connections): start from
+  // the hard limit rather than the usual soft 1024.
+  if (rlimit nofile{}; getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &nofile) != 0) spdlog::warn("cannot raise the open-file limit");
+  }
   fs::create_directories(data_dir, ec);
   if (ec) return Fail(Status::Internal("cannot create data dir " + data_dir + ": " + ec.message()));
   fs::permissions(data_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
