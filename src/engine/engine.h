@@ -28,6 +28,9 @@ struct ModelConfig {
   int threads = 0;         // 0 = hardware concurrency
   int batch_size = 512;    // max tokens per decode step
   int max_queue = 64;      // queued jobs beyond busy slots; more gets kResourceExhausted
+  // Memory-map the GGUF instead of reading its weights into memory. Off by default: a mapped
+  // file truncated or rewritten in place under a loaded model makes its pages SIGBUS.
+  bool use_mmap = false;
 };
 
 struct EngineOptions {

@@ -63,6 +63,7 @@ struct ServeFlags {
   int usage_checkpoint_ms = 1000;
   std::string log_level = "info";
   int shutdown_grace_s = 30;
+  bool mmap = false;
 };
 
 std::string DefaultDataDir() {
@@ -190,6 +191,7 @@ int Serve(const ServeFlags& flags) {
     mc.context_length = flags.ctx_size > 0 ? flags.ctx_size : per_slot * mc.parallel;
     mc.threads = flags.threads;
     mc.max_queue = flags.max_queue;
+    mc.use_mmap = flags.mmap;
     eopts.models.push_back(mc);
   }
   auto engine = engine::Engine::Open(eopts);
@@ -581,6 +583,11 @@ int main(int argc, char** argv) {
       ->add_option("--shutdown-grace", sf.shutdown_grace_s,
                    "Seconds to finish in-flight streams on SIGTERM")
       ->capture_default_str();
+  serve
+      ->add_flag("--mmap", sf.mmap,
+                 "Memory-map model weights instead of reading them into memory (for huge models "
+                 "on trusted storage: a weights file truncated in place kills the server)")
+      ->envname("BASALT_MMAP");
 
   auto* models_cmd = app.add_subcommand("models", "Manage model weights");
   models_cmd->require_subcommand(1);

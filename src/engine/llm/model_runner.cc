@@ -51,10 +51,20 @@ StatusOr<std::unique_ptr<ModelRunner>> ModelRunner::Load(const ModelConfig& conf
 
 Status ModelRunner::Init() {
   InitLlamaRuntime();
+  const Clock::time_point load_start = Clock::now();
   const std::string failed =
       "Failed to load model '" + config_.name + "' from '" + config_.path + "'";
 
   llama_model_params mparams = llama_model_default_params();
+  // Read the weights into memory unless asked to map them: with a mapping, a weights file
+  // truncated in place while the model is loaded kills the process with SIGBUS on the next
+  // page fault. A rename over the file (how `basalt models pull` writes) is safe either way.
+  if (config_.use_mmap) {
+    mparams.load_mode = LLAMA_LOAD_MODE_MMAP;
+  } else {
+    mparams.load_mode = LLAMA_LOAD_MODE_NONE;
+    mparams.lazy_mode = LLAMA_LAZY_MODE_OFF;
+  }
   model_ = llama_model_load_from_file(config_.path.c_str(), mparams);
   if (model_ == nullptr) return Status::Internal(failed + ": not a loadable GGUF model.");
   vocab_ = llama_model_get_vocab(model_);
@@ -119,8 +129,10 @@ Status ModelRunner::Init() {
   info_.architecture = MetaString(model_, "general.architecture");
   info_.parameter_count = static_cast<int64_t>(llama_model_n_params(model_));
 
-  spdlog::info("model '{}' loaded: {} slots x {} tokens, {} threads, batch {}", config_.name,
-               parallel, n_ctx_slot_, threads, n_batch_);
+  spdlog::info("model '{}' loaded in {} ms ({}): {} slots x {} tokens, {} threads, batch {}",
+               config_.name, MillisBetween(load_start, Clock::now()),
+               config_.use_mmap ? "mapped" : "read into memory", parallel, n_ctx_slot_, threads,
+               n_batch_);
   thread_ = std::thread([this] { Run(); });
   return Status::Ok();
 }
