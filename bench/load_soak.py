@@ -257,6 +257,10 @@ def main():
                     help="RSS after may exceed RSS at start by this much")
     ap.add_argument("--fd-slack", type=int, default=2,
                     help="descriptors after may exceed descriptors at start by this much")
+    ap.add_argument("--rss-drift-mib", type=float, default=8,
+                    help="RSS may grow by this much over the second half of the run")
+    ap.add_argument("--server-arg", action="append", default=[],
+                    help="extra `basalt serve` argument (repeat), e.g. --server-arg=--threads=1")
     ap.add_argument("--keep", action="store_true", help="keep the data folder")
     args = ap.parse_args()
     args.seconds = max(1.0, min(args.seconds, 3600.0))
@@ -265,7 +269,7 @@ def main():
     h1 = args.clients - h2
 
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="basalt-soak-"))
-    server = conftest.BasaltServer(tmp / "data")
+    server = conftest.BasaltServer(tmp / "data", extra_args=tuple(args.server_arg))
     failures = []
 
     def check(ok, what):
@@ -288,6 +292,7 @@ def main():
         time.sleep(1.0)
         start = proc_figures(pid)
         peak = list(start)
+        timeline = []  # (seconds since the load started, RSS kB, fds)
         stop_sampling = threading.Event()
 
         def sample():
@@ -296,9 +301,11 @@ def main():
                     cur = proc_figures(pid)
                 except OSError:
                     return
+                timeline.append((time.time() - t0, cur[0], cur[1]))
                 for i in range(3):
                     peak[i] = max(peak[i], cur[i])
 
+        t0 = time.time()
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
 
@@ -306,7 +313,6 @@ def main():
               f"{args.seconds:g} s on {MODEL} (stories260K)")
         results = []
         deadline = time.time() + args.seconds
-        t0 = time.time()
         with concurrent.futures.ThreadPoolExecutor(h1 + 1) as pool:
             futs = [pool.submit(h1_loop, server, i, deadline, args.max_requests, results)
                     for i in range(h1)]
@@ -352,6 +358,12 @@ def main():
               f"after {mib(after[0]):.1f}")
         print(f"server fds:     start {start[1]}  peak {peak[1]}  after {after[1]}")
         print(f"server threads: start {start[2]}  peak {peak[2]}  after {after[2]}")
+        during = [x for x in timeline if x[0] <= elapsed]
+        step = max(1, len(during) // 6)
+        print("RSS MiB over the run:", "  ".join(f"{x[0]:.0f}s {mib(x[1]):.1f}"
+                                                for x in during[::step] + during[-1:]))
+        half = [x[1] for x in during if x[0] >= elapsed / 2]
+        drift = mib(max(half) - half[0]) if len(half) > 1 else 0.0
 
         check(alive, "server alive after the load")
         unmodelled = [r for r in results if not r["ok"] and not r["modelled"]]
@@ -360,6 +372,9 @@ def main():
         check(len(ok) > 0, "some requests completed")
         check(after[1] <= start[1] + args.fd_slack,
               f"open descriptors back near the start ({after[1]} <= {start[1]} + {args.fd_slack})")
+        check(drift <= args.rss_drift_mib,
+              f"RSS steady over the second half of the run (+{drift:.1f} MiB <= "
+              f"{args.rss_drift_mib:g} MiB)")
         check(mib(after[0] - start[0]) <= args.rss_slack_mib,
               f"RSS back near the start (+{mib(after[0] - start[0]):.1f} MiB <= "
               f"{args.rss_slack_mib:g} MiB)")
