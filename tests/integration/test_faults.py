@@ -36,6 +36,27 @@ STORIES = "meta.llama3-8b-instruct-v1:0"  # stories260K, meta-llama body family
 TINY = "test.llama-2-tiny-random-v1:0"
 
 
+@pytest.fixture(autouse=True)
+def no_strays(tmp_path):
+    """After each test: no process still runs on this test's folders, and no mount is left."""
+    yield
+    mine = str(tmp_path)
+    strays = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if mine in cmd and int(pid) != os.getpid():
+            strays.append((pid, cmd))
+    for pid, _ in strays:
+        os.kill(int(pid), signal.SIGKILL)
+    assert not strays, strays
+    mounts = [l for l in pathlib.Path("/proc/self/mounts").read_text().splitlines()
+              if mine in l]
+    assert not mounts, mounts
+
+
 def runtime(s):
     return boto3.client("bedrock-runtime", endpoint_url=s.url, region_name="us-east-1",
                         aws_access_key_id=s.env["AWS_ACCESS_KEY_ID"],
@@ -273,6 +294,75 @@ def test_client_gone_frees_the_slot_quickly(tmp_path):
         assert 0 < rec["output"] < 4000, rec
         assert s.alive()
     finally:
+        stop_all([s])
+
+
+H2_CLIENT_GONE = r"""
+import { createRequire } from "node:module";
+const require = createRequire(process.env.NODE_MODULES_DIR + "/x.js");
+const { BedrockRuntimeClient, ConverseStreamCommand } = require("@aws-sdk/client-bedrock-runtime");
+const client = new BedrockRuntimeClient({ maxAttempts: 1 });
+const abort = new AbortController();
+const r = await client.send(new ConverseStreamCommand({
+  modelId: process.env.MODEL_ID, inferenceConfig: { maxTokens: 4000 },
+  messages: [{ role: "user", content: [{ text: "Once upon a time" }] }],
+}), { abortSignal: abort.signal });
+let n = 0;
+try {
+  for await (const ev of r.stream) {
+    if (ev.contentBlockDelta && ++n === 200) {
+      console.log(JSON.stringify({ rid: r.$metadata.requestId, t: Date.now() }));
+      abort.abort();  // RST_STREAM (CANCEL) on a connection that stays open
+    }
+  }
+} catch (e) {}
+await new Promise((ok) => setTimeout(ok, 1500));  // keep the session open meanwhile
+client.destroy();
+"""
+
+
+def test_http2_client_gone_frees_the_slot_quickly(tmp_path):
+    """The same over HTTP/2: the JS SDK aborts its stream (RST_STREAM) and keeps the
+    connection open. The slot is free within 100 ms; the record says client_gone."""
+    if not (NODE_DIR / "node_modules" / "@aws-sdk" / "client-bedrock-runtime").exists():
+        pytest.skip("npm dependencies not installed (scripts/test installs them)")
+    catalog = copy.deepcopy(TEST_CATALOG)
+    catalog["models"][1].update(parallel=1, contextLength=4096)
+    s = BasaltServer(tmp_path / "gone2", catalog=catalog, extra_args=("--threads", "1"))
+    node = None
+    try:
+        runtime(s).converse(modelId=TINY, messages=MSG, inferenceConfig={"maxTokens": 1})
+        script = tmp_path / "gone.mjs"
+        script.write_text(H2_CLIENT_GONE)
+        env = s.client_env()
+        env.update(MODEL_ID=TINY, NODE_MODULES_DIR=str(NODE_DIR))
+        node = subprocess.Popen(["node", str(script)], cwd=NODE_DIR, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = node.stdout.readline()
+        assert line, node.stderr.read()
+        rid = json.loads(line)["rid"]
+        t0 = time.perf_counter()
+        freed = None
+        while time.perf_counter() - t0 < 5:
+            if metric(s, "basalt_engine_busy_slots", TINY) == 0:
+                freed = time.perf_counter() - t0
+                break
+            time.sleep(0.002)
+        print(f"HTTP/2: slot free {freed * 1000 if freed is not None else -1:.1f} ms "
+              f"after the abort was sent")
+        assert freed is not None and freed < 0.1, freed
+        node.wait(timeout=30)
+        deadline = time.time() + 5
+        while time.time() < deadline and rid not in records(s.data_dir):
+            time.sleep(0.02)
+        rec = records(s.data_dir)[rid]
+        assert rec["outcome"] == "client_gone", rec
+        assert 200 <= rec["output"] < 4000, rec
+        assert s.alive()
+    finally:
+        if node and node.poll() is None:
+            node.kill()
+            node.wait()
         stop_all([s])
 
 
