@@ -260,7 +260,7 @@ def main():
     ap.add_argument("--rss-drift-mib", type=float, default=8,
                     help="RSS may grow by this much over the second half of the run")
     ap.add_argument("--server-arg", action="append", default=[],
-                    help="extra `basalt serve` argument (repeat), e.g. --server-arg=--threads=1")
+                    help="extra `basalt serve` argument (repeat), e.g. --server-arg=--threads --server-arg=1")
     ap.add_argument("--keep", action="store_true", help="keep the data folder")
     args = ap.parse_args()
     args.seconds = max(1.0, min(args.seconds, 3600.0))
