@@ -66,6 +66,14 @@ void BedrockApi::Admin(Call& call, const std::vector<std::string>& rest) {
     }
     return Status::Ok();
   };
+  // A key acts as its user: making one for someone else must not reach beyond the caller's
+  // own rights.
+  auto may_act_as = [&](const store::User& u) -> Status {
+    if (u.id == call.principal.user_id) return Status::Ok();
+    auto policies = LoadUserPolicies(*store_, u.account_id, u.id);
+    if (!policies.ok()) return policies.status();
+    return within_caller(*policies, iam::EvalContext{u.name, u.id, u.account_id});
+  };
   auto account_scope = [&](const std::string& wanted) -> StatusOr<std::string> {
     std::string acct = wanted.empty() ? call.principal.account_id : wanted;
     if (acct != call.principal.account_id && !is_operator) {
@@ -219,13 +227,8 @@ void BedrockApi::Admin(Call& call, const std::vector<std::string>& rest) {
         for (const auto& k : *keys) out.push_back(AccessKeyJson(k));
         return SendJson(call, 200, {{"AccessKeyMetadata", out}}, now);
       }
-      if (u->id != call.principal.user_id) {
-        // A key acts as its user: taking one must not reach beyond the caller's own rights.
-        auto target_policies = LoadUserPolicies(*store_, u->account_id, u->id);
-        if (!target_policies.ok()) return SendError(call, target_policies.status(), now);
-        st = within_caller(*target_policies, iam::EvalContext{u->name, u->id, u->account_id});
-        if (!st.ok()) return SendError(call, st, now);
-      }
+      st = may_act_as(*u);
+      if (!st.ok()) return SendError(call, st, now);
       auto k = store_->CreateAccessKey(u->id);
       if (!k.ok()) return SendError(call, k.status(), now);
       Json out = AccessKeyJson(*k);
@@ -285,12 +288,8 @@ void BedrockApi::Admin(Call& call, const std::vector<std::string>& rest) {
             std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count() +
             v.get<int64_t>();
       }
-      if (u->id != call.principal.user_id) {
-        auto target_policies = LoadUserPolicies(*store_, u->account_id, u->id);
-        if (!target_policies.ok()) return SendError(call, target_policies.status(), now);
-        st = within_caller(*target_policies, iam::EvalContext{u->name, u->id, u->account_id});
-        if (!st.ok()) return SendError(call, st, now);
-      }
+      st = may_act_as(*u);
+      if (!st.ok()) return SendError(call, st, now);
       auto k = store_->CreateApiKey(u->id, expires_at);
       if (!k.ok()) return SendError(call, k.status(), now);
       Json out = ApiKeyJson(k->key);

@@ -56,7 +56,9 @@ class BasaltServer:
                 "--catalog", str(self.catalog_path), "--models-dir", str(MODELS_DIR),
                 "--log-level", "info", *extra_args]
         if "--threads" not in extra_args:
-            args += ["--threads", "2"]
+            # One compute thread: ggml's threads spin at barriers, so as many threads as the
+            # CI machine's 2 cores, beside the test client, can stall decoding for seconds.
+            args += ["--threads", "1"]
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, text=True,
                                      env={**os.environ, **(env or {})})
