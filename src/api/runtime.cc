@@ -335,6 +335,9 @@ void BedrockApi::InvokeModel(Call& call, const std::string& model_id, bool strea
   call.writer->OnClose([engine, job] { engine->Cancel(job); });
 
   auto checkpoint = [&](int output_tokens) {
+    // Nothing is billed before the first token: a request still queued for a slot when the
+    // process dies has cost nothing.
+    if (output_tokens == 0) return;
     CheckpointInvocation(call, op, entry.model_id, prompt_tokens, output_tokens);
   };
   if (!stream) {
@@ -452,6 +455,9 @@ void BedrockApi::Converse(Call& call, const std::string& model_id, bool stream) 
   engine::Engine* engine = engine_;
   call.writer->OnClose([engine, job] { engine->Cancel(job); });
   auto checkpoint = [&](int output_tokens) {
+    // Nothing is billed before the first token: a request still queued for a slot when the
+    // process dies has cost nothing.
+    if (output_tokens == 0) return;
     CheckpointInvocation(call, op, entry.model_id, prompt_tokens, output_tokens);
   };
 

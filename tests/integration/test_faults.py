@@ -234,9 +234,8 @@ def test_kill_9_under_http1_and_http2_streams(tmp_path):
               f"{sorted(r['output'] for r in interrupted.values())}")
         for rid, r in interrupted.items():
             assert rid not in completed
-            # A queued request checkpoints before its first token: 0 output tokens.
-            assert 0 <= r["output"] <= max_tokens and r["input"] > 0, r
-        assert any(r["output"] > 0 for r in interrupted.values()), interrupted
+            # Checkpoints start with the first token: a request still queued is not billed.
+            assert 0 < r["output"] <= max_tokens and r["input"] > 0, r
         # A stream that had run for well over a checkpoint interval is billed.
         for rid, t in cut.items():
             if t < kill_time - 0.5:
