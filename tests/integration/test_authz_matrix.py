@@ -143,7 +143,8 @@ def world(tmp_path_factory):
     s = BasaltServer(tmp_path_factory.mktemp("matrix"),
                      extra_args=("--regions", "us-east-1,us-west-2"))
     try:
-        op = cli(s, "list-accounts")["Accounts"][0]["AccountId"]
+        op = next(a["AccountId"] for a in cli(s, "list-accounts")["Accounts"]
+                  if a["Name"] == "admin")
         other_acct = cli(s, "create-account", "other")["Account"]["AccountId"]
         put_policy(s, op, "OnlyThisModel", [
             {"Effect": "Allow", "Action": "bedrock:InvokeModel*",

@@ -72,7 +72,9 @@ def new_user(server, account, name, *policies):
 
 
 def operator_account(server):
-    return admin(server, "list-accounts")["Accounts"][0]["AccountId"]
+    # The first start names the operator's account "admin"; list order is by id.
+    return next(a["AccountId"] for a in admin(server, "list-accounts")["Accounts"]
+                if a["Name"] == "admin")
 
 
 # ---------------------------------------------------------------- one request, no crash
