@@ -89,9 +89,11 @@ int64_t EstimateTokens(const PromptPlan& plan) {
 // Submits a plan to the engine. Shared by InvokeModel and Converse.
 struct BedrockApiRunner {
   // `prompt_tokens` receives the prompt's size as the engine counted it (tokenized once).
+  // A client that goes away cancels the job (`writer`'s OnClose).
   static bool Submit(engine::Engine& engine, const catalog::ModelEntry& entry,
-                     const PromptPlan& plan, std::shared_ptr<GenerationStream>* stream,
-                     engine::JobId* job, Status* error, int* prompt_tokens) {
+                     const PromptPlan& plan, http::ResponseWriter& writer,
+                     std::shared_ptr<GenerationStream>* stream, engine::JobId* job,
+                     Status* error, int* prompt_tokens) {
     auto req = BuildGenerateRequest(engine, entry.engine_model, plan);
     if (!req.ok()) {
       *error = req.status();
@@ -121,6 +123,8 @@ struct BedrockApiRunner {
       return false;
     }
     *job = *id;
+    engine::Engine* e = &engine;
+    writer.OnClose([e, id = *id] { e->Cancel(id); });
     return true;
   }
 };
@@ -231,7 +235,9 @@ Status BedrockApi::FinishInvocation(Call& call, const std::string& operation,
 void BedrockApi::CheckpointInvocation(Call& call, const std::string& operation,
                                       const std::string& model_id, int64_t input_tokens,
                                       int64_t output_tokens) {
-  if (deps_.usage == nullptr) return;
+  // Nothing is billed before the first token: a request still queued for a slot when the
+  // process dies has cost nothing.
+  if (deps_.usage == nullptr || output_tokens == 0) return;
   metering::UsageRecord rec;
   rec.request_id = call.request_id;
   rec.timestamp_ms =
@@ -328,16 +334,12 @@ void BedrockApi::InvokeModel(Call& call, const std::string& model_id, bool strea
   engine::JobId job = 0;
   Status error;
   int prompt_tokens = 0;
-  if (!BedrockApiRunner::Submit(*engine_, entry, *plan, &gen, &job, &error, &prompt_tokens)) {
+  if (!BedrockApiRunner::Submit(*engine_, entry, *plan, *call.writer, &gen, &job, &error,
+                                &prompt_tokens)) {
     return fail(error);
   }
-  engine::Engine* engine = engine_;
-  call.writer->OnClose([engine, job] { engine->Cancel(job); });
 
   auto checkpoint = [&](int output_tokens) {
-    // Nothing is billed before the first token: a request still queued for a slot when the
-    // process dies has cost nothing.
-    if (output_tokens == 0) return;
     CheckpointInvocation(call, op, entry.model_id, prompt_tokens, output_tokens);
   };
   if (!stream) {
@@ -449,15 +451,11 @@ void BedrockApi::Converse(Call& call, const std::string& model_id, bool stream) 
   engine::JobId job = 0;
   Status error;
   int prompt_tokens = 0;
-  if (!BedrockApiRunner::Submit(*engine_, entry, *plan, &gen, &job, &error, &prompt_tokens)) {
+  if (!BedrockApiRunner::Submit(*engine_, entry, *plan, *call.writer, &gen, &job, &error,
+                                &prompt_tokens)) {
     return fail(error);
   }
-  engine::Engine* engine = engine_;
-  call.writer->OnClose([engine, job] { engine->Cancel(job); });
   auto checkpoint = [&](int output_tokens) {
-    // Nothing is billed before the first token: a request still queued for a slot when the
-    // process dies has cost nothing.
-    if (output_tokens == 0) return;
     CheckpointInvocation(call, op, entry.model_id, prompt_tokens, output_tokens);
   };
 
