@@ -92,8 +92,8 @@ struct BedrockApiRunner {
   // A client that goes away cancels the job (`writer`'s OnClose).
   static bool Submit(engine::Engine& engine, const catalog::ModelEntry& entry,
                      const PromptPlan& plan, http::ResponseWriter& writer,
-                     std::shared_ptr<GenerationStream>* stream, engine::JobId* job,
-                     Status* error, int* prompt_tokens) {
+                     std::shared_ptr<GenerationStream>* stream, Status* error,
+                     int* prompt_tokens) {
     auto req = BuildGenerateRequest(engine, entry.engine_model, plan);
     if (!req.ok()) {
       *error = req.status();
@@ -114,7 +114,6 @@ struct BedrockApiRunner {
       usage.prompt_tokens = *count;
       *prompt_tokens = *count;
       (*stream)->OnDone(Status::Ok(), engine::FinishReason::kLength, "", usage, {});
-      *job = 0;
       return true;
     }
     auto id = engine.Submit(std::move(*req), *stream, prompt_tokens);
@@ -122,7 +121,6 @@ struct BedrockApiRunner {
       *error = id.status();
       return false;
     }
-    *job = *id;
     engine::Engine* e = &engine;
     writer.OnClose([e, id = *id] { e->Cancel(id); });
     return true;
@@ -331,10 +329,9 @@ void BedrockApi::InvokeModel(Call& call, const std::string& model_id, bool strea
   }
 
   std::shared_ptr<GenerationStream> gen;
-  engine::JobId job = 0;
   Status error;
   int prompt_tokens = 0;
-  if (!BedrockApiRunner::Submit(*engine_, entry, *plan, *call.writer, &gen, &job, &error,
+  if (!BedrockApiRunner::Submit(*engine_, entry, *plan, *call.writer, &gen, &error,
                                 &prompt_tokens)) {
     return fail(error);
   }
@@ -448,10 +445,9 @@ void BedrockApi::Converse(Call& call, const std::string& model_id, bool stream) 
   if (!AdmitQuota(call, deps_.quotas, *plan, deps_.metrics, entry.model_id, now)) return;
 
   std::shared_ptr<GenerationStream> gen;
-  engine::JobId job = 0;
   Status error;
   int prompt_tokens = 0;
-  if (!BedrockApiRunner::Submit(*engine_, entry, *plan, *call.writer, &gen, &job, &error,
+  if (!BedrockApiRunner::Submit(*engine_, entry, *plan, *call.writer, &gen, &error,
                                 &prompt_tokens)) {
     return fail(error);
   }

@@ -45,6 +45,14 @@ TEST_CATALOG = {
 }
 
 
+def admin_cli(server, *args):
+    """Runs `basalt admin ARGS --data-dir <server's>` and returns its JSON output."""
+    out = subprocess.run([str(BINARY), "admin", *args, "--data-dir", str(server.data_dir)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout) if out.stdout.strip() else None
+
+
 class BasaltServer:
     def __init__(self, data_dir, extra_args=(), catalog=None, env=None):
         self.data_dir = pathlib.Path(data_dir)

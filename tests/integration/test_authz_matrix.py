@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import BINARY, BasaltServer
+from conftest import BINARY, BasaltServer, admin_cli
 
 MODEL = "anthropic.claude-v2"  # an alias of the stories260K entry; policies name it
 CANONICAL = "tinystories.stories-260k-v1:0"    # the entry behind the alias
@@ -96,11 +96,7 @@ EXPECTED = {
 }
 
 
-def cli(server, *args):
-    out = subprocess.run([str(BINARY), "admin", *args, "--data-dir", str(server.data_dir)],
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout) if out.stdout.strip() else None
+cli = admin_cli
 
 
 def put_policy(server, account, name, statements):
@@ -174,7 +170,7 @@ def world(tmp_path_factory):
             st, _, raw = send(s, callers[who], "POST", "/use-case-for-model-access",
                               {"formData": FORM})
             assert st == 201, raw
-        time.sleep(1.5)  # the short-term key expires
+        time.sleep(2.5)  # the short-term key expires (its times are whole seconds)
         yield s, callers
     finally:
         s.stop()

@@ -15,16 +15,12 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import BINARY, BasaltServer
+from conftest import BINARY, BasaltServer, admin_cli
 
 MSG = [{"role": "user", "content": [{"text": "Once upon a time"}]}]
 
 
-def admin(server, *args):
-    out = subprocess.run([str(BINARY), "admin", *args, "--data-dir", str(server.data_dir)],
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout) if out.stdout.strip() else None
+admin = admin_cli
 
 
 def signed(server, method, path, body=b"", key=None, secret=None, region="us-east-1",
