@@ -14,6 +14,7 @@
 
 #include "iam/iam.h"
 #include "store/secret_box.h"
+#include "store/sqlite_console.h"
 #include "store/store.h"
 #include "store/sqlite_util.h"
 
@@ -111,6 +112,25 @@ CREATE TABLE agreements (
   created_at INTEGER NOT NULL,
   PRIMARY KEY (account_id, model_id)
 ) STRICT;
+)sql",
+    // 3: web console passwords (Argon2id encoded hashes) and sessions (token SHA-256 only).
+    R"sql(
+CREATE TABLE user_passwords (
+  user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+  hash TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE console_sessions (
+  token_sha256 BLOB PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  csrf_token TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX console_sessions_by_user ON console_sessions(user_id);
+CREATE INDEX console_sessions_by_expiry ON console_sessions(expires_at);
 )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -256,6 +276,56 @@ class SqliteStore final : public Store {
     while (s.Step()) out.push_back(ReadUser(s));
     BASALT_RETURN_IF_ERROR(s.status());
     return out;
+  }
+
+  StatusOr<User> FindUserByName(const std::string& account_id, const std::string& name) override {
+    std::lock_guard lock(mu_);
+    return internal::FindUserByName(db_, account_id, name);
+  }
+
+  StatusOr<Account> FindAccountByName(const std::string& name) override {
+    std::lock_guard lock(mu_);
+    return internal::FindAccountByName(db_, name);
+  }
+
+  Status SetUserPassword(const std::string& user_id, const std::string& encoded_hash) override {
+    std::lock_guard lock(mu_);
+    return internal::SetUserPassword(db_, user_id, encoded_hash, NowSeconds());
+  }
+
+  StatusOr<std::string> GetUserPassword(const std::string& user_id) override {
+    std::lock_guard lock(mu_);
+    return internal::GetUserPassword(db_, user_id);
+  }
+
+  Status CreateConsoleSession(const ConsoleSession& session) override {
+    std::lock_guard lock(mu_);
+    return internal::CreateConsoleSession(db_, session);
+  }
+
+  StatusOr<ConsoleSession> GetConsoleSession(const std::string& token_sha256) override {
+    std::lock_guard lock(mu_);
+    return internal::GetConsoleSession(db_, token_sha256);
+  }
+
+  Status TouchConsoleSession(const std::string& token_sha256, int64_t last_seen_at) override {
+    std::lock_guard lock(mu_);
+    return internal::TouchConsoleSession(db_, token_sha256, last_seen_at);
+  }
+
+  Status DeleteConsoleSession(const std::string& token_sha256) override {
+    std::lock_guard lock(mu_);
+    return internal::DeleteConsoleSession(db_, token_sha256);
+  }
+
+  StatusOr<int64_t> DeleteExpiredConsoleSessions(int64_t now) override {
+    std::lock_guard lock(mu_);
+    return internal::DeleteExpiredConsoleSessions(db_, now);
+  }
+
+  Status DeleteUserConsoleSessions(const std::string& user_id) override {
+    std::lock_guard lock(mu_);
+    return internal::DeleteUserConsoleSessions(db_, user_id);
   }
 
   StatusOr<AccessKey> CreateAccessKey(const std::string& user_id) override {

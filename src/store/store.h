@@ -52,6 +52,17 @@ struct ApiKey {
   int64_t created_at = 0;
 };
 
+// A signed-in web console session. The token itself is never stored, only its SHA-256.
+struct ConsoleSession {
+  std::string token_sha256;  // raw 32 bytes
+  std::string user_id;
+  std::string account_id;
+  std::string csrf_token;
+  int64_t created_at = 0;  // unix seconds
+  int64_t expires_at = 0;
+  int64_t last_seen_at = 0;
+};
+
 // The result of creating an API key: the token is shown once and never stored.
 struct NewApiKey {
   ApiKey key;
@@ -74,6 +85,29 @@ class Store {
                                     const std::string& role) = 0;
   virtual StatusOr<User> GetUser(const std::string& id) = 0;
   virtual StatusOr<std::vector<User>> ListUsers(const std::string& account_id) = 0;
+
+  // Finds a user by name within an account. kNotFound when there is none.
+  virtual StatusOr<User> FindUserByName(const std::string& account_id, const std::string& name) = 0;
+  // Finds the account called `name`. kNotFound when none; kFailedPrecondition when several
+  // accounts share the name (callers should then use the account id).
+  virtual StatusOr<Account> FindAccountByName(const std::string& name) = 0;
+
+  // The console password of a user, as an encoded hash (console/password.h). Setting ""
+  // removes it. Either way the user's console sessions end. kNotFound for an unknown user.
+  virtual Status SetUserPassword(const std::string& user_id, const std::string& encoded_hash) = 0;
+  // The encoded hash, or "" when the user has none. kNotFound for an unknown user.
+  virtual StatusOr<std::string> GetUserPassword(const std::string& user_id) = 0;
+
+  // Console sessions (deleted with their user). Create: kNotFound for an unknown user,
+  // kAlreadyExists for a duplicate token. Get: kNotFound when unknown (expiry is the
+  // caller's check). Delete: OK when absent too.
+  virtual Status CreateConsoleSession(const ConsoleSession& session) = 0;
+  virtual StatusOr<ConsoleSession> GetConsoleSession(const std::string& token_sha256) = 0;
+  virtual Status TouchConsoleSession(const std::string& token_sha256, int64_t last_seen_at) = 0;
+  virtual Status DeleteConsoleSession(const std::string& token_sha256) = 0;
+  // Deletes sessions with expires_at <= now; returns how many.
+  virtual StatusOr<int64_t> DeleteExpiredConsoleSessions(int64_t now) = 0;
+  virtual Status DeleteUserConsoleSessions(const std::string& user_id) = 0;
 
   // Creates an access key for `user_id`; the result carries the plaintext secret.
   virtual StatusOr<AccessKey> CreateAccessKey(const std::string& user_id) = 0;

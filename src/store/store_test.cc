@@ -37,6 +37,15 @@ std::string DecodeBase64(const std::string& text) {
   return out;
 }
 
+namespace internal_test {
+std::string Sha(const std::string& token) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(token.data(), token.size(), out, &n, EVP_sha256(), nullptr);
+  return std::string(reinterpret_cast<char*>(out), n);
+}
+}  // namespace internal_test
+
 int64_t SqliteInt(const fs::path& db_path, const char* sql) {
   sqlite3* db = nullptr;
   EXPECT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
@@ -294,7 +303,7 @@ TEST_F(StoreTest, ReopenPersistsAndUsesWal) {
   store_.reset();
 
   EXPECT_EQ(SqliteText(db_path_, "PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(SqliteInt(db_path_, "PRAGMA user_version"), 2);
+  EXPECT_EQ(SqliteInt(db_path_, "PRAGMA user_version"), 3);
   struct stat st {};
   ASSERT_EQ(::stat(db_path_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
@@ -642,15 +651,143 @@ TEST_F(StoreTest, MigratesAVersion1Database) {
   ASSERT_EQ(sqlite3_exec(db,
                          "DROP TABLE user_policies; DROP TABLE policies; DROP TABLE model_access;"
                          " DROP TABLE use_case_forms; DROP TABLE agreements;"
+                         " DROP TABLE user_passwords; DROP TABLE console_sessions;"
                          " PRAGMA user_version = 1;",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(db);
   Reopen();
-  EXPECT_EQ(SqliteInt(db_path_, "PRAGMA user_version"), 2);
+  EXPECT_EQ(SqliteInt(db_path_, "PRAGMA user_version"), 3);
   EXPECT_EQ(store_->GetUser(alice.id)->name, "alice");
   ASSERT_TRUE(store_->AttachUserPolicy(alice.id, "BasaltInvokeOnly").ok());
   EXPECT_EQ(*store_->GetModelAccess(alice.account_id, kModel), "NOT_REQUESTED");
+  EXPECT_TRUE(store_->CheckIntegrity().ok());
+}
+
+TEST_F(StoreTest, MigratesAVersion2Database) {
+  User alice = MakeUser("alice");
+  ASSERT_TRUE(store_->AttachUserPolicy(alice.id, "BasaltInvokeOnly").ok());
+  store_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "DROP TABLE user_passwords; DROP TABLE console_sessions;"
+                         " PRAGMA user_version = 2;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  Reopen();
+  EXPECT_EQ(SqliteInt(db_path_, "PRAGMA user_version"), 3);
+  EXPECT_EQ(*store_->ListUserPolicies(alice.id), std::vector<std::string>{"BasaltInvokeOnly"});
+  EXPECT_EQ(*store_->GetUserPassword(alice.id), "");
+  ASSERT_TRUE(store_->SetUserPassword(alice.id, "$argon2id$x").ok());
+  EXPECT_EQ(*store_->GetUserPassword(alice.id), "$argon2id$x");
+  EXPECT_TRUE(store_->CheckIntegrity().ok());
+}
+
+TEST_F(StoreTest, FindUserAndAccountByName) {
+  User alice = MakeUser("alice");
+  auto found = store_->FindUserByName(alice.account_id, "alice");
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_EQ(found->id, alice.id);
+  EXPECT_EQ(store_->FindUserByName(alice.account_id, "bob").status().code(), StatusCode::kNotFound);
+  auto other = store_->CreateAccount("globex");
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(store_->FindUserByName(other->id, "alice").status().code(), StatusCode::kNotFound);
+
+  EXPECT_EQ(store_->FindAccountByName("globex")->id, other->id);
+  EXPECT_EQ(store_->FindAccountByName("initech").status().code(), StatusCode::kNotFound);
+  ASSERT_TRUE(store_->CreateAccount("globex").ok());
+  EXPECT_EQ(store_->FindAccountByName("globex").status().code(), StatusCode::kFailedPrecondition);
+}
+
+ConsoleSession MakeSession(const User& user, const std::string& token, int64_t expires_at) {
+  return ConsoleSession{
+      internal_test::Sha(token), user.id, user.account_id, "csrf-" + token, 100, expires_at, 100};
+}
+
+TEST_F(StoreTest, UserPasswordsSetGetRemove) {
+  User alice = MakeUser("alice");
+  EXPECT_EQ(*store_->GetUserPassword(alice.id), "");
+  ASSERT_TRUE(store_->SetUserPassword(alice.id, "hash-1").ok());
+  EXPECT_EQ(*store_->GetUserPassword(alice.id), "hash-1");
+  ASSERT_TRUE(store_->SetUserPassword(alice.id, "hash-2").ok());
+  EXPECT_EQ(*store_->GetUserPassword(alice.id), "hash-2");
+  ASSERT_TRUE(store_->SetUserPassword(alice.id, "").ok());
+  EXPECT_EQ(*store_->GetUserPassword(alice.id), "");
+  ASSERT_TRUE(store_->SetUserPassword(alice.id, "").ok());  // removing twice is fine
+  EXPECT_EQ(store_->SetUserPassword("AIDANOSUCHUSER", "h").code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetUserPassword("AIDANOSUCHUSER").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, ConsoleSessionsLifecycle) {
+  User alice = MakeUser("alice");
+  User bob = *store_->CreateUser(alice.account_id, "bob", "user");
+  ASSERT_TRUE(store_->CreateConsoleSession(MakeSession(alice, "a1", 1000)).ok());
+  ASSERT_TRUE(store_->CreateConsoleSession(MakeSession(alice, "a2", 2000)).ok());
+  ASSERT_TRUE(store_->CreateConsoleSession(MakeSession(bob, "b1", 3000)).ok());
+  EXPECT_EQ(store_->CreateConsoleSession(MakeSession(bob, "b1", 3000)).code(),
+            StatusCode::kAlreadyExists);
+  ConsoleSession ghost = MakeSession(bob, "g", 3000);
+  ghost.user_id = "AIDANOSUCHUSER";
+  EXPECT_EQ(store_->CreateConsoleSession(ghost).code(), StatusCode::kNotFound);
+
+  auto got = store_->GetConsoleSession(internal_test::Sha("a1"));
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->user_id, alice.id);
+  EXPECT_EQ(got->account_id, alice.account_id);
+  EXPECT_EQ(got->csrf_token, "csrf-a1");
+  EXPECT_EQ(got->expires_at, 1000);
+  EXPECT_EQ(got->token_sha256, internal_test::Sha("a1"));
+  ASSERT_TRUE(store_->TouchConsoleSession(internal_test::Sha("a1"), 500).ok());
+  EXPECT_EQ(store_->GetConsoleSession(internal_test::Sha("a1"))->last_seen_at, 500);
+  EXPECT_EQ(store_->GetConsoleSession(internal_test::Sha("zz")).status().code(),
+            StatusCode::kNotFound);
+
+  EXPECT_EQ(*store_->DeleteExpiredConsoleSessions(1000), 1);  // a1 expires at 1000
+  EXPECT_FALSE(store_->GetConsoleSession(internal_test::Sha("a1")).ok());
+  EXPECT_TRUE(store_->GetConsoleSession(internal_test::Sha("a2")).ok());
+
+  ASSERT_TRUE(store_->DeleteConsoleSession(internal_test::Sha("b1")).ok());
+  ASSERT_TRUE(store_->DeleteConsoleSession(internal_test::Sha("b1")).ok());
+  EXPECT_FALSE(store_->GetConsoleSession(internal_test::Sha("b1")).ok());
+
+  ASSERT_TRUE(store_->CreateConsoleSession(MakeSession(bob, "b2", 3000)).ok());
+  ASSERT_TRUE(store_->DeleteUserConsoleSessions(alice.id).ok());
+  EXPECT_FALSE(store_->GetConsoleSession(internal_test::Sha("a2")).ok());
+  EXPECT_TRUE(store_->GetConsoleSession(internal_test::Sha("b2")).ok());
+}
+
+TEST_F(StoreTest, PasswordChangeOrRemovalEndsTheUsersSessions) {
+  User alice = MakeUser("alice");
+  User bob = *store_->CreateUser(alice.account_id, "bob", "user");
+  ASSERT_TRUE(store_->SetUserPassword(alice.id, "hash-1").ok());
+  ASSERT_TRUE(store_->CreateConsoleSession(MakeSession(alice, "a1", 9000)).ok());
+  ASSERT_TRUE(store_->CreateConsoleSession(MakeSession(bob, "b1", 9000)).ok());
+  ASSERT_TRUE(store_->SetUserPassword(alice.id, "hash-2").ok());
+  EXPECT_FALSE(store_->GetConsoleSession(internal_test::Sha("a1")).ok());
+  EXPECT_TRUE(store_->GetConsoleSession(internal_test::Sha("b1")).ok());
+  ASSERT_TRUE(store_->CreateConsoleSession(MakeSession(alice, "a2", 9000)).ok());
+  ASSERT_TRUE(store_->SetUserPassword(alice.id, "").ok());
+  EXPECT_FALSE(store_->GetConsoleSession(internal_test::Sha("a2")).ok());
+}
+
+TEST_F(StoreTest, DeletingAUserDeletesItsPasswordAndSessions) {
+  User alice = MakeUser("alice");
+  ASSERT_TRUE(store_->SetUserPassword(alice.id, "hash").ok());
+  ASSERT_TRUE(store_->CreateConsoleSession(MakeSession(alice, "a1", 9000)).ok());
+  store_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(
+          db, ("PRAGMA foreign_keys = ON; DELETE FROM users WHERE id = '" + alice.id + "'").c_str(),
+          nullptr, nullptr, nullptr),
+      SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_EQ(SqliteInt(db_path_, "SELECT count(*) FROM user_passwords"), 0);
+  EXPECT_EQ(SqliteInt(db_path_, "SELECT count(*) FROM console_sessions"), 0);
+  Reopen();
   EXPECT_TRUE(store_->CheckIntegrity().ok());
 }
 
