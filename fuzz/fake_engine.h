@@ -28,6 +28,7 @@ class FakeEngine : public engine::Engine {
     if (add_generation_prompt) out += "<assistant>";
     return out;
   }
+  Status AddModel(const engine::ModelConfig&) override { return Status::Ok(); }
   StatusOr<engine::ModelInfo> GetModelInfo(const std::string& model) override {
     engine::ModelInfo info;
     info.name = model;

@@ -265,10 +265,17 @@ StatusOr<std::shared_ptr<const Catalog>> Catalog::Parse(const std::string& text,
     if (auto src = m.find("source"); src != m.end() && src->is_object()) {
       auto repo = GetString(*src, "repo", where + ".source", false);
       auto file = GetString(*src, "file", where + ".source", false);
+      auto sha = GetString(*src, "sha256", where + ".source", false);
       if (!repo.ok()) return repo.status();
       if (!file.ok()) return file.status();
+      if (!sha.ok()) return sha.status();
+      if (!sha->empty() && (sha->size() != 64 || sha->find_first_not_of("0123456789abcdef") !=
+                                                     std::string::npos)) {
+        return FieldError(where, "\"source.sha256\" must be 64 lower-case hex digits");
+      }
       base.source_repo = *repo;
       base.source_file = *file;
+      base.source_sha256 = *sha;
     }
     for (auto [key, dst] : {std::pair{"contextLength", &base.context_length},
                             std::pair{"parallel", &base.parallel}}) {
@@ -310,7 +317,8 @@ StatusOr<std::shared_ptr<const Catalog>> Catalog::Parse(const std::string& text,
       }
     }
     if (base.weights_path.empty()) {
-      cat->missing_.push_back({base.model_id, *weights, base.source_repo, base.source_file});
+      cat->missing_.push_back({base.model_id, *weights, base.source_repo, base.source_file,
+                               base.source_sha256, base.provider_name, base.model_name});
       continue;
     }
     for (auto& e : group) {

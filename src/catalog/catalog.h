@@ -8,8 +8,10 @@
 // Immutable after Load(); safe to share across threads.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -57,6 +59,7 @@ struct ModelEntry {
   bool use_case_form_required = false;  // access needs PutUseCaseForModelAccess first
   std::string source_repo;              // where `basalt models pull` gets the weights
   std::string source_file;
+  std::string source_sha256;  // expected SHA-256 of the weights (lower-case hex), optional
 };
 
 // A local model whose weights were not found, with how to get them.
@@ -65,6 +68,9 @@ struct MissingModel {
   std::string weights;
   std::string source_repo;
   std::string source_file;
+  std::string source_sha256;
+  std::string provider_name;
+  std::string model_name;
 };
 
 struct LoadOptions {
@@ -95,6 +101,27 @@ class Catalog {
   std::vector<ModelEntry> entries_;
   std::map<std::string, size_t> by_id_;
   std::vector<MissingModel> missing_;
+};
+
+// The catalog a running server serves, replaceable while requests run (weights pulled from
+// the console make a model available). Every version is kept until exit, so a ModelEntry*
+// a request found stays valid without reference counting on the hot path; versions are a
+// few kilobytes and replaced only when models change.
+class LiveCatalog {
+ public:
+  explicit LiveCatalog(std::shared_ptr<const Catalog> initial) { Replace(std::move(initial)); }
+  const Catalog* operator->() const { return current_.load(std::memory_order_acquire); }
+  const Catalog& operator*() const { return *operator->(); }
+  void Replace(std::shared_ptr<const Catalog> next) {
+    std::lock_guard<std::mutex> lock(mu_);
+    current_.store(next.get(), std::memory_order_release);
+    versions_.push_back(std::move(next));
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::shared_ptr<const Catalog>> versions_;  // guarded by mu_
+  std::atomic<const Catalog*> current_{nullptr};
 };
 
 }  // namespace basalt::catalog

@@ -138,6 +138,9 @@ class Engine {
                                            const std::vector<ChatMessage>& messages,
                                            bool add_generation_prompt) = 0;
   virtual StatusOr<ModelInfo> GetModelInfo(const std::string& model) = 0;
+  // Adds a model while requests run (weights pulled after start). It loads on first use.
+  // kAlreadyExists for a known name, kNotFound when the file is missing.
+  virtual Status AddModel(const ModelConfig& config) = 0;
   virtual EngineStats Stats(const std::string& model) = 0;
 };
 

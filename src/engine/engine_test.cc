@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -519,6 +520,32 @@ TEST(EngineTest, ConcurrentFirstUseLoadsOnce) {
   for (auto& t : threads) t.join();
   for (int n : counts) EXPECT_EQ(n, counts[0]);
   EXPECT_GT(counts[0], 1);
+}
+
+// A model pulled after start joins a running engine; lookups of other models keep working
+// while it is added (TSan covers the index swap).
+TEST(EngineTest, AddModelWhileServing) {
+  auto engine = OpenEngine({StoriesConfig(2)});
+  ASSERT_NE(engine, nullptr);
+  std::atomic<bool> stop{false};
+  std::thread reader([&] {
+    while (!stop.load()) {
+      EXPECT_TRUE(engine->CountTokens("stories", "Once upon a time", true).ok());
+    }
+  });
+  ModelConfig added = StoriesConfig(1);
+  added.name = "stories-added";
+  EXPECT_TRUE(engine->AddModel(added).ok());
+  EXPECT_EQ(engine->AddModel(added).code(), StatusCode::kAlreadyExists);
+  ModelConfig missing = added;
+  missing.name = "missing";
+  missing.path = ModelsDir() + "/missing.gguf";
+  EXPECT_EQ(engine->AddModel(missing).code(), StatusCode::kNotFound);
+  StatusOr<int> n = engine->CountTokens("stories-added", "Once upon a time", true);
+  stop.store(true);
+  reader.join();
+  ASSERT_TRUE(n.ok());
+  EXPECT_GT(*n, 1);
 }
 
 TEST(EngineTest, DestroyingTheEngineEndsJobs) {

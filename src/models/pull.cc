@@ -755,14 +755,29 @@ class Puller {
     std::vector<char> chunk(kChunk);
     progress_.Start(part_.size(), total);
     progress_.Update(part_.size());
+    Clock::time_point last_report{};
+    auto report = [&](bool force) {
+      if (!options_.on_progress) return;
+      auto now = Clock::now();
+      if (!force && now - last_report < std::chrono::milliseconds(100)) return;
+      last_report = now;
+      options_.on_progress(part_.size(), total.value_or(0));
+    };
+    report(true);
     while (!parser.is_done()) {
+      if (options_.cancel != nullptr && options_.cancel->load()) {
+        return Status::Cancelled("download of " + url_text_ + " stopped at " +
+                                 std::to_string(part_.size()) + " bytes; pull again to resume");
+      }
       StatusOr<size_t> n = conn.ReadBody(parser, chunk.data(), chunk.size());
       if (!n.ok()) return n.status();
       if (*n == 0) continue;
       BASALT_RETURN_IF_ERROR(part_.Append(chunk.data(), *n));
       sha_.Update(chunk.data(), *n);
       progress_.Update(part_.size());
+      report(false);
     }
+    report(true);
     if (total && part_.size() != *total) {
       // E.g. a 206 that stopped short of the end: keep the bytes, the next pull resumes.
       return Status::Unavailable("download of " + url_text_ + " ended at " +
