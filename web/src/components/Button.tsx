@@ -1,0 +1,38 @@
+import { forwardRef, type ButtonHTMLAttributes, type ReactNode } from 'react';
+import { Spinner } from './Spinner';
+
+export type ButtonVariant = 'primary' | 'normal' | 'link' | 'danger' | 'icon';
+
+export interface ButtonProps extends ButtonHTMLAttributes<HTMLButtonElement> {
+  variant?: ButtonVariant;
+  loading?: boolean;
+  size?: 'sm' | 'md';
+  icon?: ReactNode;
+}
+
+export const Button = forwardRef<HTMLButtonElement, ButtonProps>(function Button(
+  { variant = 'normal', loading = false, size = 'md', icon, type = 'button', className, disabled, children, ...rest },
+  ref,
+) {
+  const cls = ['btn', `btn-${variant}`, size === 'sm' ? 'btn-sm' : '', className ?? '']
+    .filter(Boolean)
+    .join(' ');
+  return (
+    <button
+      ref={ref}
+      type={type}
+      className={cls}
+      disabled={disabled || loading}
+      aria-busy={loading || undefined}
+      {...rest}
+    >
+      {loading ? <Spinner size="sm" decorative /> : icon}
+      {children}
+    </button>
+  );
+});
+
+/** A link styled as a button (for navigation). */
+export function buttonClass(variant: ButtonVariant = 'normal', size: 'sm' | 'md' = 'md') {
+  return ['btn', `btn-${variant}`, size === 'sm' ? 'btn-sm' : ''].filter(Boolean).join(' ');
+}

@@ -1,0 +1,15 @@
+export { Button, buttonClass, type ButtonProps, type ButtonVariant } from './Button';
+export { TextField, TextArea, FieldFrame, type TextFieldProps, type TextAreaProps } from './TextField';
+export { Select, type SelectOption, type SelectProps } from './Select';
+export { Slider, type SliderProps } from './Slider';
+export { Card, type CardProps } from './Card';
+export { Table, type Column, type TableProps } from './Table';
+export { Badge, type Tone } from './Badge';
+export { Alert, type AlertProps } from './Alert';
+export { Dialog, type DialogProps } from './Dialog';
+export { Tabs, type TabItem, type TabsProps } from './Tabs';
+export { CopyButton, copyText } from './CopyButton';
+export { EmptyState } from './EmptyState';
+export { Spinner, Loading } from './Spinner';
+export { PageHeader, type Crumb } from './PageHeader';
+export { MenuButton, type MenuItem } from './Menu';

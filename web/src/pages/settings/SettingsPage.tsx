@@ -1,0 +1,14 @@
+import { EmptyState, PageHeader } from '../../components';
+import { useT } from '../../i18n';
+import { common } from '../../i18n/strings';
+
+// Placeholder: this page is owned by another engineer and replaced by their work.
+export default function SettingsPage() {
+  const t = useT(common);
+  return (
+    <>
+      <PageHeader title={t('navSettings')} />
+      <EmptyState title={t('navSettings')}>{t('comingSoon')}</EmptyState>
+    </>
+  );
+}

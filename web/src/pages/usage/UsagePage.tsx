@@ -1,0 +1,14 @@
+import { EmptyState, PageHeader } from '../../components';
+import { useT } from '../../i18n';
+import { common } from '../../i18n/strings';
+
+// Placeholder: this page is owned by another engineer and replaced by their work.
+export default function UsagePage() {
+  const t = useT(common);
+  return (
+    <>
+      <PageHeader title={t('navUsage')} />
+      <EmptyState title={t('navUsage')}>{t('comingSoon')}</EmptyState>
+    </>
+  );
+}
