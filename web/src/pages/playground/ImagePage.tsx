@@ -1,14 +1,276 @@
-import { EmptyState, PageHeader } from '../../components';
-import { useT } from '../../i18n';
-import { common } from '../../i18n/strings';
+// The image playground (/playground/image): Amazon Titan Image Generator bodies
+// (TEXT_IMAGE) through InvokeModel, a gallery of the PNGs with downloads.
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { api, seg } from '../../api/client';
+import type { CatalogModel } from '../../api/types';
+import { Alert, Button, Card, EmptyState, PageHeader, Select, TextArea, TextField } from '../../components';
+import { useFormat, useT } from '../../i18n';
+import { errorMessage, isAbort, isImageModel } from './converse';
+import { CatalogGate, isSubmitEnter, ModelPrice, ModelSelect, useInitialModel, usePlaygroundModels } from './shared';
+import { playgroundStrings } from './strings';
 
-// Placeholder: this page is owned by another engineer and replaced by their work.
+export const IMAGE_SIZES = ['512x512', '768x768', '1024x1024', '1152x768', '768x1152', '1280x768', '768x1280'] as const;
+export const MAX_PROMPT = 512;
+export const MAX_SEED = 2147483646;
+
+export interface ImageSettings {
+  text: string;
+  negativeText: string;
+  size: string;
+  count: string;
+  seed: string;
+  cfgScale: string;
+}
+
+type ImageErrors = Partial<Record<keyof ImageSettings, string>>;
+
+function constraint(field: string, value: string, what: string) {
+  return `1 validation error detected: Value ${value} at '${field}' failed to satisfy constraint: ${what}`;
+}
+
+/** What Bedrock's Titan Image Generator would refuse, in the API's validation wording. */
+export function validateImage(s: ImageSettings): ImageErrors {
+  const e: ImageErrors = {};
+  if (s.text.trim() === '') e.text = constraint('textToImageParams.text', "''", 'Member must have length greater than or equal to 1');
+  else if (s.text.length > MAX_PROMPT)
+    e.text = constraint('textToImageParams.text', `(${s.text.length} characters)`, `Member must have length less than or equal to ${MAX_PROMPT}`);
+  if (s.negativeText.length > MAX_PROMPT)
+    e.negativeText = constraint(
+      'textToImageParams.negativeText',
+      `(${s.negativeText.length} characters)`,
+      `Member must have length less than or equal to ${MAX_PROMPT}`,
+    );
+  const count = Number(s.count);
+  if (!/^\d+$/.test(s.count.trim()) || count < 1 || count > 5)
+    e.count = constraint(
+      'imageGenerationConfig.numberOfImages',
+      `'${s.count}'`,
+      count > 5 ? 'Member must have value less than or equal to 5' : 'Member must have value greater than or equal to 1',
+    );
+  const seed = Number(s.seed);
+  if (!/^\d+$/.test(s.seed.trim()) || seed > MAX_SEED)
+    e.seed = constraint(
+      'imageGenerationConfig.seed',
+      `'${s.seed}'`,
+      seed > MAX_SEED ? `Member must have value less than or equal to ${MAX_SEED}` : 'Member must have value greater than or equal to 0',
+    );
+  const cfg = Number(s.cfgScale);
+  if (s.cfgScale.trim() === '' || !Number.isFinite(cfg) || cfg < 1.1 || cfg > 10)
+    e.cfgScale = constraint(
+      'imageGenerationConfig.cfgScale',
+      `'${s.cfgScale}'`,
+      cfg > 10 ? 'Member must have value less than or equal to 10' : 'Member must have value greater than or equal to 1.1',
+    );
+  return e;
+}
+
+/** The Amazon Titan Image Generator InvokeModel body (bedrock-api.md B.4). */
+export function titanImageBody(s: ImageSettings) {
+  const [width, height] = s.size.split('x').map(Number);
+  const params: { text: string; negativeText?: string } = { text: s.text };
+  if (s.negativeText.trim()) params.negativeText = s.negativeText;
+  return {
+    taskType: 'TEXT_IMAGE',
+    textToImageParams: params,
+    imageGenerationConfig: {
+      numberOfImages: Number(s.count),
+      height,
+      width,
+      cfgScale: Number(s.cfgScale),
+      seed: Number(s.seed),
+    },
+  };
+}
+
+/** A download file name from the prompt: letters (any script, Korean included) and digits. */
+export function imageFileName(prompt: string, n: number): string {
+  const base =
+    prompt
+      .normalize('NFC')
+      .replace(/[^\p{L}\p{N}]+/gu, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 60)
+      .replace(/-+$/, '') || 'image';
+  return `${base}-${n}.png`;
+}
+
+interface Generated {
+  prompt: string;
+  images: string[];
+}
+
 export default function ImagePage() {
-  const t = useT(common);
+  const t = useT(playgroundStrings);
+  const { state, reload } = usePlaygroundModels(isImageModel);
   return (
-    <>
-      <PageHeader title={t('navImage')} />
-      <EmptyState title={t('navImage')}>{t('comingSoon')}</EmptyState>
-    </>
+    <div className="pg-page">
+      <PageHeader
+        title={t('imageTitle')}
+        description={t('imageDescription')}
+        breadcrumbs={[{ label: t('breadcrumbPlaygrounds') }, { label: t('imageTitle') }]}
+      />
+      <CatalogGate state={state} reload={reload} kind="image">
+        {(models) => <ImagePlayground models={models} />}
+      </CatalogGate>
+    </div>
+  );
+}
+
+function ImagePlayground({ models }: { models: CatalogModel[] }) {
+  const t = useT(playgroundStrings);
+  const f = useFormat();
+  const [modelId, setModelId] = useState(useInitialModel(models));
+  const [s, setS] = useState<ImageSettings>({ text: '', negativeText: '', size: '1024x1024', count: '1', seed: '42', cfgScale: '8' });
+  const [touched, setTouched] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [result, setResult] = useState<Generated | null>(null);
+  const ctl = useRef<AbortController | null>(null);
+  useEffect(() => () => ctl.current?.abort(), []);
+  const model = models.find((m) => m.modelId === modelId);
+  const errors = validateImage(s);
+  // The prompt's "required" error waits for a Generate; the others show as soon as typed.
+  const shown = (k: keyof ImageSettings) => (touched || k !== 'text' ? errors[k] : undefined);
+  const set = (k: keyof ImageSettings, v: string) => setS((x) => ({ ...x, [k]: v }));
+
+  const generate = async () => {
+    setTouched(true);
+    if (busy || Object.keys(errors).length || !modelId) return;
+    setBusy(true);
+    setError(null);
+    const c = new AbortController();
+    ctl.current = c;
+    try {
+      const res = await api<{ images?: string[]; error?: string | null }>(`/model/${seg(modelId)}/invoke`, {
+        method: 'POST',
+        body: titanImageBody(s),
+        signal: c.signal,
+      });
+      if (res?.error) setError(res.error);
+      setResult({ prompt: s.text, images: res?.images ?? [] });
+    } catch (e) {
+      if (!isAbort(e)) setError(errorMessage(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const onSubmit = (e: FormEvent) => {
+    e.preventDefault();
+    void generate();
+  };
+
+  const download = (b64: string, n: number) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const url = URL.createObjectURL(new Blob([bytes], { type: 'image/png' }));
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = imageFileName(result?.prompt ?? '', n);
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  };
+
+  return (
+    <div className="pg-layout">
+      <div className="pg-main">
+        <Card title={t('gallery')} className="pg-gallery-card">
+          {busy ? (
+            <p className="pg-typing" role="status">
+              {t('generating_images')}
+            </p>
+          ) : error ? (
+            <Alert tone="error">{error}</Alert>
+          ) : !result || result.images.length === 0 ? (
+            <EmptyState title={t('emptyGallery')} level={3} />
+          ) : (
+            <ul className="pg-gallery">
+              {result.images.map((b64, n) => (
+                <li key={n} className="pg-gallery-item">
+                  <img src={`data:image/png;base64,${b64}`} alt={t('imageAlt', { n: n + 1, prompt: result.prompt })} />
+                  <Button size="sm" onClick={() => download(b64, n + 1)} aria-label={t('downloadLabel', { n: n + 1 })}>
+                    ↓ {t('download')}
+                  </Button>
+                </li>
+              ))}
+            </ul>
+          )}
+        </Card>
+      </div>
+      <aside className="pg-side">
+        <form className="card pg-settings" onSubmit={onSubmit} aria-label={t('settings')}>
+          <div className="card-body">
+            <ModelSelect models={models} value={modelId} onChange={setModelId} label={t('model')} disabled={busy} />
+            <ModelPrice model={model} />
+            <TextArea
+              label={t('prompt')}
+              rows={4}
+              value={s.text}
+              error={shown('text')}
+              hint={t('charsLeft', { n: f.number(MAX_PROMPT - s.text.length) })}
+              onChange={(e) => set('text', e.target.value)}
+              onKeyDown={(e) => {
+                if (isSubmitEnter(e)) {
+                  e.preventDefault();
+                  void generate();
+                }
+              }}
+            />
+            <TextArea
+              label={t('negativePrompt')}
+              hint={t('negativePromptHint')}
+              rows={2}
+              value={s.negativeText}
+              error={shown('negativeText')}
+              onChange={(e) => set('negativeText', e.target.value)}
+            />
+            <Select
+              label={t('size')}
+              value={s.size}
+              onChange={(e) => set('size', e.target.value)}
+              options={IMAGE_SIZES.map((x) => ({ value: x, label: x.replace('x', ' × ') }))}
+            />
+            <TextField
+              label={t('count')}
+              type="number"
+              min={1}
+              max={5}
+              step={1}
+              value={s.count}
+              error={shown('count')}
+              onChange={(e) => set('count', e.target.value)}
+            />
+            <TextField
+              label={t('seed')}
+              hint={t('seedHint')}
+              type="number"
+              min={0}
+              max={MAX_SEED}
+              step={1}
+              value={s.seed}
+              error={shown('seed')}
+              onChange={(e) => set('seed', e.target.value)}
+            />
+            <TextField
+              label={t('cfgScale')}
+              hint={t('cfgScaleHint')}
+              type="number"
+              min={1.1}
+              max={10}
+              step={0.1}
+              value={s.cfgScale}
+              error={shown('cfgScale')}
+              onChange={(e) => set('cfgScale', e.target.value)}
+            />
+            <div className="pg-form-actions">
+              <Button type="submit" variant="primary" loading={busy}>
+                {t('generate')}
+              </Button>
+            </div>
+          </div>
+        </form>
+      </aside>
+    </div>
   );
 }
