@@ -1,6 +1,6 @@
 import { lazy, Suspense, useEffect, useRef, type ComponentType, type LazyExoticComponent, type ReactNode } from 'react';
-import { Alert, Button, buttonClass, EmptyState, Loading, MenuButton } from './components';
-import { useLang, useT, type Lang } from './i18n';
+import { Alert, Button, buttonClass, EmptyState, LanguageMenu, Loading, MenuButton } from './components';
+import { useT } from './i18n';
 import { common } from './i18n/strings';
 import { Link, useLocation, useNavigate } from './router';
 import { matchRoute, paths, type Route } from './routes';
@@ -113,7 +113,6 @@ function BrandMark() {
 function Shell({ route, children }: { route: Route; children: ReactNode }) {
   const t = useT(common);
   const { session, signOut } = useSession();
-  const { lang, setLang } = useLang();
   const navigate = useNavigate();
   const mainRef = useRef<HTMLElement>(null);
   const s = session!;
@@ -128,8 +127,6 @@ function Shell({ route, children }: { route: Route; children: ReactNode }) {
     }
     mainRef.current?.focus({ preventScroll: true });
   }, [route.name]);
-
-  const langName = (l: Lang) => (l === 'ko' ? t('langKo') : t('langEn'));
 
   const nav = (to: string, label: string, active: boolean) => (
     <li>
@@ -154,21 +151,7 @@ function Shell({ route, children }: { route: Route; children: ReactNode }) {
           {s.region}
         </span>
         <span className="spacer" />
-        <MenuButton
-          ariaLabel={t('languageMenu', { lang: langName(lang) })}
-          label={
-            <>
-              <span aria-hidden="true">🌐</span> {langName(lang)}
-            </>
-          }
-          items={(['en', 'ko'] as Lang[]).map((l) => ({
-            key: l,
-            label: langName(l),
-            lang: l,
-            checked: l === lang,
-            onSelect: () => setLang(l),
-          }))}
-        />
+        <LanguageMenu />
         <MenuButton
           className="topbar-user"
           ariaLabel={t('userMenu', { user: s.user.UserName })}

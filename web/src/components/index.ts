@@ -13,3 +13,4 @@ export { EmptyState } from './EmptyState';
 export { Spinner, Loading } from './Spinner';
 export { PageHeader, type Crumb } from './PageHeader';
 export { MenuButton, type MenuItem } from './Menu';
+export { LanguageMenu } from './LanguageMenu';

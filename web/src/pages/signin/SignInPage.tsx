@@ -1,14 +1,187 @@
-import { EmptyState, PageHeader } from '../../components';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { ApiError } from '../../api/client';
+import { Alert, Button, LanguageMenu, Loading, TextField } from '../../components';
 import { useT } from '../../i18n';
-import { common } from '../../i18n/strings';
+import { useNavigate, useSearchParams } from '../../router';
+import { paths } from '../../routes';
+import { useSession } from '../../session';
+import { signinStrings } from './strings';
+import './signin.css';
 
-// Placeholder: this page is owned by another engineer and replaced by their work.
+const LAST_ACCOUNT = 'basalt.lastAccount';
+const LAST_USER = 'basalt.lastUser';
+
+/** Only same-origin page paths are followed after sign-in. */
+export function safeNext(next: string | null): string {
+  if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return paths.catalog;
+  if (next === '/' || next.startsWith(paths.signin)) return paths.catalog;
+  return next;
+}
+
+function remembered(key: string): string {
+  try {
+    return localStorage.getItem(key) ?? '';
+  } catch {
+    return '';
+  }
+}
+
 export default function SignInPage() {
-  const t = useT(common);
+  const t = useT(signinStrings);
+  const { state, signIn } = useSession();
+  const navigate = useNavigate();
+  const params = useSearchParams();
+  const next = safeNext(params.get('next'));
+
+  const [account, setAccount] = useState(() => remembered(LAST_ACCOUNT));
+  const [userName, setUserName] = useState(() => remembered(LAST_USER));
+  const [password, setPassword] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [missing, setMissing] = useState<Record<string, boolean>>({});
+  const [retryAt, setRetryAt] = useState<number | null>(null);
+  const [now, setNow] = useState(() => Date.now());
+  const firstField = useRef<HTMLInputElement>(null);
+  const passwordField = useRef<HTMLInputElement>(null);
+
+  useEffect(() => {
+    document.title = `${t('title')} · Basalt`;
+  }, [t]);
+
+  // Already signed in (or just signed in): go where the user was going.
+  useEffect(() => {
+    if (state.status === 'signedIn') navigate(next, { replace: true });
+  }, [state.status, next, navigate]);
+
+  useEffect(() => {
+    if (state.status !== 'signedOut') return;
+    if (account && userName) passwordField.current?.focus();
+    else firstField.current?.focus();
+  }, [state.status]);
+
+  // Count down a throttling lockout.
+  useEffect(() => {
+    if (retryAt === null) return;
+    const id = window.setInterval(() => {
+      setNow(Date.now());
+      if (Date.now() >= retryAt) window.clearInterval(id);
+    }, 1000);
+    return () => window.clearInterval(id);
+  }, [retryAt]);
+
+  const onSubmit = async (e: FormEvent) => {
+    e.preventDefault();
+    const m = { account: !account.trim(), userName: !userName.trim(), password: !password };
+    setMissing(m);
+    if (m.account || m.userName || m.password) {
+      (m.account ? firstField.current : m.userName ? document.getElementById('signin-user') : passwordField.current)?.focus();
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    try {
+      await signIn(account.trim(), userName.trim(), password);
+      try {
+        localStorage.setItem(LAST_ACCOUNT, account.trim());
+        localStorage.setItem(LAST_USER, userName.trim());
+      } catch {
+        /* storage unavailable */
+      }
+    } catch (err) {
+      const apiErr = err instanceof ApiError ? err : new ApiError(0, '', String(err));
+      setError(apiErr);
+      setRetryAt(apiErr.status === 429 && apiErr.retryAfter !== null ? Date.now() + apiErr.retryAfter * 1000 : null);
+      setNow(Date.now());
+      setPassword('');
+      passwordField.current?.focus();
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  if (state.status === 'loading' || state.status === 'signedIn') {
+    return (
+      <div className="fullpage-center">
+        <Loading />
+      </div>
+    );
+  }
+
+  const secondsLeft = retryAt !== null ? Math.max(0, Math.ceil((retryAt - now) / 1000)) : null;
+
   return (
-    <>
-      <PageHeader title={t('navCatalog')} />
-      <EmptyState title={t('navCatalog')}>{t('comingSoon')}</EmptyState>
-    </>
+    <div className="signin-page">
+      <header className="signin-top">
+        <span className="signin-brand">
+          <svg className="brand-mark" viewBox="0 0 32 32" aria-hidden="true" focusable="false">
+            <rect width="32" height="32" rx="6" fill="#ff9900" />
+            <path d="M7 23 L13 11 L17 17 L20 13 L25 23 Z" fill="#16202e" />
+          </svg>
+          Basalt
+        </span>
+        <LanguageMenu />
+      </header>
+      <main id="main" className="signin-main">
+        <div className="signin-card card">
+          <h1 className="signin-title">{t('heading')}</h1>
+          <p className="muted">{t('intro')}</p>
+          {error && (
+            <Alert tone="error" title={t('failedTitle')} className="signin-error">
+              <p>{error.message}</p>
+              {secondsLeft !== null && (
+                <p className="signin-retry">
+                  {secondsLeft > 0 ? t('throttledRetry', { seconds: secondsLeft }) : t('throttledNow')}
+                </p>
+              )}
+            </Alert>
+          )}
+          <form className="stack" onSubmit={onSubmit} noValidate>
+            <TextField
+              ref={firstField}
+              id="signin-account"
+              label={t('account')}
+              hint={t('accountHint')}
+              name="account"
+              autoComplete="organization"
+              autoCapitalize="off"
+              spellCheck={false}
+              value={account}
+              required
+              error={missing.account ? t('required', { field: t('account') }) : undefined}
+              onChange={(e) => setAccount(e.target.value)}
+            />
+            <TextField
+              id="signin-user"
+              label={t('userName')}
+              name="username"
+              autoComplete="username"
+              autoCapitalize="off"
+              spellCheck={false}
+              value={userName}
+              required
+              error={missing.userName ? t('required', { field: t('userName') }) : undefined}
+              onChange={(e) => setUserName(e.target.value)}
+            />
+            <TextField
+              ref={passwordField}
+              id="signin-password"
+              label={t('password')}
+              type="password"
+              name="password"
+              autoComplete="current-password"
+              value={password}
+              required
+              error={missing.password ? t('required', { field: t('password') }) : undefined}
+              onChange={(e) => setPassword(e.target.value)}
+            />
+            <Button type="submit" variant="primary" loading={busy} className="signin-submit">
+              {busy ? t('signingIn') : t('submit')}
+            </Button>
+          </form>
+          <p className="signin-note muted">{t('firstTime')}</p>
+        </div>
+        <p className="signin-footer muted">{t('footer')}</p>
+      </main>
+    </div>
   );
 }
