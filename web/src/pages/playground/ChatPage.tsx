@@ -213,7 +213,16 @@ function ChatPlayground({ models }: { models: CatalogModel[] }) {
       </div>
       <div className="pg-layout">
         <div className="pg-main">
-          {compare && <p className="pg-compare-hint">{t('compareHint')}</p>}
+          {compare && (
+            <div className="pg-compare-bar">
+              <p className="pg-compare-hint">{t('compareHint')}</p>
+              {panes.length < 3 && (
+                <Button size="sm" onClick={addPane} disabled={busy}>
+                  + {t('addModel')}
+                </Button>
+              )}
+            </div>
+          )}
           <div className={`pg-panes pg-panes-${panes.length}`}>
             {panes.map((p, n) => {
               const model = models.find((m) => m.modelId === p.modelId);
@@ -244,13 +253,6 @@ function ChatPlayground({ models }: { models: CatalogModel[] }) {
                 </section>
               );
             })}
-            {compare && panes.length < 3 && (
-              <div className="pg-add-pane">
-                <Button onClick={addPane} disabled={busy}>
-                  + {t('addModel')}
-                </Button>
-              </div>
-            )}
           </div>
           <form className="pg-composer card" onSubmit={onSubmit}>
             {formError && settingsInvalid && (
