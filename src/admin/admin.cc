@@ -1,12 +1,15 @@
 #include "admin/admin.h"
 
+#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <ctime>
 #include <utility>
 
 #include "auth/sigv4.h"
+#include "console/password.h"
 
 namespace basalt::admin {
 namespace {
@@ -30,14 +33,16 @@ Json AccountJson(const store::Account& account) {
               {"CreateDate", Iso8601(account.created_at)}};
 }
 
-Json UserJson(const store::User& user, const std::vector<std::string>& policies) {
+Json UserJson(const store::User& user, const std::vector<std::string>& policies,
+              bool password_set) {
   return Json{{"UserName", user.name},
               {"UserId", user.id},
               {"AccountId", user.account_id},
               {"Arn", UserArn(user.account_id, user.name)},
               {"Role", user.role},
               {"CreateDate", Iso8601(user.created_at)},
-              {"AttachedPolicies", policies}};
+              {"AttachedPolicies", policies},
+              {"PasswordSet", password_set}};
 }
 
 // Metadata only: a secret never goes through here.
@@ -78,6 +83,24 @@ Status Required(const std::string& value, const char* field, size_t max_len) {
 Status ValidKeyStatus(const std::string& status) {
   if (status == "Active" || status == "Inactive") return Status::Ok();
   return Status::InvalidArgument("status must be Active or Inactive");
+}
+
+// 20 characters from 62 (about 119 bits), from OpenSSL's CSPRNG by rejection sampling.
+StatusOr<std::string> GeneratePassword() {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  constexpr size_t kLength = 20;
+  std::string out;
+  while (out.size() < kLength) {
+    std::array<unsigned char, 32> bytes;
+    if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
+      return Status::Internal("cannot generate a password: no randomness");
+    }
+    for (unsigned char b : bytes) {
+      if (b < 248 && out.size() < kLength) out.push_back(kAlphabet[b % 62]);  // 248 = 4 * 62
+    }
+  }
+  return out;
 }
 
 bool HasDeny(const iam::Policy& policy) {
@@ -324,7 +347,8 @@ StatusOr<Json> Service::ListUsers(const Caller& caller, const std::string& accou
 
 StatusOr<Json> Service::UserEntry(const store::User& user) {
   BASALT_ASSIGN_OR_RETURN(std::vector<std::string> policies, store_->ListUserPolicies(user.id));
-  return UserJson(user, policies);
+  BASALT_ASSIGN_OR_RETURN(std::string password, store_->GetUserPassword(user.id));
+  return UserJson(user, policies, !password.empty());
 }
 
 StatusOr<Json> Service::GetUserJson(const store::User& user) {
@@ -625,6 +649,36 @@ StatusOr<Json> Service::ListModelAccessRequests(const Caller& caller) {
     }
   }
   return Json{{"ModelAccessRequests", std::move(list)}};
+}
+
+// --- console passwords ----------------------------------------------------------------------
+
+StatusOr<Json> Service::SetUserPassword(const Caller& caller,
+                                        const SetUserPasswordRequest& request) {
+  Scope scope(*store_, caller);
+  BASALT_ASSIGN_OR_RETURN(store::User user, scope.TargetUser(request.user_id));
+  BASALT_RETURN_IF_ERROR(
+      scope.Check("iam:UpdateLoginProfile", UserArn(user.account_id, user.name)));
+  // A password signs in as its user, as a key does.
+  BASALT_RETURN_IF_ERROR(scope.MayActAs(user));
+  std::string password = request.password;
+  if (request.generate) {
+    BASALT_ASSIGN_OR_RETURN(password, GeneratePassword());
+  }
+  BASALT_ASSIGN_OR_RETURN(std::string encoded, console::HashPassword(password));
+  BASALT_RETURN_IF_ERROR(store_->SetUserPassword(user.id, encoded));
+  Json out{{"UserId", user.id}, {"PasswordSet", true}};
+  if (request.generate) out["Password"] = password;  // shown once
+  return out;
+}
+
+StatusOr<Json> Service::DeleteUserPassword(const Caller& caller, const std::string& user_id) {
+  Scope scope(*store_, caller);
+  BASALT_ASSIGN_OR_RETURN(store::User user, scope.TargetUser(user_id));
+  BASALT_RETURN_IF_ERROR(
+      scope.Check("iam:DeleteLoginProfile", UserArn(user.account_id, user.name)));
+  BASALT_RETURN_IF_ERROR(store_->SetUserPassword(user.id, ""));
+  return Json{{"UserId", user.id}, {"PasswordSet", false}};
 }
 
 }  // namespace basalt::admin

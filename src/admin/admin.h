@@ -137,6 +137,11 @@ class Service {
   StatusOr<Json> ListModelAccess(const Caller& caller, const std::string& account_id);
   StatusOr<Json> ListModelAccessRequests(const Caller& caller);
 
+  // Console passwords (docs/console.md), stored as Argon2id hashes; setting or clearing one
+  // ends the user's console sessions. Hashing takes tens of milliseconds.
+  StatusOr<Json> SetUserPassword(const Caller& caller, const SetUserPasswordRequest& request);
+  StatusOr<Json> DeleteUserPassword(const Caller& caller, const std::string& user_id);
+
  private:
   class Scope;  // one operation's authorization helpers (admin.cc)
 

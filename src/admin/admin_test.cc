@@ -193,6 +193,39 @@ TEST_F(AdminServiceTest, ModelAccessQueue) {
           "'modelId'");
 }
 
+TEST_F(AdminServiceTest, ConsolePasswords) {
+  const std::string bob = MakeUser(tenant_, "bob", {"BasaltInvokeOnly"});
+  EXPECT_EQ(Value(service_->GetUser(root_, bob))["User"]["PasswordSet"], false);
+  Json set = Value(service_->SetUserPassword(root_, {bob, "correct horse", false}));
+  EXPECT_EQ(set, (Json{{"UserId", bob}, {"PasswordSet", true}}));  // no secret echoed
+  EXPECT_EQ(Value(service_->GetUser(root_, bob))["User"]["PasswordSet"], true);
+  auto stored = store_->GetUserPassword(bob);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->rfind("$argon2id$", 0), 0u);
+
+  Json generated = Value(service_->SetUserPassword(As(admin_), {bob, "", true}));
+  const std::string password = generated["Password"];
+  EXPECT_EQ(password.size(), 20u);
+  EXPECT_NE(*store_->GetUserPassword(bob), *stored);
+  Refused(service_->SetUserPassword(root_, {bob, "short", false}), StatusCode::kInvalidArgument,
+          "minimum length of 8");
+  // iam:UpdateLoginProfile on the user, and never for a stronger user.
+  Refused(service_->SetUserPassword(As(bob), {bob, "long enough", false}),
+          StatusCode::kPermissionDenied, "iam:UpdateLoginProfile");
+  PutPolicy(op_, "Passwords",
+            R"([{"Effect":"Allow","Action":["iam:UpdateLoginProfile","bedrock:*","basalt:*"],)"
+            R"("Resource":"*"}])");
+  const std::string helper = MakeUser(op_, "helper", {"Passwords"});
+  Refused(service_->SetUserPassword(As(helper), {admin_, "long enough", false}),
+          StatusCode::kPermissionDenied, "may not grant");
+  EXPECT_TRUE(service_->SetUserPassword(As(helper), {bob, "long enough", false}).ok());
+  Refused(service_->DeleteUserPassword(As(helper), bob), StatusCode::kPermissionDenied,
+          "iam:DeleteLoginProfile");
+
+  EXPECT_EQ(Value(service_->DeleteUserPassword(root_, bob))["PasswordSet"], false);
+  EXPECT_EQ(*store_->GetUserPassword(bob), "");
+}
+
 TEST_F(AdminServiceTest, LocalOperatorNamesItsTargets) {
   Refused(service_->ListUsers(root_, ""), StatusCode::kInvalidArgument, "accountId");
   Refused(service_->CreateAccessKey(root_, ""), StatusCode::kInvalidArgument, "userId");

@@ -1,37 +1,14 @@
 #include "api/authorize.h"
 
-#include <spdlog/spdlog.h>
+#include "admin/admin.h"
 
 namespace basalt::api {
 
+// One implementation, shared with the administration service's escalation guard.
 StatusOr<std::vector<iam::Policy>> LoadUserPolicies(store::Store& store,
                                                     const std::string& account_id,
                                                     const std::string& user_id) {
-  std::vector<iam::Policy> policies;
-  auto names = store.ListUserPolicies(user_id);
-  if (!names.ok()) return names.status();
-  for (const auto& name : *names) {
-    auto builtin = iam::BuiltinPolicy(name);
-    if (builtin.ok()) {
-      policies.push_back(std::move(*builtin));
-      continue;
-    }
-    auto doc = store.GetPolicy(account_id, name);
-    if (!doc.ok()) {
-      if (doc.status().code() == StatusCode::kNotFound) continue;  // detached concurrently
-      return doc.status();
-    }
-    auto policy = iam::ParsePolicyDocument(name, *doc);
-    if (!policy.ok()) {
-      // Fail closed: skipping it would drop its Deny statements.
-      spdlog::error("policy {} of account {} does not parse ({}); it denies everything",
-                    name, account_id, policy.status().message());
-      policies.push_back(iam::Policy{name, {iam::Statement{false, {"*"}, {"*"}}}});
-      continue;
-    }
-    policies.push_back(std::move(*policy));
-  }
-  return policies;
+  return admin::LoadUserPolicies(store, account_id, user_id);
 }
 
 StatusOr<Identity> LoadIdentity(store::Store& store, const Principal& principal) {

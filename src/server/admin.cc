@@ -1,21 +1,18 @@
 #include "server/admin.h"
 
-#include <chrono>
 #include <cstdint>
 #include <cstdlib>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "auth/sigv4.h"
+#include "admin/admin.h"
 #include "iam/iam.h"
 #include "server/admin_internal.h"
 #include "store/store.h"
@@ -24,11 +21,9 @@ namespace basalt::server {
 namespace {
 
 namespace fs = std::filesystem;
-using Json = nlohmann::ordered_json;
+using admin::Json;
 
-constexpr int kMaxShortTermSeconds = 43200;  // Bedrock's limit for short-term API keys
-constexpr char kDefaultUserPolicy[] = "AmazonBedrockFullAccess";
-constexpr char kDefaultAdminPolicy[] = "BasaltAdministrator";
+using admin::kMaxShortTermSeconds;
 
 // Every option of every command; only one command is parsed per run.
 struct Args {
@@ -45,9 +40,12 @@ struct Args {
   int64_t expires_in = 0;
   int short_term_expires_in = kMaxShortTermSeconds;
   std::string region = "us-east-1";
+  bool password_stdin = false;
+  bool generate = false;
+  std::istream* in = nullptr;  // standard input (the password of set-password)
 };
 
-using Handler = StatusOr<Json> (*)(store::Store& store, const Args& args);
+using Handler = StatusOr<Json> (*)(admin::Service& service, const Args& args);
 
 std::string DataDir(const Args& args) {
   if (!args.data_dir.empty()) return args.data_dir;
@@ -69,269 +67,156 @@ StatusOr<std::unique_ptr<store::Store>> OpenStore(const std::string& data_dir) {
   return store::Store::OpenSqlite((fs::path(data_dir) / "basalt.db").string(), *master);
 }
 
-int64_t NowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string Iso8601(int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-std::string UserArn(const store::User& user) {
-  return "arn:aws:iam::" + user.account_id + ":user/" + user.name;
-}
-
-Json AccountJson(const store::Account& account) {
-  return Json{{"AccountId", account.id},
-              {"Name", account.name},
-              {"CreateDate", Iso8601(account.created_at)}};
-}
-
-Json UserJson(const store::User& user, const std::vector<std::string>& policies) {
-  return Json{{"UserId", user.id},
-              {"UserName", user.name},
-              {"AccountId", user.account_id},
-              {"Arn", UserArn(user)},
-              {"Role", user.role},
-              {"AttachedPolicies", policies},
-              {"CreateDate", Iso8601(user.created_at)}};
-}
-
-// Metadata only: a secret never goes through here.
-Json AccessKeyJson(const store::AccessKey& key) {
-  return Json{{"AccessKeyId", key.access_key_id},
-              {"UserId", key.user_id},
-              {"AccountId", key.account_id},
-              {"Status", key.status},
-              {"CreateDate", Iso8601(key.created_at)}};
-}
-
-Json ApiKeyJson(const store::ApiKey& key) {
-  return Json{{"ApiKeyId", key.id},
-              {"UserId", key.user_id},
-              {"AccountId", key.account_id},
-              {"Status", key.status},
-              {"ExpiresAt", key.expires_at == 0 ? Json(nullptr) : Json(Iso8601(key.expires_at))},
-              {"CreateDate", Iso8601(key.created_at)}};
-}
-
-bool IsBuiltin(const std::string& name) { return iam::BuiltinPolicy(name).ok(); }
-
-StatusOr<Json> UserPoliciesJson(store::Store& store, const std::string& user_id) {
-  BASALT_ASSIGN_OR_RETURN(std::vector<std::string> names, store.ListUserPolicies(user_id));
-  return Json{{"UserId", user_id}, {"AttachedPolicies", names}};
+const admin::Caller& Operator() {
+  static const admin::Caller caller = admin::Caller::LocalOperator();
+  return caller;
 }
 
 // --- accounts and users ---------------------------------------------------------------------
 
-StatusOr<Json> CreateAccount(store::Store& store, const Args& args) {
-  BASALT_ASSIGN_OR_RETURN(store::Account account, store.CreateAccount(args.name));
-  return Json{{"Account", AccountJson(account)}};
+StatusOr<Json> CreateAccount(admin::Service& service, const Args& args) {
+  return service.CreateAccount(Operator(), args.name);
 }
 
-StatusOr<Json> ListAccounts(store::Store& store, const Args&) {
-  BASALT_ASSIGN_OR_RETURN(std::vector<store::Account> accounts, store.ListAccounts());
-  Json list = Json::array();
-  for (const store::Account& a : accounts) list.push_back(AccountJson(a));
-  return Json{{"Accounts", std::move(list)}};
+StatusOr<Json> ListAccounts(admin::Service& service, const Args&) {
+  return service.ListAccounts(Operator());
 }
 
-StatusOr<Json> CreateUser(store::Store& store, const Args& args) {
-  std::vector<std::string> policies = args.policies;
-  if (policies.empty()) {
-    policies.push_back(args.role == "admin" ? kDefaultAdminPolicy : kDefaultUserPolicy);
-  }
-  // Check every policy first, so a typo does not leave a half-configured user behind.
-  BASALT_RETURN_IF_ERROR(store.GetAccount(args.account).status());
-  for (const std::string& name : policies) {
-    if (IsBuiltin(name)) continue;
-    StatusOr<std::string> doc = store.GetPolicy(args.account, name);
-    if (!doc.ok()) {
-      return Status::NotFound("policy " + name + " is neither built in nor defined in account " +
-                              args.account);
-    }
-  }
-  BASALT_ASSIGN_OR_RETURN(store::User user, store.CreateUser(args.account, args.name, args.role));
-  for (const std::string& name : policies) {
-    BASALT_RETURN_IF_ERROR(store.AttachUserPolicy(user.id, name));
-  }
-  BASALT_ASSIGN_OR_RETURN(std::vector<std::string> attached, store.ListUserPolicies(user.id));
-  return Json{{"User", UserJson(user, attached)}};
+StatusOr<Json> CreateUser(admin::Service& service, const Args& args) {
+  admin::CreateUserRequest request{args.account, args.name, args.role, std::nullopt};
+  if (!args.policies.empty()) request.policies = args.policies;
+  return service.CreateUser(Operator(), request);
 }
 
-StatusOr<Json> ListUsers(store::Store& store, const Args& args) {
-  BASALT_ASSIGN_OR_RETURN(std::vector<store::User> users, store.ListUsers(args.account));
-  Json list = Json::array();
-  for (const store::User& user : users) {
-    BASALT_ASSIGN_OR_RETURN(std::vector<std::string> policies, store.ListUserPolicies(user.id));
-    list.push_back(UserJson(user, policies));
-  }
-  return Json{{"Users", std::move(list)}};
+StatusOr<Json> GetUser(admin::Service& service, const Args& args) {
+  return service.GetUser(Operator(), args.user);
+}
+
+StatusOr<Json> ListUsers(admin::Service& service, const Args& args) {
+  return service.ListUsers(Operator(), args.account);
 }
 
 // --- policies -------------------------------------------------------------------------------
 
-StatusOr<Json> AttachPolicy(store::Store& store, const Args& args) {
-  BASALT_RETURN_IF_ERROR(store.AttachUserPolicy(args.user, args.name));
-  return UserPoliciesJson(store, args.user);
+StatusOr<Json> AttachPolicy(admin::Service& service, const Args& args) {
+  return service.AttachUserPolicy(Operator(), args.user, args.name);
 }
 
-StatusOr<Json> DetachPolicy(store::Store& store, const Args& args) {
-  BASALT_RETURN_IF_ERROR(store.DetachUserPolicy(args.user, args.name));
-  return UserPoliciesJson(store, args.user);
+StatusOr<Json> DetachPolicy(admin::Service& service, const Args& args) {
+  return service.DetachUserPolicy(Operator(), args.user, args.name);
 }
 
-StatusOr<Json> ListUserPolicies(store::Store& store, const Args& args) {
-  return UserPoliciesJson(store, args.user);
+StatusOr<Json> ListUserPolicies(admin::Service& service, const Args& args) {
+  return service.ListAttachedUserPolicies(Operator(), args.user);
 }
 
-StatusOr<Json> PutPolicy(store::Store& store, const Args& args) {
+StatusOr<Json> PutPolicy(admin::Service& service, const Args& args) {
   std::ifstream in(args.file, std::ios::binary);
   if (!in.is_open()) return Status::InvalidArgument("cannot open policy file " + args.file);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) return Status::InvalidArgument("cannot read policy file " + args.file);
-  BASALT_RETURN_IF_ERROR(store.PutPolicy(args.account, args.name, text));
-  Json document = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  return Json{{"Policy",
-               Json{{"PolicyName", args.name},
-                    {"AccountId", args.account},
-                    {"Document", std::move(document)}}}};
+  return service.PutPolicy(Operator(), args.account, args.name, text);
 }
 
-StatusOr<Json> ListPolicies(store::Store& store, const Args& args) {
-  BASALT_ASSIGN_OR_RETURN(std::vector<std::string> custom, store.ListPolicies(args.account));
-  Json list = Json::array();
-  for (const std::string& name : iam::BuiltinPolicyNames()) {
-    list.push_back(Json{{"PolicyName", name}, {"Type", "BuiltIn"}});
-  }
-  for (const std::string& name : custom) {
-    list.push_back(Json{{"PolicyName", name}, {"Type", "Custom"}});
-  }
-  return Json{{"AccountId", args.account}, {"Policies", std::move(list)}};
+StatusOr<Json> ListPolicies(admin::Service& service, const Args& args) {
+  return service.ListPolicies(Operator(), args.account);
 }
 
 // --- access keys ----------------------------------------------------------------------------
 
-StatusOr<Json> CreateAccessKey(store::Store& store, const Args& args) {
-  BASALT_ASSIGN_OR_RETURN(store::AccessKey key, store.CreateAccessKey(args.user));
-  Json out = AccessKeyJson(key);
-  out["SecretAccessKey"] = key.secret_access_key;
-  std::string credentials = "[basalt]\naws_access_key_id = " + key.access_key_id +
-                            "\naws_secret_access_key = " + key.secret_access_key + "\n";
-  return Json{{"AccessKey", std::move(out)}, {"CredentialsFileSnippet", credentials}};
+StatusOr<Json> CreateAccessKey(admin::Service& service, const Args& args) {
+  return service.CreateAccessKey(Operator(), args.user);
 }
 
-StatusOr<Json> ListAccessKeys(store::Store& store, const Args& args) {
-  BASALT_ASSIGN_OR_RETURN(std::vector<store::AccessKey> keys, store.ListAccessKeys(args.user));
-  Json list = Json::array();
-  for (const store::AccessKey& key : keys) list.push_back(AccessKeyJson(key));
-  return Json{{"AccessKeyMetadata", std::move(list)}};
+StatusOr<Json> ListAccessKeys(admin::Service& service, const Args& args) {
+  return service.ListAccessKeys(Operator(), args.user);
 }
 
-StatusOr<Json> SetAccessKeyStatus(store::Store& store, const std::string& id,
-                                  const std::string& status) {
-  BASALT_RETURN_IF_ERROR(store.SetAccessKeyStatus(id, status));
-  return Json{{"AccessKeyId", id}, {"Status", status}};
+StatusOr<Json> DeactivateAccessKey(admin::Service& service, const Args& args) {
+  return service.UpdateAccessKey(Operator(), args.id, "Inactive");
 }
 
-StatusOr<Json> DeactivateAccessKey(store::Store& store, const Args& args) {
-  return SetAccessKeyStatus(store, args.id, "Inactive");
+StatusOr<Json> ActivateAccessKey(admin::Service& service, const Args& args) {
+  return service.UpdateAccessKey(Operator(), args.id, "Active");
 }
 
-StatusOr<Json> ActivateAccessKey(store::Store& store, const Args& args) {
-  return SetAccessKeyStatus(store, args.id, "Active");
-}
-
-StatusOr<Json> DeleteAccessKey(store::Store& store, const Args& args) {
-  BASALT_RETURN_IF_ERROR(store.DeleteAccessKey(args.id));
-  return Json{{"AccessKeyId", args.id}, {"Deleted", true}};
+StatusOr<Json> DeleteAccessKey(admin::Service& service, const Args& args) {
+  return service.DeleteAccessKey(Operator(), args.id);
 }
 
 // --- API keys -------------------------------------------------------------------------------
 
-StatusOr<Json> CreateApiKey(store::Store& store, const Args& args) {
-  if (args.expires_in < 0) return Status::InvalidArgument("--expires-in must not be negative");
-  int64_t expires_at = args.expires_in == 0 ? 0 : NowSeconds() + args.expires_in;
-  BASALT_ASSIGN_OR_RETURN(store::NewApiKey key, store.CreateApiKey(args.user, expires_at));
-  return Json{{"ApiKey", ApiKeyJson(key.key)}, {"Token", key.token}};
+StatusOr<Json> CreateApiKey(admin::Service& service, const Args& args) {
+  admin::CreateApiKeyRequest request{args.user, std::nullopt};
+  if (args.expires_in != 0) request.expires_in_seconds = args.expires_in;  // 0: never expires
+  return service.CreateApiKey(Operator(), request);
 }
 
-StatusOr<Json> CreateShortTermApiKey(store::Store& store, const Args& args) {
-  BASALT_ASSIGN_OR_RETURN(store::AccessKey key, store.GetAccessKey(args.access_key));
-  if (key.status != "Active") {
-    return Status::FailedPrecondition("access key " + key.access_key_id + " is inactive");
-  }
-  auto now = std::chrono::system_clock::now();
-  std::string token = auth::MakeShortTermToken(key.access_key_id, key.secret_access_key,
-                                               args.region, now, args.short_term_expires_in);
-  int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-  return Json{{"AccessKeyId", key.access_key_id},
-              {"Region", args.region},
-              {"ExpiresAt", Iso8601(now_s + args.short_term_expires_in)},
-              {"Token", token}};
+StatusOr<Json> CreateShortTermApiKey(admin::Service& service, const Args& args) {
+  return service.CreateShortTermApiKey(Operator(),
+                                       {args.access_key, args.region, args.short_term_expires_in});
 }
 
-StatusOr<Json> ListApiKeys(store::Store& store, const Args& args) {
-  BASALT_ASSIGN_OR_RETURN(std::vector<store::ApiKey> keys, store.ListApiKeys(args.user));
-  Json list = Json::array();
-  for (const store::ApiKey& key : keys) list.push_back(ApiKeyJson(key));
-  return Json{{"ApiKeys", std::move(list)}};
+StatusOr<Json> ListApiKeys(admin::Service& service, const Args& args) {
+  return service.ListApiKeys(Operator(), args.user);
 }
 
-StatusOr<Json> SetApiKeyStatus(store::Store& store, const std::string& id,
-                               const std::string& status) {
-  BASALT_RETURN_IF_ERROR(store.SetApiKeyStatus(id, status));
-  return Json{{"ApiKeyId", id}, {"Status", status}};
+StatusOr<Json> DeactivateApiKey(admin::Service& service, const Args& args) {
+  return service.UpdateApiKey(Operator(), "", args.id, "Inactive");
 }
 
-StatusOr<Json> DeactivateApiKey(store::Store& store, const Args& args) {
-  return SetApiKeyStatus(store, args.id, "Inactive");
+StatusOr<Json> ActivateApiKey(admin::Service& service, const Args& args) {
+  return service.UpdateApiKey(Operator(), "", args.id, "Active");
 }
 
-StatusOr<Json> ActivateApiKey(store::Store& store, const Args& args) {
-  return SetApiKeyStatus(store, args.id, "Active");
-}
-
-StatusOr<Json> DeleteApiKey(store::Store& store, const Args& args) {
-  BASALT_RETURN_IF_ERROR(store.DeleteApiKey(args.id));
-  return Json{{"ApiKeyId", args.id}, {"Deleted", true}};
+StatusOr<Json> DeleteApiKey(admin::Service& service, const Args& args) {
+  return service.DeleteApiKey(Operator(), "", args.id);
 }
 
 // --- model access ---------------------------------------------------------------------------
 
-StatusOr<Json> SetModelAccess(store::Store& store, const Args& args, iam::AccessState state) {
-  const std::string name = iam::AccessStateName(state);
-  BASALT_RETURN_IF_ERROR(store.SetModelAccess(args.account, args.model, name));
-  return Json{{"AccountId", args.account}, {"ModelId", args.model}, {"State", name}};
+StatusOr<Json> GrantModelAccess(admin::Service& service, const Args& args) {
+  return service.SetModelAccess(Operator(), args.account, args.model,
+                                iam::AccessStateName(iam::AccessState::kGranted));
 }
 
-StatusOr<Json> GrantModelAccess(store::Store& store, const Args& args) {
-  return SetModelAccess(store, args, iam::AccessState::kGranted);
+StatusOr<Json> DenyModelAccess(admin::Service& service, const Args& args) {
+  return service.SetModelAccess(Operator(), args.account, args.model,
+                                iam::AccessStateName(iam::AccessState::kDenied));
 }
 
-StatusOr<Json> DenyModelAccess(store::Store& store, const Args& args) {
-  return SetModelAccess(store, args, iam::AccessState::kDenied);
+StatusOr<Json> RequestModelAccess(admin::Service& service, const Args& args) {
+  return service.SetModelAccess(Operator(), args.account, args.model,
+                                iam::AccessStateName(iam::AccessState::kRequested));
 }
 
-StatusOr<Json> RequestModelAccess(store::Store& store, const Args& args) {
-  return SetModelAccess(store, args, iam::AccessState::kRequested);
+StatusOr<Json> ListModelAccess(admin::Service& service, const Args& args) {
+  return service.ListModelAccess(Operator(), args.account);
 }
 
-StatusOr<Json> ListModelAccess(store::Store& store, const Args& args) {
-  using Pairs = std::vector<std::pair<std::string, std::string>>;
-  BASALT_ASSIGN_OR_RETURN(Pairs rows, store.ListModelAccess(args.account));
-  Json list = Json::array();
-  for (const auto& [model, state] : rows) {
-    list.push_back(Json{{"ModelId", model}, {"State", state}});
+StatusOr<Json> ListModelAccessRequests(admin::Service& service, const Args&) {
+  return service.ListModelAccessRequests(Operator());
+}
+
+// --- console passwords ----------------------------------------------------------------------
+
+StatusOr<Json> SetPassword(admin::Service& service, const Args& args) {
+  admin::SetUserPasswordRequest request{args.user, "", args.generate};
+  if (!args.generate) {
+    if (!args.password_stdin) {
+      return Status::InvalidArgument("give --password-stdin or --generate");
+    }
+    // The first line of standard input; never a command-line argument (ps would show it).
+    std::getline(*args.in, request.password);
+    if (!request.password.empty() && request.password.back() == '\r') {
+      request.password.pop_back();
+    }
   }
-  return Json{{"AccountId", args.account}, {"ModelAccess", std::move(list)}};
+  return service.SetUserPassword(Operator(), request);
+}
+
+StatusOr<Json> DeletePassword(admin::Service& service, const Args& args) {
+  return service.DeleteUserPassword(Operator(), args.user);
 }
 
 // --- the command tree -----------------------------------------------------------------------
@@ -343,7 +228,7 @@ class AdminCli {
   AdminCli& operator=(const AdminCli&) = delete;
 
   // Runs the parsed command; -1 when "admin" was not on the command line.
-  int RunIfParsed(std::ostream& out, std::ostream& err) {
+  int RunIfParsed(std::istream& in, std::ostream& out, std::ostream& err) {
     if (admin_ == nullptr || !admin_->parsed()) return -1;
     for (const auto& [command, handler] : commands_) {
       if (!command->parsed()) continue;
@@ -353,7 +238,9 @@ class AdminCli {
         err << prefix << store.status().message() << "\n";
         return 1;
       }
-      StatusOr<Json> result = handler(**store, args_);
+      admin::Service service(store->get());
+      args_.in = &in;
+      StatusOr<Json> result = handler(service, args_);
       if (!result.ok()) {
         err << prefix << result.status().message() << "\n";
         return 1;
@@ -385,8 +272,9 @@ class AdminCli {
   }
 
   void Register(CLI::App* app) {
-    admin_ = app->add_subcommand("admin", "Administer accounts, users, policies, keys and "
-                                          "model access (prints JSON)");
+    admin_ = app->add_subcommand("admin",
+                                 "Administer accounts, users, policies, keys and "
+                                 "model access (prints JSON)");
     admin_->require_subcommand(1);
     CLI::App* c;
 
@@ -404,6 +292,8 @@ class AdminCli {
                   "Policy to attach (repeatable; default AmazonBedrockFullAccess, or "
                   "BasaltAdministrator for --role admin)")
         ->allow_extra_args(false);
+    c = Add("get-user", "Show a user", GetUser);
+    UserOption(c);
     c = Add("list-users", "List an account's users", ListUsers);
     AccountOption(c);
 
@@ -415,8 +305,7 @@ class AdminCli {
     Positional(c, "name", &args_.name, "Policy name");
     c = Add("list-user-policies", "List the policies attached to a user", ListUserPolicies);
     UserOption(c);
-    c = Add("put-policy", "Create or replace a custom policy from an IAM JSON document",
-            PutPolicy);
+    c = Add("put-policy", "Create or replace a custom policy from an IAM JSON document", PutPolicy);
     AccountOption(c);
     Positional(c, "name", &args_.name, "Policy name");
     Positional(c, "file", &args_.file, "Policy document (IAM JSON)");
@@ -445,8 +334,7 @@ class AdminCli {
             "Make a short-term Bedrock API key signed with an access key's secret",
             CreateShortTermApiKey);
     c->add_option("--access-key", args_.access_key, "Access key id (AKIA...)")->required();
-    c->add_option("--region", args_.region, "Region the token is valid for")
-        ->capture_default_str();
+    c->add_option("--region", args_.region, "Region the token is valid for")->capture_default_str();
     c->add_option("--expires-in", args_.short_term_expires_in, "Lifetime in seconds")
         ->check(CLI::Range(1, kMaxShortTermSeconds))
         ->capture_default_str();
@@ -470,6 +358,17 @@ class AdminCli {
     Positional(c, "model", &args_.model, "Model id");
     c = Add("list-model-access", "List an account's model access", ListModelAccess);
     AccountOption(c);
+    Add("list-model-access-requests", "List pending model access requests of every account",
+        ListModelAccessRequests);
+
+    c = Add("set-password", "Set a user's web console password", SetPassword);
+    UserOption(c);
+    CLI::Option* from_stdin = c->add_flag("--password-stdin", args_.password_stdin,
+                                          "Read the password from the first line of stdin");
+    c->add_flag("--generate", args_.generate, "Generate a password and print it (only now)")
+        ->excludes(from_stdin);
+    c = Add("delete-password", "Remove a user's web console password", DeletePassword);
+    UserOption(c);
   }
 
   Args args_;
@@ -488,23 +387,25 @@ void AddAdminCommands(CLI::App* app) { GlobalCli() = std::make_unique<AdminCli>(
 
 int RunAdminIfParsed() {
   if (!GlobalCli()) return -1;
-  return GlobalCli()->RunIfParsed(std::cout, std::cerr);
+  return GlobalCli()->RunIfParsed(std::cin, std::cout, std::cerr);
 }
 
 namespace internal {
 
-int RunAdminArgs(const std::vector<std::string>& args, std::string* out, std::string* err) {
+int RunAdminArgs(const std::vector<std::string>& args, std::string* out, std::string* err,
+                 const std::string& in) {
   CLI::App app{"basalt"};
   app.require_subcommand(1);
   AdminCli cli(&app);
   std::vector<const char*> argv{"basalt"};
   for (const std::string& arg : args) argv.push_back(arg.c_str());
+  std::istringstream in_stream(in);
   std::ostringstream out_stream, err_stream;
   int rc;
   // CLI11 reports usage errors by exception; they stop here, as CLI11_PARSE does in main.
   try {
     app.parse(static_cast<int>(argv.size()), argv.data());
-    rc = cli.RunIfParsed(out_stream, err_stream);
+    rc = cli.RunIfParsed(in_stream, out_stream, err_stream);
   } catch (const CLI::ParseError& e) {
     rc = app.exit(e, out_stream, err_stream);
   }

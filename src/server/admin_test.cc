@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-
 #include <nlohmann/json.hpp>
 
 #include "auth/sigv4.h"
@@ -103,7 +102,7 @@ TEST_F(AdminTest, AccountsAndUsers) {
   EXPECT_EQ(names[account], "acme");
 
   // The server's layout: a private master key and database in the data dir.
-  struct stat st {};
+  struct stat st{};
   ASSERT_EQ(::stat((data_dir_ / "master.key").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   ASSERT_EQ(::stat((data_dir_ / "basalt.db").c_str(), &st), 0);
@@ -118,8 +117,8 @@ TEST_F(AdminTest, AccountsAndUsers) {
   Json root = Ok({"create-user", "--account", account, "--role", "admin", "root"})["User"];
   EXPECT_EQ(root["Role"], "admin");
   EXPECT_EQ(root["AttachedPolicies"], Json::array({"BasaltAdministrator"}));
-  Json bob = Ok({"create-user", "--account", account, "--policy", "BasaltInvokeOnly",
-                 "--policy", "AmazonBedrockReadOnly", "bob"})["User"];
+  Json bob = Ok({"create-user", "--account", account, "--policy", "BasaltInvokeOnly", "--policy",
+                 "AmazonBedrockReadOnly", "bob"})["User"];
   EXPECT_EQ(bob["UserName"], "bob");
   EXPECT_EQ(bob["AttachedPolicies"], Json::array({"BasaltInvokeOnly", "AmazonBedrockReadOnly"}));
 
@@ -134,11 +133,10 @@ TEST_F(AdminTest, AccountsAndUsers) {
   Fails({"create-user", "--account", "000000000000", "carol"}, "000000000000");
   Fails({"create-user", "--account", account, "alice"}, "already exists");
   // An unknown policy fails before the user is created.
-  Fails({"create-user", "--account", account, "--policy", "NoSuchPolicy", "dave"},
-        "NoSuchPolicy");
+  Fails({"create-user", "--account", account, "--policy", "NoSuchPolicy", "dave"}, "NoSuchPolicy");
   EXPECT_EQ(Ok({"list-users", "--account", account})["Users"].size(), 3u);
   Fails({"list-users", "--account", "000000000000"}, "not found");
-  Fails({"create-account", ""}, "empty");
+  Fails({"create-account", ""}, "'name'");
 
   // Usage errors come from CLI11 with a non-zero status.
   EXPECT_NE(Run({"create-user", "--account", account, "--role", "god", "eve"}).rc, 0);
@@ -175,10 +173,8 @@ TEST_F(AdminTest, Policies) {
          WriteFile("not.json", R"({"Statement":{"Effect":"Allow","NotAction":"bedrock:*",
              "Resource":"*"}})")},
         "NotAction");
-  Fails({"put-policy", "--account", account, "bad name", WriteFile("ok.json", doc)},
-        "policy name");
-  Fails({"put-policy", "--account", "000000000000", "x", WriteFile("ok.json", doc)},
-        "not found");
+  Fails({"put-policy", "--account", account, "bad name", WriteFile("ok.json", doc)}, "policy name");
+  Fails({"put-policy", "--account", "000000000000", "x", WriteFile("ok.json", doc)}, "not found");
   Fails({"attach-policy", "--user", user, "NoSuchPolicy"}, "NoSuchPolicy");
   Fails({"attach-policy", "--user", "AIDANOSUCHUSER000000", "BasaltInvokeOnly"}, "not found");
   Fails({"detach-policy", "--user", user, "BasaltInvokeOnly"}, "not attached");
@@ -214,8 +210,7 @@ TEST_F(AdminTest, AccessKeysShowTheSecretOnce) {
   EXPECT_EQ(listed.json["AccessKeyMetadata"][0]["AccessKeyId"], id);
 
   EXPECT_EQ(Ok({"deactivate-access-key", id})["Status"], "Inactive");
-  EXPECT_EQ(Ok({"list-access-keys", "--user", user})["AccessKeyMetadata"][0]["Status"],
-            "Inactive");
+  EXPECT_EQ(Ok({"list-access-keys", "--user", user})["AccessKeyMetadata"][0]["Status"], "Inactive");
   EXPECT_EQ(Ok({"activate-access-key", id})["Status"], "Active");
   EXPECT_EQ(Ok({"delete-access-key", id})["Deleted"], true);
   EXPECT_TRUE(Ok({"list-access-keys", "--user", user})["AccessKeyMetadata"].empty());
@@ -231,7 +226,7 @@ TEST_F(AdminTest, ApiKeys) {
   const std::string user = MakeUser(MakeAccount());
   Result created = Run({"create-api-key", "--user", user});
   ASSERT_EQ(created.rc, 0) << created.err;
-  const std::string token = created.json["Token"];
+  const std::string token = created.json["ApiKey"]["Token"];
   const std::string id = created.json["ApiKey"]["ApiKeyId"];
   EXPECT_EQ(token.substr(0, 4), "ABSK");
   EXPECT_TRUE(created.json["ApiKey"]["ExpiresAt"].is_null());
@@ -240,7 +235,7 @@ TEST_F(AdminTest, ApiKeys) {
   Json expiring = Ok({"create-api-key", "--user", user, "--expires-in", "3600"});
   EXPECT_TRUE(expiring["ApiKey"]["ExpiresAt"].is_string());
   {
-    auto found = OpenStore()->FindApiKeyByToken(expiring["Token"]);
+    auto found = OpenStore()->FindApiKeyByToken(expiring["ApiKey"]["Token"]);
     ASSERT_TRUE(found.ok());
     int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                       std::chrono::system_clock::now().time_since_epoch())
@@ -297,8 +292,7 @@ TEST_F(AdminTest, ShortTermApiKeys) {
   EXPECT_EQ(parsed_default->region, "us-east-1");
   EXPECT_EQ(parsed_default->expires_seconds, 43200);
 
-  EXPECT_NE(Run({"create-short-term-api-key", "--access-key", id, "--expires-in", "43201"}).rc,
-            0);
+  EXPECT_NE(Run({"create-short-term-api-key", "--access-key", id, "--expires-in", "43201"}).rc, 0);
   EXPECT_NE(Run({"create-short-term-api-key", "--access-key", id, "--expires-in", "0"}).rc, 0);
   Fails({"create-short-term-api-key", "--access-key", "AKIANOSUCHKEY0000000"}, "not found");
   Ok({"deactivate-access-key", id});
@@ -309,9 +303,9 @@ TEST_F(AdminTest, ModelAccess) {
   const std::string account = MakeAccount();
   EXPECT_TRUE(Ok({"list-model-access", "--account", account})["ModelAccess"].empty());
   Json granted = Ok({"grant-model-access", "--account", account, "amazon.nova-lite-v1:0"});
-  EXPECT_EQ(granted, (Json{{"AccountId", account},
-                           {"ModelId", "amazon.nova-lite-v1:0"},
-                           {"State", "GRANTED"}}));
+  EXPECT_EQ(
+      granted,
+      (Json{{"AccountId", account}, {"ModelId", "amazon.nova-lite-v1:0"}, {"State", "GRANTED"}}));
   EXPECT_EQ(Ok({"deny-model-access", "--account", account, "meta.llama"})["State"], "DENIED");
   EXPECT_EQ(Ok({"request-model-access", "--account", account, "anthropic.claude"})["State"],
             "REQUESTED");
@@ -326,7 +320,37 @@ TEST_F(AdminTest, ModelAccess) {
   EXPECT_TRUE(Ok({"list-model-access", "--account", other})["ModelAccess"].empty());
   Fails({"grant-model-access", "--account", "000000000000", "m"}, "not found");
   Fails({"list-model-access", "--account", "000000000000"}, "not found");
-  Fails({"grant-model-access", "--account", account, ""}, "model id");
+  Fails({"grant-model-access", "--account", account, ""}, "'modelId'");
+}
+
+TEST_F(AdminTest, ConsolePasswords) {
+  const std::string user = MakeUser(MakeAccount());
+  std::string out, err;
+  std::vector<std::string> set{"admin",      "set-password",    "--user", user, "--password-stdin",
+                               "--data-dir", data_dir_.string()};
+  ASSERT_EQ(internal::RunAdminArgs(set, &out, &err, "correct horse battery\n"), 0) << err;
+  EXPECT_EQ(Json::parse(out), (Json{{"UserId", user}, {"PasswordSet", true}}));
+  EXPECT_EQ(Ok({"get-user", "--user", user})["User"]["PasswordSet"], true);
+  EXPECT_EQ(internal::RunAdminArgs(set, &out, &err, "short\n"), 1);
+  EXPECT_NE(err.find("minimum length of 8"), std::string::npos) << err;
+
+  Json generated = Ok({"set-password", "--user", user, "--generate"});
+  EXPECT_EQ(generated["Password"].get<std::string>().size(), 20u);
+  Fails({"set-password", "--user", user}, "--password-stdin or --generate");
+  EXPECT_NE(Run({"set-password", "--user", user, "--generate", "--password-stdin"}).rc, 0);
+  EXPECT_EQ(Ok({"delete-password", "--user", user})["PasswordSet"], false);
+  EXPECT_EQ(Ok({"get-user", "--user", user})["User"]["PasswordSet"], false);
+}
+
+TEST_F(AdminTest, ModelAccessRequestsOfEveryAccount) {
+  const std::string a = MakeAccount("a");
+  const std::string b = MakeAccount("b");
+  Ok({"request-model-access", "--account", a, "m1"});
+  Ok({"request-model-access", "--account", b, "m2"});
+  Ok({"grant-model-access", "--account", b, "m3"});
+  Json queue = Ok({"list-model-access-requests"})["ModelAccessRequests"];
+  ASSERT_EQ(queue.size(), 2u);
+  EXPECT_EQ(queue[0]["State"], "REQUESTED");
 }
 
 TEST_F(AdminTest, DataDirDefaultsToTheEnvironment) {

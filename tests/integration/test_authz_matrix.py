@@ -59,6 +59,9 @@ OPS = [
     ("AdminListAccessKeys", "GET", "/basalt/admin/access-keys", None),
     ("AdminCreateApiKey", "POST", "/basalt/admin/api-keys", {}),
     ("AdminListModelAccess", "GET", "/basalt/admin/model-access", None),
+    ("AdminListApiKeys", "GET", "/basalt/admin/api-keys", None),
+    ("AdminListPolicies", "GET", "/basalt/admin/policies", None),
+    ("AdminListModelAccessRequests", "GET", "/basalt/admin/model-access-requests", None),
 ]
 
 # Expected status per operation, one per caller in CALLERS order:
@@ -93,6 +96,9 @@ EXPECTED = {
     "AdminListAccessKeys":                 (A, A, A, A, A, A, A, A, A, A, 200),
     "AdminCreateApiKey":                   (A, A, A, A, A, A, A, A, A, A, 200),
     "AdminListModelAccess":                (A, A, A, A, A, A, A, A, A, A, 200),
+    "AdminListApiKeys":                    (A, A, A, A, A, A, A, A, A, A, 200),
+    "AdminListPolicies":                   (A, A, A, A, A, A, A, A, A, A, 200),
+    "AdminListModelAccessRequests":        (A, A, A, A, A, A, A, A, A, A, 200),
 }
 
 
