@@ -54,14 +54,14 @@ def admin_cli(server, *args):
 
 
 class BasaltServer:
-    def __init__(self, data_dir, extra_args=(), catalog=None, env=None):
+    def __init__(self, data_dir, extra_args=(), catalog=None, env=None, models_dirs=None):
         self.data_dir = pathlib.Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.catalog_path = self.data_dir / "catalog.json"
         self.catalog_path.write_text(json.dumps(catalog or TEST_CATALOG))
         self.log_path = self.data_dir / "server.log"
         args = [str(BINARY), "serve", "--port", "0", "--data-dir", str(self.data_dir),
-                "--catalog", str(self.catalog_path), "--models-dir", str(MODELS_DIR),
+                "--catalog", str(self.catalog_path), "--models-dir", models_dirs or str(MODELS_DIR),
                 "--log-level", "info", *extra_args]
         if "--threads" not in extra_args:
             # One compute thread: ggml's threads spin at barriers, so as many threads as the
