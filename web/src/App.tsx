@@ -1,5 +1,5 @@
 import { lazy, Suspense, useEffect, useRef, type ComponentType, type LazyExoticComponent, type ReactNode } from 'react';
-import { Alert, Button, buttonClass, EmptyState, LanguageMenu, Loading, MenuButton } from './components';
+import { Alert, Button, buttonClass, EmptyState, Icon, LanguageMenu, Loading, MenuButton } from './components';
 import { useT } from './i18n';
 import { common } from './i18n/strings';
 import { Link, useLocation, useNavigate } from './router';
@@ -154,8 +154,8 @@ function Shell({ route, children }: { route: Route; children: ReactNode }) {
         <LanguageMenu />
         <MenuButton
           className="topbar-user"
-          ariaLabel={t('userMenu', { user: s.user.UserName })}
-          label={<span className="user-name">{s.user.UserName} @ {s.user.AccountName}</span>}
+          ariaLabel={t('userMenu', { user: `${s.user.UserName} @ ${s.user.AccountName}` })}
+          label={<><Icon name="user" /><span className="user-name">{s.user.UserName} @ {s.user.AccountName}</span></>}
           header={
             <>
               <div className="muted">{t('signedInAs')}</div>

@@ -34,7 +34,7 @@ test('signing in goes where the user was going; signing out ends the session', a
   await expect(page).toHaveURL(/\/access$/);
   await expect(page.getByRole('heading', { level: 1, name: 'Model access' })).toBeVisible();
 
-  await page.getByRole('button', { name: /User menu for/ }).click();
+  await page.getByRole('button', { name: /User menu/ }).click();
   await page.getByRole('menuitem', { name: 'Sign out' }).click();
   await expect(page).toHaveURL(/\/signin$/);
   // The session is gone on the server too.

@@ -11,7 +11,7 @@ export interface ButtonProps extends ButtonHTMLAttributes<HTMLButtonElement> {
 }
 
 export const Button = forwardRef<HTMLButtonElement, ButtonProps>(function Button(
-  { variant = 'normal', loading = false, size = 'md', icon, type = 'button', className, disabled, children, ...rest },
+  { variant = 'normal', loading = false, size = 'md', icon, type = 'button', className, disabled, children, onClick, ...rest },
   ref,
 ) {
   const cls = ['btn', `btn-${variant}`, size === 'sm' ? 'btn-sm' : '', className ?? '']
@@ -22,8 +22,18 @@ export const Button = forwardRef<HTMLButtonElement, ButtonProps>(function Button
       ref={ref}
       type={type}
       className={cls}
-      disabled={disabled || loading}
+      // While loading the button stays focusable (aria-disabled, clicks ignored), so keyboard
+      // focus is not lost to the page when an action starts.
+      disabled={disabled}
+      aria-disabled={loading || undefined}
       aria-busy={loading || undefined}
+      onClick={(e) => {
+        if (loading) {
+          e.preventDefault();
+          return;
+        }
+        onClick?.(e);
+      }}
       {...rest}
     >
       {loading ? <Spinner size="sm" decorative /> : icon}

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { useT } from '../i18n';
 import { common } from '../i18n/strings';
+import { Icon } from './Icon';
 
 /** Copies text to the clipboard; falls back to a hidden textarea where the Clipboard API is
  *  missing (plain-HTTP origins other than localhost). */
@@ -63,9 +64,7 @@ export function CopyButton({
       onClick={onClick}
       aria-label={what ? t('copyLabel', { what }) : undefined}
     >
-      <span aria-hidden="true" className="copy-icon">
-        {state === 'copied' ? '✓' : '⧉'}
-      </span>
+      <Icon name={state === 'copied' ? 'check' : 'copy'} size={14} />
       <span aria-live="polite">{visible}</span>
     </button>
   );

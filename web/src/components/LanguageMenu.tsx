@@ -1,5 +1,6 @@
 import { useLang, useT, type Lang } from '../i18n';
 import { common } from '../i18n/strings';
+import { Icon } from './Icon';
 import { MenuButton } from './Menu';
 
 /** The language menu of the top bar (and the sign-in page). */
@@ -13,7 +14,7 @@ export function LanguageMenu({ className }: { className?: string }) {
       ariaLabel={t('languageMenu', { lang: name(lang) })}
       label={
         <>
-          <span aria-hidden="true">🌐</span> <span lang={lang}>{name(lang)}</span>
+          <Icon name="globe" /> <span lang={lang}>{name(lang)}</span>
         </>
       }
       items={(['en', 'ko'] as Lang[]).map((l) => ({

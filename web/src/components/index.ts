@@ -14,3 +14,4 @@ export { Spinner, Loading } from './Spinner';
 export { PageHeader, type Crumb } from './PageHeader';
 export { MenuButton, type MenuItem } from './Menu';
 export { LanguageMenu } from './LanguageMenu';
+export { Icon } from './Icon';

@@ -22,7 +22,7 @@ const en = {
   languageMenu: 'Language: {lang}',
   langEn: 'English',
   langKo: '한국어',
-  userMenu: 'User menu for {user}',
+  userMenu: 'User menu: {user}',
   signedInAs: 'Signed in as',
   account: 'Account',
   signOut: 'Sign out',

@@ -11,6 +11,7 @@ import { AccessBadge, decide, fetchCatalog, fetchQueue, getUseCase, requestable,
 import { accessStrings } from './strings';
 import { UseCaseDialog } from './UseCaseDialog';
 import { useRequestAccess } from './useRequestAccess';
+import { RequestResults } from './Results';
 import './access.css';
 
 export default function AccessPage() {
@@ -97,7 +98,7 @@ export default function AccessPage() {
           <Button
             size="sm"
             onClick={() => void req.request([m])}
-            disabled={req.busy}
+            loading={req.active.includes(m.modelId)}
             aria-label={t('requestAccessFor', { name: m.modelName || m.modelId })}
           >
             {t('requestAccess')}
@@ -118,8 +119,8 @@ export default function AccessPage() {
         actions={
           <Button
             variant="primary"
-            disabled={chosen.length === 0 || req.busy}
-            loading={req.busy}
+            disabled={chosen.length === 0 && !req.busy}
+            loading={req.busy && chosen.length > 0}
             onClick={() => void req.request(chosen)}
           >
             {t('requestSelected', { count: chosen.length })}
@@ -127,11 +128,7 @@ export default function AccessPage() {
         }
       />
       <div className="stack">
-        {req.results.map((r, i) => (
-          <Alert key={i} tone={r.tone} onDismiss={req.clearResults}>
-            {r.message}
-          </Alert>
-        ))}
+        <RequestResults results={req.results} onDismiss={req.clearResults} />
         {session.can.approveAccess && <ApprovalQueue onChanged={() => void catalog.reload()} />}
         {hasAnthropic && (
           <Card

@@ -4,6 +4,7 @@ import { Alert, Button, Dialog, Select, TextArea, TextField } from '../../compon
 import { useLang, useT } from '../../i18n';
 import { EMPTY_USE_CASE, formBytes, putUseCase, type UseCaseForm } from './access';
 import { INDUSTRIES, accessStrings } from './strings';
+import './access.css';
 
 type Errors = Partial<Record<keyof UseCaseForm, string>>;
 

@@ -16,12 +16,15 @@ export interface RequestResult {
 export function useRequestAccess(onChanged: () => void): {
   request: (models: CatalogModel[]) => Promise<void>;
   busy: boolean;
+  /** The models being requested now. */
+  active: string[];
   results: RequestResult[];
   clearResults: () => void;
   dialog: ReactNode;
 } {
   const t = useT(accessStrings);
   const [busy, setBusy] = useState(false);
+  const [active, setActive] = useState<string[]>([]);
   const [results, setResults] = useState<RequestResult[]>([]);
   const [pending, setPending] = useState<CatalogModel[] | null>(null);
   const [initial, setInitial] = useState<UseCaseForm | null>(null);
@@ -30,6 +33,7 @@ export function useRequestAccess(onChanged: () => void): {
 
   const run = async (models: CatalogModel[]) => {
     setBusy(true);
+    setActive(models.map((m) => m.modelId));
     const out: RequestResult[] = [];
     const done: string[] = [];
     for (const m of models) {
@@ -58,11 +62,12 @@ export function useRequestAccess(onChanged: () => void): {
     }
     setResults(out);
     setBusy(false);
+    setActive([]);
     onChanged();
   };
 
   const request = async (models: CatalogModel[]) => {
-    if (!models.length) return;
+    if (!models.length || busy) return;
     setResults([]);
     if (models.some((m) => m.useCaseRequired)) {
       setBusy(true);
@@ -98,5 +103,5 @@ export function useRequestAccess(onChanged: () => void): {
     />
   );
 
-  return { request, busy, results, clearResults: () => setResults([]), dialog };
+  return { request, busy, active, results, clearResults: () => setResults([]), dialog };
 }

@@ -8,6 +8,7 @@ import { paths, playgroundPath } from '../../routes';
 import { useRequiredSession } from '../../session';
 import { AccessBadge, fetchCatalog, requestable } from '../access/access';
 import { useRequestAccess } from '../access/useRequestAccess';
+import { RequestResults } from '../access/Results';
 import { contextText, modalityName, playgroundKind, priceText } from './format';
 import { cliSample, isImageModel, jsSample, pythonSample } from './samples';
 import { catalogStrings } from './strings';
@@ -131,11 +132,7 @@ function ModelDetails({
         }
       />
       <div className="stack">
-        {req.results.map((r, i) => (
-          <Alert key={i} tone={r.tone} onDismiss={req.clearResults}>
-            {r.message}
-          </Alert>
-        ))}
+        <RequestResults results={req.results} onDismiss={req.clearResults} />
         {!m.served && (
           <Alert tone="warning" title={t('weightsMissing')}>
             {t('weightsMissingHint')}
@@ -181,7 +178,6 @@ function ModelDetails({
                 <div>{m.served ? <AccessBadge status={m.access} /> : <Badge tone="warning">{t('weightsMissing')}</Badge>}</div>
                 <p>{accessBody}</p>
                 <div className="row">
-                  {requestButton}
                   <Link to={paths.access} className={buttonClass('link', 'sm')}>
                     {t('manageAccess')}
                   </Link>
