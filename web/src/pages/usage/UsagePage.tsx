@@ -1,14 +1,437 @@
-import { EmptyState, PageHeader } from '../../components';
-import { useT } from '../../i18n';
-import { common } from '../../i18n/strings';
+import { useEffect, useId, useMemo, useState, type FormEvent } from 'react';
+import { apiFetch, get } from '../../api/client';
+import { useApi } from '../../api/useApi';
+import {
+  Alert,
+  Button,
+  buttonClass,
+  Card,
+  EmptyState,
+  Loading,
+  MenuButton,
+  PageHeader,
+  Select,
+  TextField,
+} from '../../components';
+import { useFormat, useLang, useT } from '../../i18n';
+import { Link } from '../../router';
+import { paths } from '../../routes';
+import { useRequiredSession } from '../../session';
+import { BarChart, type Datum, type Series } from './charts';
+import { usageStrings } from './strings';
+import {
+  byDay,
+  byModel,
+  checkRange,
+  csvFileName,
+  lastDays,
+  usageQuery,
+  type DayRange,
+  type Keyed,
+  type RangePreset,
+  type Source,
+  type UsageReport,
+} from './usage';
+import './usage.css';
 
-// Placeholder: this page is owned by another engineer and replaced by their work.
+type Metric = 'tokens' | 'images' | 'cost';
+
+const COLORS = {
+  input: '#0972d3',
+  output: '#c7511f',
+  images: '#037f51',
+  cost: '#6842c2',
+};
+
 export default function UsagePage() {
-  const t = useT(common);
+  const t = useT(usageStrings);
+  const session = useRequiredSession();
+  const fmt = useFormat();
+  const { locale } = useLang();
+  const wholeAccount = session.can.viewAccountUsage;
+
+  const [preset, setPreset] = useState<RangePreset>('7');
+  const [custom, setCustom] = useState<DayRange>(() => lastDays(7));
+  const [draft, setDraft] = useState<DayRange>(() => lastDays(7));
+  const [rangeError, setRangeError] = useState<string | null>(null);
+  const [source, setSource] = useState<Source>('');
+  const [metric, setMetric] = useState<Metric>('tokens');
+  const [notice, setNotice] = useState<{ tone: 'success' | 'error'; text: string } | null>(null);
+
+  const range = useMemo<DayRange>(
+    () => (preset === 'custom' ? custom : lastDays(Number(preset))),
+    [preset, custom],
+  );
+  const report = useApi(
+    (signal) => get<UsageReport>(usageQuery(range, { groupBy: 'day,model', source }), { signal }),
+    [range.from, range.to, source],
+  );
+
+  const compact = useMemo(
+    () => new Intl.NumberFormat(locale, { notation: 'compact', maximumFractionDigits: 1 }),
+    [locale],
+  );
+  const usdShort = (n: number) =>
+    new Intl.NumberFormat(locale, {
+      style: 'currency',
+      currency: 'USD',
+      currencyDisplay: 'narrowSymbol',
+      minimumFractionDigits: 2,
+      maximumFractionDigits: n !== 0 && Math.abs(n) < 0.01 ? 6 : 4,
+    }).format(n);
+
+  const days = useMemo(() => (report.data ? byDay(report.data, range) : []), [report.data, range]);
+  const models = useMemo(() => (report.data ? byModel(report.data) : []), [report.data]);
+  const total = report.data?.total;
+
+  const applyCustom = (e?: FormEvent) => {
+    e?.preventDefault();
+    const problem = checkRange(draft);
+    if (problem) {
+      setRangeError(t(problem));
+      return;
+    }
+    setRangeError(null);
+    setCustom(draft);
+  };
+
+  const download = async (kind: 'summary' | 'records') => {
+    setNotice(null);
+    const file = csvFileName(range, kind, source);
+    try {
+      const res = await apiFetch(
+        usageQuery(range, { source, format: 'csv', groupBy: kind === 'summary' ? 'day,model' : undefined }),
+        { headers: { Accept: 'text/csv' } },
+      );
+      const blob = await res.blob();
+      const url = URL.createObjectURL(new Blob([blob], { type: 'text/csv' }));
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = file;
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      window.setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      setNotice({ tone: 'success', text: t('downloaded', { file }) });
+    } catch (e) {
+      setNotice({ tone: 'error', text: t('downloadFailed', { message: (e as Error).message }) });
+    }
+  };
+
+  // Chart data for the chosen metric.
+  const metricName = metric === 'tokens' ? t('tokens') : metric === 'images' ? t('images') : t('cost');
+  const series: Series[] =
+    metric === 'tokens'
+      ? [
+          { name: t('inputTokens'), color: COLORS.input },
+          { name: t('outputTokens'), color: COLORS.output },
+        ]
+      : metric === 'images'
+        ? [{ name: t('images'), color: COLORS.images }]
+        : [{ name: t('cost'), color: COLORS.cost }];
+  const values = (k: Keyed) =>
+    metric === 'tokens' ? [k.inputTokens, k.outputTokens] : metric === 'images' ? [k.images] : [k.cost];
+  const valueFormat = metric === 'cost' ? usdShort : (n: number) => fmt.number(n);
+  const tickFormat = metric === 'cost' ? usdShort : (n: number) => compact.format(n);
+  const dayLabel = (d: string) => d.slice(5); // MM-DD; the table fallback has the full date
+  const dayData: Datum[] = days.map((d) => ({ key: d.key, label: dayLabel(d.key), values: values(d) }));
+  const dayTableData: Datum[] = days.map((d) => ({ key: d.key, label: d.key, values: values(d) }));
+  const modelData: Datum[] = models.map((m) => ({ key: m.key, label: m.key || '—', values: values(m) }));
+  const sum = (ds: Datum[]) => ds.reduce((a, d) => a + d.values.reduce((x, y) => x + y, 0), 0);
+  const peak = (ds: Datum[]) =>
+    ds.reduce<Datum | null>(
+      (best, d) =>
+        !best || d.values.reduce((x, y) => x + y, 0) > best.values.reduce((x, y) => x + y, 0) ? d : best,
+      null,
+    );
+  const daySummary = () => {
+    const p = peak(dayTableData);
+    const all = sum(dayTableData);
+    if (!p || all === 0) return t('chartSummaryEmpty', { metric: metricName });
+    return t('chartSummaryDay', {
+      metric: metricName,
+      from: range.from,
+      to: range.to,
+      total: valueFormat(all),
+      peakDay: p.key,
+      peak: valueFormat(p.values.reduce((x, y) => x + y, 0)),
+    });
+  };
+  const modelSummary = () => {
+    const p = peak(modelData);
+    const all = sum(modelData);
+    if (!p || all === 0) return t('chartSummaryEmpty', { metric: metricName });
+    return t('chartSummaryModel', {
+      metric: metricName,
+      total: valueFormat(all),
+      peakModel: p.label,
+      peak: valueFormat(p.values.reduce((x, y) => x + y, 0)),
+    });
+  };
+
+  if (!session.can.viewUsage) {
+    return (
+      <>
+        <PageHeader title={t('title')} />
+        <Card>
+          <EmptyState title={t('noPermissionTitle')}>{t('noPermissionBody')}</EmptyState>
+        </Card>
+      </>
+    );
+  }
+
+  const empty = total !== undefined && total.requests === 0;
+
   return (
     <>
-      <PageHeader title={t('navUsage')} />
-      <EmptyState title={t('navUsage')}>{t('comingSoon')}</EmptyState>
+      <PageHeader
+        title={t('title')}
+        description={wholeAccount ? t('descAccount', { account: session.user.AccountName }) : t('descOwn')}
+        actions={
+          <MenuButton
+            ariaLabel={t('download')}
+            label={t('download')}
+            className="usage-download"
+            items={[
+              { key: 'summary', label: t('downloadSummary'), onSelect: () => void download('summary') },
+              { key: 'records', label: t('downloadRecords'), onSelect: () => void download('records') },
+            ]}
+          />
+        }
+      />
+      <div className="stack">
+        <section className="usage-filters card" aria-label={t('filters')}>
+          <RangePicker preset={preset} onPreset={(p) => { setPreset(p); setRangeError(null); if (p === 'custom') setDraft(range); }} />
+          {preset === 'custom' && (
+            <form className="usage-custom" onSubmit={applyCustom} noValidate>
+              <TextField
+                label={t('from')}
+                type="date"
+                value={draft.from}
+                max={draft.to || undefined}
+                onChange={(e) => setDraft((d) => ({ ...d, from: e.target.value }))}
+                error={rangeError && (rangeError === t('invalidFrom') || rangeError === t('tooLong')) ? rangeError : undefined}
+              />
+              <TextField
+                label={t('to')}
+                type="date"
+                value={draft.to}
+                min={draft.from || undefined}
+                onChange={(e) => setDraft((d) => ({ ...d, to: e.target.value }))}
+                error={rangeError && rangeError !== t('invalidFrom') && rangeError !== t('tooLong') ? rangeError : undefined}
+              />
+              <Button type="submit">{t('apply')}</Button>
+            </form>
+          )}
+          <Select
+            label={t('source')}
+            value={source}
+            onChange={(e) => setSource(e.target.value as Source)}
+            options={[
+              { value: '', label: t('sourceAll') },
+              { value: 'api', label: t('sourceApi') },
+              { value: 'console', label: t('sourceConsole') },
+              { value: 'app', label: t('sourceApp') },
+            ]}
+            fieldClassName="usage-source"
+          />
+          <span className="spacer" />
+          <Button onClick={() => void report.reload()} loading={report.loading && !!report.data}>
+            {t('refresh')}
+          </Button>
+        </section>
+        <p className="muted usage-note">
+          <span className="usage-scope">{wholeAccount ? t('scopeAccount') : t('scopeOwn')}</span> ·{' '}
+          {t('utcNote', { from: range.from, to: range.to })}
+        </p>
+        {notice && (
+          <Alert tone={notice.tone} onDismiss={() => setNotice(null)}>
+            {notice.text}
+          </Alert>
+        )}
+        {report.error && (
+          <Alert tone="error" title={t('loadFailed')} action={<Button onClick={() => void report.reload()}>{t('refresh')}</Button>}>
+            {report.error.message}
+          </Alert>
+        )}
+        {!report.data && report.loading ? (
+          <Loading />
+        ) : total ? (
+          <>
+            <dl className="usage-tiles" aria-label={t('total')}>
+              <Tile label={t('requests')} value={fmt.number(total.requests)} testId="total-requests" />
+              <Tile label={t('inputTokens')} value={fmt.number(total.inputTokens)} testId="total-input" />
+              <Tile label={t('outputTokens')} value={fmt.number(total.outputTokens)} testId="total-output" />
+              <Tile label={t('images')} value={fmt.number(total.images)} testId="total-images" />
+              <Tile label={t('cost')} value={usdShort(total.cost)} testId="total-cost" />
+            </dl>
+            {empty ? (
+              <Card>
+                <EmptyState
+                  title={t('emptyTitle')}
+                  action={
+                    <div className="row">
+                      <Link to={paths.chat} className={buttonClass('primary')}>
+                        {t('tryPlayground')}
+                      </Link>
+                      {session.can.manageOwnKeys && (
+                        <Link to={paths.keys} className={buttonClass('normal')}>
+                          {t('createKey')}
+                        </Link>
+                      )}
+                    </div>
+                  }
+                >
+                  {source ? t('emptyFiltered') : wholeAccount ? t('emptyBodyAccount') : t('emptyBodyOwn')}
+                </EmptyState>
+              </Card>
+            ) : (
+              <>
+                <MetricPicker metric={metric} onChange={setMetric} />
+                <div className="usage-charts">
+                  <Card title={t('byDay')} level={2}>
+                    <BarChart
+                      title={metric === 'tokens' ? t('chartTokensByDay') : metric === 'images' ? t('chartImagesByDay') : t('chartCostByDay')}
+                      series={series}
+                      data={dayData}
+                      format={valueFormat}
+                      formatTick={tickFormat}
+                      keyHeader={t('day')}
+                      orientation="vertical"
+                      summary={daySummary()}
+                    />
+                  </Card>
+                  <Card title={t('byModel')} level={2}>
+                    <BarChart
+                      title={metric === 'tokens' ? t('chartTokensByModel') : metric === 'images' ? t('chartImagesByModel') : t('chartCostByModel')}
+                      series={series}
+                      data={modelData}
+                      format={valueFormat}
+                      keyHeader={t('model')}
+                      orientation="horizontal"
+                      summary={modelSummary()}
+                    />
+                  </Card>
+                </div>
+                <DetailsTable report={report.data!} usd={usdShort} />
+              </>
+            )}
+          </>
+        ) : null}
+      </div>
     </>
+  );
+}
+
+function Tile({ label, value, testId }: { label: string; value: string; testId: string }) {
+  return (
+    <div className="usage-tile">
+      <dt>{label}</dt>
+      <dd data-testid={testId}>{value}</dd>
+    </div>
+  );
+}
+
+function RangePicker({ preset, onPreset }: { preset: RangePreset; onPreset: (p: RangePreset) => void }) {
+  const t = useT(usageStrings);
+  const name = useId();
+  return (
+    <fieldset className="segmented">
+      <legend className="field-label">{t('range')}</legend>
+      <div className="segmented-options">
+        {(['7', '30', 'custom'] as const).map((p) => (
+          <label key={p} className={`segmented-option ${preset === p ? 'segmented-checked' : ''}`}>
+            <input type="radio" name={name} value={p} checked={preset === p} onChange={() => onPreset(p)} />
+            {p === '7' ? t('last7') : p === '30' ? t('last30') : t('custom')}
+          </label>
+        ))}
+      </div>
+    </fieldset>
+  );
+}
+
+function MetricPicker({ metric, onChange }: { metric: Metric; onChange: (m: Metric) => void }) {
+  const t = useT(usageStrings);
+  const name = useId();
+  return (
+    <fieldset className="segmented segmented-inline">
+      <legend className="field-label">{t('metric')}</legend>
+      <div className="segmented-options">
+        {(['tokens', 'images', 'cost'] as const).map((m) => (
+          <label key={m} className={`segmented-option ${metric === m ? 'segmented-checked' : ''}`}>
+            <input type="radio" name={name} value={m} checked={metric === m} onChange={() => onChange(m)} />
+            {m === 'tokens' ? t('tokens') : m === 'images' ? t('images') : t('cost')}
+          </label>
+        ))}
+      </div>
+    </fieldset>
+  );
+}
+
+function DetailsTable({ report, usd }: { report: UsageReport; usd: (n: number) => string }) {
+  const t = useT(usageStrings);
+  const fmt = useFormat();
+  // Newest day first; within a day, by model.
+  const rows = [...report.rows].sort((a, b) => {
+    const da = a.group.day ?? '';
+    const db = b.group.day ?? '';
+    if (da !== db) return da < db ? 1 : -1;
+    return (a.group.model ?? '') < (b.group.model ?? '') ? -1 : 1;
+  });
+  const [limit, setLimit] = useState(50);
+  useEffect(() => setLimit(50), [report]);
+  const shown = rows.slice(0, limit);
+  const n = fmt.number;
+  return (
+    <Card title={t('details')} level={2}>
+      <div className="table-wrap">
+        <table className="table usage-table" data-testid="usage-details">
+          <caption className="visually-hidden">{t('detailsCaption')}</caption>
+          <thead>
+            <tr>
+              <th scope="col">{t('day')}</th>
+              <th scope="col">{t('model')}</th>
+              <th scope="col" className="num">{t('requests')}</th>
+              <th scope="col" className="num">{t('inputTokens')}</th>
+              <th scope="col" className="num">{t('outputTokens')}</th>
+              <th scope="col" className="num">{t('images')}</th>
+              <th scope="col" className="num">{t('cost')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {shown.map((r) => (
+              <tr key={`${r.group.day}|${r.group.model}`}>
+                <td className="mono">{r.group.day}</td>
+                <td className="mono usage-model">{r.group.model}</td>
+                <td className="num">{n(r.requests)}</td>
+                <td className="num">{n(r.inputTokens)}</td>
+                <td className="num">{n(r.outputTokens)}</td>
+                <td className="num">{n(r.images)}</td>
+                <td className="num">{usd(r.cost)}</td>
+              </tr>
+            ))}
+          </tbody>
+          <tfoot>
+            <tr data-testid="usage-total-row">
+              <th scope="row" colSpan={2}>
+                {t('totalRow')}
+              </th>
+              <td className="num">{n(report.total.requests)}</td>
+              <td className="num">{n(report.total.inputTokens)}</td>
+              <td className="num">{n(report.total.outputTokens)}</td>
+              <td className="num">{n(report.total.images)}</td>
+              <td className="num">{usd(report.total.cost)}</td>
+            </tr>
+          </tfoot>
+        </table>
+      </div>
+      {rows.length > limit && (
+        <div className="usage-more">
+          <Button size="sm" onClick={() => setLimit((l) => l + 200)}>
+            {t('showMore', { count: Math.min(200, rows.length - limit) })}
+          </Button>
+        </div>
+      )}
+    </Card>
   );
 }
