@@ -633,6 +633,9 @@ StatusOr<Json> Service::ListModelAccess(const Caller& caller, const std::string&
 StatusOr<Json> Service::ListModelAccessRequests(const Caller& caller) {
   Scope scope(*store_, caller);
   BASALT_RETURN_IF_ERROR(scope.RequireOperator());
+  // The queue is the approvers' view: a caller who may not list even their own account's
+  // model access is refused, not shown an empty queue.
+  BASALT_RETURN_IF_ERROR(scope.Check("basalt:ListModelAccess", AccountRootArn(caller.account_id)));
   BASALT_ASSIGN_OR_RETURN(std::vector<store::Account> accounts, store_->ListAccounts());
   Json list = Json::array();
   for (const store::Account& account : accounts) {

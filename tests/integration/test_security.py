@@ -296,16 +296,20 @@ def test_unparseable_stored_policy_denies(server):
     user, kid, secret = new_user(server, op, "victim", "AmazonBedrockFullAccess")
     rt, _ = clients(server, kid, secret)
     rt.converse(modelId="anthropic.claude-v2", messages=MSG, inferenceConfig={"maxTokens": 1})
-    # A document that no longer parses (written behind the store's back) must deny, not vanish.
+    # A document that no longer parses (rewritten behind the store's back after it was
+    # attached; attaching an unparseable one is refused) must deny, not vanish.
+    doc = server.data_dir / "later-broken.json"
+    doc.write_text(json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "bedrock:List*", "Resource": "*"}]}))
+    admin(server, "put-policy", "--account", op, "Broken", str(doc))
+    admin(server, "attach-policy", "--user", user["UserId"], "Broken")
     db = sqlite3.connect(server.data_dir / "basalt.db")
     try:
-        db.execute("INSERT INTO policies (account_id, name, document, created_at, updated_at) "
-                   "VALUES (?, ?, ?, 0, 0)",
-                   (op, "Broken", '{"Statement": [{"Effect": "Deny", "NotAction": "x"}]}'))
+        db.execute("UPDATE policies SET document = ? WHERE account_id = ? AND name = ?",
+                   ('{"Statement": [{"Effect": "Deny", "NotAction": "x"}]}', op, "Broken"))
         db.commit()
     finally:
         db.close()
-    admin(server, "attach-policy", "--user", user["UserId"], "Broken")
     with pytest.raises(ClientError) as e:
         rt.converse(modelId="anthropic.claude-v2", messages=MSG, inferenceConfig={"maxTokens": 1})
     assert e.value.response["Error"]["Code"] == "AccessDeniedException"
