@@ -1,0 +1,51 @@
+// Strings of the Settings page: the signed-in user's password and language.
+
+const en = {
+  title: 'Settings',
+  description: 'Your console password and language.',
+  profile: 'Your profile',
+  userName: 'User name',
+  account: 'Account',
+  arn: 'ARN',
+  region: 'Region',
+  sessionEnds: 'Session ends',
+  passwordTitle: 'Change password',
+  passwordHelp: 'Changing your password signs you out of every other console session; this one stays signed in.',
+  currentPassword: 'Current password',
+  newPassword: 'New password',
+  confirmPassword: 'Confirm new password',
+  passwordHint: '8 to 128 characters.',
+  currentRequired: 'The current password is incorrect.',
+  passwordsDiffer: 'The new passwords do not match.',
+  change: 'Change password',
+  changed: 'Your password was changed.',
+  languageTitle: 'Language',
+  languageHelp: 'The console language on this browser. It is remembered here.',
+  languageLegend: 'Console language',
+} as const;
+
+const ko: Record<keyof typeof en, string> = {
+  title: '설정',
+  description: '내 콘솔 암호와 언어입니다.',
+  profile: '내 프로필',
+  userName: '사용자 이름',
+  account: '계정',
+  arn: 'ARN',
+  region: '리전',
+  sessionEnds: '세션 종료',
+  passwordTitle: '암호 변경',
+  passwordHelp: '암호를 바꾸면 다른 모든 콘솔 세션에서 로그아웃됩니다. 지금 세션은 유지됩니다.',
+  currentPassword: '현재 암호',
+  newPassword: '새 암호',
+  confirmPassword: '새 암호 확인',
+  passwordHint: '8~128자입니다.',
+  currentRequired: 'The current password is incorrect.',
+  passwordsDiffer: '새 암호가 일치하지 않습니다.',
+  change: '암호 변경',
+  changed: '암호를 변경했습니다.',
+  languageTitle: '언어',
+  languageHelp: '이 브라우저의 콘솔 언어입니다. 이 브라우저에 저장됩니다.',
+  languageLegend: '콘솔 언어',
+} as const;
+
+export const settingsStrings = { en, ko };
