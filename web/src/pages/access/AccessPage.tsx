@@ -242,6 +242,8 @@ function ApprovalQueue({ onChanged }: { onChanged: () => void }) {
   const rows = queue.data ?? [];
   // Without manual approval nothing ever waits: the section shows only when something does.
   if (!queue.error && rows.length === 0 && !note) return null;
+  // Callers who may not list other accounts' requests have no queue to see.
+  if (queue.error?.status === 403) return null;
   const columns: Column<QueueEntry>[] = [
     {
       key: 'account',
