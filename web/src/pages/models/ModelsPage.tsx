@@ -8,6 +8,7 @@ import { playgroundPath } from '../../routes';
 import { useRequiredSession } from '../../session';
 import { modelsStrings } from './strings';
 import '../usage/usage.css';
+import '../keys/keys.css';
 import './models.css';
 
 export interface Pull {
@@ -152,6 +153,7 @@ export default function ModelsPage() {
     {
       key: 'model',
       header: t('colModel'),
+      width: '27%',
       cell: (m) => (
         <div className="models-name">
           <strong>{m.modelName || m.modelId}</strong>

@@ -221,15 +221,16 @@ function VerticalBars({ series, data, format, formatTick, width, titleId, descId
 }
 
 function HorizontalBars({ series, data, format, width, titleId, descId }: DrawProps) {
-  const rowH = 30;
-  const labelW = Math.min(300, Math.floor(width * 0.38));
-  const valueW = 110;
-  const pad = { top: 6, bottom: 6 };
+  // One row per entry: the label on its own line (model IDs are long), the bar below it with
+  // the value at its end.
+  const rowH = 42;
+  const valueW = 96;
+  const pad = { top: 4, bottom: 4 };
   const height = pad.top + pad.bottom + rowH * Math.max(1, data.length);
-  const innerW = Math.max(40, width - labelW - valueW - 16);
+  const innerW = Math.max(40, width - valueW - 8);
   const totals = data.map((d) => d.values.reduce((a, b) => a + b, 0));
   const max = Math.max(0, ...totals) || 1;
-  const chars = Math.floor(labelW / 7.2);
+  const chars = Math.max(8, Math.floor(width / 7.6));
   return (
     <svg
       width={width}
@@ -241,25 +242,26 @@ function HorizontalBars({ series, data, format, width, titleId, descId }: DrawPr
       className="chart-svg"
     >
       {data.map((d, i) => {
-        const yMid = pad.top + rowH * i + rowH / 2;
+        const top = pad.top + rowH * i;
+        const barY = top + 20;
         let acc = 0;
         return (
           <g key={d.key} className="chart-bar">
             <title>{barTitle(d, series, format)}</title>
-            <rect x={0} y={yMid - rowH / 2} width={width} height={rowH} fill="transparent" />
-            <text x={labelW - 8} y={yMid} dy="0.32em" textAnchor="end" className="chart-label" aria-hidden="true">
+            <rect x={0} y={top} width={width} height={rowH} fill="transparent" />
+            <text x={0} y={top + 13} className="chart-label" aria-hidden="true">
               {ellipsize(d.label, chars)}
             </text>
-            <rect x={labelW} y={yMid - 9} width={innerW} height={18} className="chart-track" rx={2} />
+            <rect x={0} y={barY} width={innerW} height={14} className="chart-track" rx={2} />
             {series.map((s, j) => {
               const v = d.values[j] ?? 0;
               if (v <= 0) return null;
-              const x0 = labelW + (acc / max) * innerW;
+              const x0 = (acc / max) * innerW;
               acc += v;
               const w = Math.max(1, (v / max) * innerW);
-              return <rect key={s.name} x={x0} y={yMid - 9} width={w} height={18} fill={s.color} rx={2} />;
+              return <rect key={s.name} x={x0} y={barY} width={w} height={14} fill={s.color} rx={2} />;
             })}
-            <text x={labelW + innerW + 8} y={yMid} dy="0.32em" className="chart-value" aria-hidden="true">
+            <text x={innerW + 8} y={barY + 7} dy="0.32em" className="chart-value" aria-hidden="true">
               {format(totals[i])}
             </text>
           </g>

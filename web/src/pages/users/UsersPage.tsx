@@ -359,7 +359,7 @@ function CreateUserDialog({
             { value: 'admin', label: t('roleAdmin') },
           ]}
         />
-        <fieldset className="checks">
+        <fieldset className="checks checks-grid">
           <legend className="field-label">{t('policies')}</legend>
           <p className="field-hint">{t('policiesHint')}</p>
           {allPolicies.map((p) => (
@@ -378,7 +378,7 @@ function CreateUserDialog({
             </label>
           ))}
         </fieldset>
-        <fieldset className="checks">
+        <fieldset className="checks checks-inline">
           <legend className="field-label">{t('consoleAccess')}</legend>
           {(['set', 'generate', 'none'] as const).map((m) => (
             <label key={m} className="check">
@@ -667,7 +667,7 @@ function UserDetail({ userId }: { userId: string }) {
                 <code>{u.UserId}</code>
               </dd>
             </div>
-            <div>
+            <div className="detail-wide">
               <dt>{t('arn')}</dt>
               <dd className="row">
                 <code className="key-id">{u.Arn}</code>
@@ -748,37 +748,39 @@ function UserDetail({ userId }: { userId: string }) {
               }}
               noValidate
             >
-              <TextField
-                label={t('newPassword')}
-                type="password"
-                autoComplete="new-password"
-                hint={t('passwordHint')}
-                value={pw}
-                onChange={(e) => setPw(e.target.value)}
-                error={pwErrors.pw}
-              />
-              <TextField
-                label={t('confirmPassword')}
-                type="password"
-                autoComplete="new-password"
-                value={pw2}
-                onChange={(e) => setPw2(e.target.value)}
-                error={pwErrors.pw2}
-              />
-              <Button type="submit" variant="primary" loading={busy === 'password'}>
-                {t('setPassword')}
-              </Button>
-            </form>
-            <div className="row">
-              <Button onClick={() => void generate()} loading={busy === 'generate'}>
-                {t('generate')}
-              </Button>
-              {u.PasswordSet && (
-                <Button variant="danger" onClick={() => setRemovePw(true)}>
-                  {t('removePassword')}
+              <p className="field-hint">{t('passwordHint')}</p>
+              <div className="form-row">
+                <TextField
+                  label={t('newPassword')}
+                  type="password"
+                  autoComplete="new-password"
+                  value={pw}
+                  onChange={(e) => setPw(e.target.value)}
+                  error={pwErrors.pw}
+                />
+                <TextField
+                  label={t('confirmPassword')}
+                  type="password"
+                  autoComplete="new-password"
+                  value={pw2}
+                  onChange={(e) => setPw2(e.target.value)}
+                  error={pwErrors.pw2}
+                />
+              </div>
+              <div className="row">
+                <Button type="submit" variant="primary" loading={busy === 'password'}>
+                  {t('setPassword')}
                 </Button>
-              )}
-            </div>
+                <Button onClick={() => void generate()} loading={busy === 'generate'}>
+                  {t('generate')}
+                </Button>
+                {u.PasswordSet && (
+                  <Button variant="danger" onClick={() => setRemovePw(true)}>
+                    {t('removePassword')}
+                  </Button>
+                )}
+              </div>
+            </form>
           </div>
         </Card>
 
