@@ -106,7 +106,7 @@ function ImagePlayground({ models }: { models: CatalogModel[] }) {
                 <li key={n} className="pg-gallery-item">
                   <img src={`data:image/png;base64,${b64}`} alt={t('imageAlt', { n: n + 1, prompt: result.prompt })} />
                   <Button size="sm" onClick={() => download(b64, n + 1)} aria-label={t('downloadLabel', { n: n + 1 })}>
-                    ↓ {t('download')}
+                    <span aria-hidden="true">↓</span> {t('download')}
                   </Button>
                 </li>
               ))}

@@ -109,7 +109,7 @@ const en = {
   gallery: 'Generated images',
   emptyGallery: 'Generated images appear here.',
   download: 'Download PNG',
-  downloadLabel: 'Download image {n} as PNG',
+  downloadLabel: 'Download PNG, image {n}',
   imageAlt: 'Image {n} generated from: {prompt}',
   charsLeft: '{n} characters left',
 };
@@ -216,7 +216,7 @@ const ko: Record<keyof typeof en, string> = {
   gallery: '생성된 이미지',
   emptyGallery: '생성된 이미지가 여기에 표시됩니다.',
   download: 'PNG 다운로드',
-  downloadLabel: '이미지 {n}을(를) PNG로 다운로드',
+  downloadLabel: 'PNG 다운로드, 이미지 {n}',
   imageAlt: '다음 프롬프트로 생성한 이미지 {n}: {prompt}',
   charsLeft: '{n}자 남음',
 };
