@@ -65,6 +65,7 @@ test('the Korean switch shows the catalog in Korean and is remembered', async ({
 
 test('the language menu works from the keyboard', async ({ page }) => {
   await page.goto('/catalog');
+  await expect(page.getByRole('heading', { level: 1, name: 'Model catalog' })).toBeVisible();
   const button = page.getByRole('button', { name: /^Language:/ });
   await button.focus();
   await page.keyboard.press('Enter');
@@ -78,6 +79,7 @@ test('the language menu works from the keyboard', async ({ page }) => {
 
 test('the skip link moves focus to the main content', async ({ page }) => {
   await page.goto('/catalog');
+  await expect(page.getByRole('heading', { level: 1, name: 'Model catalog' })).toBeVisible();
   await page.keyboard.press('Tab');
   const skip = page.getByRole('link', { name: 'Skip to main content' });
   await expect(skip).toBeFocused();

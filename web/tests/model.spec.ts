@@ -3,7 +3,7 @@ import { test, expect, shot, checkA11y } from './fixtures';
 test('the model page shows ID, ARN and Converse samples for this server', async ({ page, server, signIn }) => {
   await signIn();
   await page.goto('/catalog');
-  await page.getByRole('link', { name: 'Llama 2 tiny random' }).click();
+  await page.getByRole('link', { name: 'Llama 2 tiny random', exact: true }).click();
   await expect(page).toHaveURL(/\/catalog\/test\.llama-2-tiny-random-v1%3A0$/);
   await expect(page.getByRole('heading', { level: 1, name: 'Llama 2 tiny random' })).toBeVisible();
   await expect(page.getByTestId('model-id')).toHaveText('test.llama-2-tiny-random-v1:0');
