@@ -75,7 +75,7 @@ except ClientError as e:
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
 
-test('usage grows by exactly the calls made, with charts, table and CSV', async ({ page, signIn }) => {
+test('usage grows by exactly the calls made, with charts, table and CSV', async ({ page, server, signIn }) => {
   await signIn();
   await page.goto('/usage');
   await expect(page.getByRole('heading', { level: 1, name: 'Usage' })).toBeVisible();
@@ -95,6 +95,8 @@ test('usage grows by exactly the calls made, with charts, table and CSV', async 
   const totalRow = page.getByTestId('usage-total-row');
   await expect(totalRow.locator('td').nth(0)).toHaveText(String(after.requests));
   await expect(page.getByTestId('usage-details').getByRole('row').filter({ hasText: STORIES }).first()).toBeVisible();
+  // Administrators also see the period per user, by name.
+  await expect(page.getByTestId('usage-by-user')).toContainText(server.admin.userName);
 
   // Charts are labelled images with a summary; the table fallback shows the same numbers.
   await expect(page.getByRole('img', { name: 'Tokens by day' })).toBeVisible();

@@ -1,5 +1,6 @@
 import { useEffect, useId, useMemo, useState, type FormEvent } from 'react';
 import { apiFetch, get } from '../../api/client';
+import { adminApi } from '../keys/admin';
 import { useApi } from '../../api/useApi';
 import {
   Alert,
@@ -65,6 +66,22 @@ export default function UsagePage() {
   const report = useApi(
     (signal) => get<UsageReport>(usageQuery(range, { groupBy: 'day,model', source }), { signal }),
     [range.from, range.to, source],
+  );
+
+  // Administrators: the same period per user (names from the users list when they may see it).
+  const perUser = useApi(
+    (signal) =>
+      wholeAccount
+        ? get<UsageReport>(usageQuery(range, { groupBy: 'user', source }), { signal })
+        : Promise.resolve(undefined),
+    [wholeAccount, range.from, range.to, source],
+  );
+  const userNames = useApi(
+    (signal) =>
+      session.can.manageUsers
+        ? adminApi.listUsers(signal).then((us) => Object.fromEntries(us.map((u) => [u.UserId, u.UserName])))
+        : Promise.resolve({} as Record<string, string>),
+    [session.can.manageUsers],
   );
 
   const compact = useMemo(
@@ -236,7 +253,13 @@ export default function UsagePage() {
             fieldClassName="usage-source"
           />
           <span className="spacer" />
-          <Button onClick={() => void report.reload()} loading={report.loading && !!report.data}>
+          <Button
+            onClick={() => {
+              void report.reload();
+              void perUser.reload();
+            }}
+            loading={report.loading && !!report.data}
+          >
             {t('refresh')}
           </Button>
         </section>
@@ -313,6 +336,9 @@ export default function UsagePage() {
                     />
                   </Card>
                 </div>
+                {perUser.data && perUser.data.rows.length > 0 && (
+                  <UserTable report={perUser.data} names={userNames.data ?? {}} usd={usdShort} />
+                )}
                 <DetailsTable report={report.data!} usd={usdShort} />
               </>
             )}
@@ -365,6 +391,54 @@ function MetricPicker({ metric, onChange }: { metric: Metric; onChange: (m: Metr
         ))}
       </div>
     </fieldset>
+  );
+}
+
+function UserTable({ report, names, usd }: { report: UsageReport; names: Record<string, string>; usd: (n: number) => string }) {
+  const t = useT(usageStrings);
+  const n = useFormat().number;
+  const rows = [...report.rows].sort((a, b) => b.inputTokens + b.outputTokens - (a.inputTokens + a.outputTokens) || b.requests - a.requests);
+  return (
+    <Card title={t('byUser')} level={2}>
+      <div className="table-wrap">
+        <table className="table usage-table" data-testid="usage-by-user">
+          <caption className="visually-hidden">{t('byUserCaption')}</caption>
+          <thead>
+            <tr>
+              <th scope="col">{t('user')}</th>
+              <th scope="col" className="num">{t('requests')}</th>
+              <th scope="col" className="num">{t('inputTokens')}</th>
+              <th scope="col" className="num">{t('outputTokens')}</th>
+              <th scope="col" className="num">{t('images')}</th>
+              <th scope="col" className="num">{t('cost')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r) => {
+              const id = r.group.user ?? '';
+              return (
+                <tr key={id}>
+                  <td>
+                    {names[id] ? (
+                      <>
+                        <strong>{names[id]}</strong> <code className="usage-user-id">{id}</code>
+                      </>
+                    ) : (
+                      <code>{id || '—'}</code>
+                    )}
+                  </td>
+                  <td className="num">{n(r.requests)}</td>
+                  <td className="num">{n(r.inputTokens)}</td>
+                  <td className="num">{n(r.outputTokens)}</td>
+                  <td className="num">{n(r.images)}</td>
+                  <td className="num">{usd(r.cost)}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
+    </Card>
   );
 }
 

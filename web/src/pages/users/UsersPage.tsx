@@ -670,7 +670,7 @@ function UserDetail({ userId }: { userId: string }) {
             <div className="detail-wide">
               <dt>{t('arn')}</dt>
               <dd className="row">
-                <code className="key-id">{u.Arn}</code>
+                <code className="arn-text">{u.Arn}</code>
                 <CopyButton text={u.Arn} what={t('copyArn')} />
               </dd>
             </div>
