@@ -95,6 +95,9 @@ struct BedrockApi::Routes {
          [](BedrockApi& a, Call& c, const auto&) { a.LoggingConfiguration(c); }},
         // Reports.
         {"GET", {"basalt", "usage"}, [](BedrockApi& a, Call& c, const auto&) { a.UsageReport(c); }},
+        // The console's catalog cards (also for SigV4 callers).
+        {"GET", {"basalt", "catalog"},
+         [](BedrockApi& a, Call& c, const auto&) { a.ConsoleCatalog(c); }},
     };
     return table;
   }
@@ -146,10 +149,11 @@ std::vector<Header> BaseHeaders(const std::string& request_id, const std::string
 }
 
 void SendError(BedrockApi::Call& call, const Status& status,
-               std::chrono::system_clock::time_point now) {
+               std::chrono::system_clock::time_point now, std::vector<Header> extra) {
   ErrorReply reply = MapStatus(status);
   auto headers = BaseHeaders(call.request_id, "application/json", now);
   headers.push_back({"x-amzn-ErrorType", reply.type});
+  headers.insert(headers.end(), extra.begin(), extra.end());
   call.responded = true;
   call.writer->Respond(reply.http_status, std::move(headers), ErrorBody(reply));
   spdlog::info("{} {} {} -> {} {} ({})", call.request_id, call.request.method, call.path,
@@ -242,7 +246,8 @@ BedrockApi::BedrockApi(ApiDeps deps, ApiOptions options)
       store_(deps.store),
       engine_(deps.engine),
       catalog_(deps.catalog),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      console_(MakeConsoleState(store_, options_)) {}
 
 void BedrockApi::Handle(http::Request request, std::shared_ptr<http::ResponseWriter> writer) {
   Call call;
@@ -288,6 +293,13 @@ void BedrockApi::Dispatch(Call& call) {
 
   if (method == "GET" && n == 1 && seg[0] == "metrics") return Metrics(call);
 
+  // The web console: its JSON API authenticates by session cookie (console_api.cc), and its
+  // static files by nothing at all (the app then asks /console/api/session who is there).
+  if (call.path == "/console/api" || call.path.rfind("/console/api/", 0) == 0) {
+    return Console(call);
+  }
+  if (method == "GET" && ServeStatic(call)) return;
+
   auto principal = Authenticate(*store_, call.request, now);
   if (!principal.ok()) return SendError(call, principal.status(), now);
   call.principal = *principal;
@@ -300,6 +312,15 @@ void BedrockApi::Dispatch(Call& call) {
                                              "InvalidSignature"),
                      now);
   }
+  RouteCall(call);
+}
+
+// The authenticated part of dispatch, shared by SigV4/bearer calls and console calls.
+void BedrockApi::RouteCall(Call& call) {
+  auto now = options_.clock();
+  const std::string& method = call.request.method;
+  std::vector<std::string> seg = SplitPath(call.path);
+  size_t n = seg.size();
   auto identity = LoadIdentity(*store_, call.principal);
   if (!identity.ok()) return SendError(call, identity.status(), now);
   call.identity = std::move(*identity);

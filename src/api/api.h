@@ -22,6 +22,15 @@
 
 namespace basalt::api {
 
+// The web console (docs/console.md).
+struct ConsoleOptions {
+  std::chrono::seconds session_ttl{43'200};
+  int signin_max_failures = 5;  // per (account, user name); 4x per client address
+  std::chrono::seconds signin_lockout{30};  // doubles per further failure, at most 15 min
+  std::string static_dir;  // serve the front end from here instead of the embedded copy
+  bool secure_cookies = false;  // the server speaks TLS: cookies get `Secure`
+};
+
 struct ApiOptions {
   std::string default_region = "us-east-1";
   // Regions this deployment serves; a signature scoped to another region is refused.
@@ -37,6 +46,7 @@ struct ApiOptions {
   std::function<std::chrono::system_clock::time_point()> clock = [] {
     return std::chrono::system_clock::now();
   };
+  ConsoleOptions console;
 };
 
 struct GenerationResult;
@@ -63,8 +73,27 @@ class BedrockApi {
 
  private:
   struct Routes;  // the route table (api.cc)
+  struct ConsoleState;  // sessions, sign-in throttle, static files (console_api.cc)
+  // A deleter defined beside ConsoleState, so this header needs no console include.
+  struct ConsoleStateDeleter {
+    void operator()(ConsoleState* state) const;
+  };
+  using ConsoleStatePtr = std::unique_ptr<ConsoleState, ConsoleStateDeleter>;
+  static ConsoleStatePtr MakeConsoleState(store::Store* store, const ApiOptions& options);
 
   void Dispatch(Call& call);
+  // Loads the authenticated caller's identity and runs the matching operation.
+  void RouteCall(Call& call);
+  // /console/api/...: sign-in and sessions, or a session-authenticated call to Route().
+  void Console(Call& call);
+  void ConsoleSignIn(Call& call);
+  void ConsoleGetSession(Call& call);
+  void ConsoleSignOut(Call& call);
+  void ConsoleChangePassword(Call& call);
+  // GET of the console's front end (/, page paths, /assets/...); false when not one.
+  bool ServeStatic(Call& call);
+  // GET /basalt/catalog: the catalog with access states, for the console's cards.
+  void ConsoleCatalog(Call& call);
   void InvokeModel(Call& call, const std::string& model_id, bool stream);
   void Converse(Call& call, const std::string& model_id, bool stream);
   void CountTokens(Call& call, const std::string& model_id);
@@ -109,6 +138,7 @@ class BedrockApi {
   engine::Engine* engine_;
   std::shared_ptr<const catalog::Catalog> catalog_;
   ApiOptions options_;
+  ConsoleStatePtr console_;
 };
 
 // The store setting that holds an account's invocation logging configuration (Bedrock's

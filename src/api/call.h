@@ -30,6 +30,8 @@ struct BedrockApi::Call {
   std::string path;  // raw path without the query
   std::string query;
   bool responded = false;
+  // Where the call came from, as usage records say: "api" (SigV4, bearer) or "console".
+  std::string source = "api";
 };
 
 inline constexpr const char* kInvalidModel = "The provided model identifier is invalid.";
@@ -39,7 +41,7 @@ std::vector<http::Header> BaseHeaders(const std::string& request_id,
                                       std::chrono::system_clock::time_point now);
 // Sends a Bedrock-shaped error reply (errors.cc maps the Status).
 void SendError(BedrockApi::Call& call, const Status& status,
-               std::chrono::system_clock::time_point now);
+               std::chrono::system_clock::time_point now, std::vector<http::Header> extra = {});
 void SendJson(BedrockApi::Call& call, int status, const Json& body,
               std::chrono::system_clock::time_point now, std::vector<http::Header> extra = {});
 

@@ -454,3 +454,75 @@ std::string LoggingSettingKey(const std::string& account_id) {
 }
 
 }  // namespace basalt::api
+
+namespace basalt::api {
+
+// GET /basalt/catalog: every catalog entry offered in the caller's region with its price and
+// the account's access state, plus entries whose weights are missing (served: false), for
+// the console's catalog cards. Access states: GRANTED (callable), IN_PROGRESS (requested,
+// waiting for an administrator), DENIED, AVAILABLE (may be requested), NOT_AVAILABLE (not
+// served here).
+void BedrockApi::ConsoleCatalog(Call& call) {
+  auto now = options_.clock();
+  Status st = Authorize(call.identity, "bedrock:ListFoundationModels", "*");
+  if (!st.ok()) return SendError(call, st, now);
+  const std::string& account = call.principal.account_id;
+  auto rows = store_->ListModelAccess(account);
+  if (!rows.ok()) return SendError(call, rows.status(), now);
+  std::map<std::string, std::string> states(rows->begin(), rows->end());
+  auto state_of = [&](const std::string& id) {
+    auto it = states.find(id);
+    return it == states.end() ? std::string("NOT_REQUESTED") : it->second;
+  };
+  const bool all_granted = state_of("*") == "GRANTED";
+  Json models = Json::array();
+  for (const auto& e : catalog_->entries()) {
+    if (!ModelInRegion(e, call.region, e.model_id)) continue;
+    // As CheckModelAccess decides: the model's own DENIED wins over a "*" grant.
+    std::string own = state_of(e.model_id);
+    std::string access = own == "GRANTED" || (all_granted && own != "DENIED") ? "GRANTED"
+                         : own == "DENIED"                                    ? "DENIED"
+                         : own == "REQUESTED"                                 ? "IN_PROGRESS"
+                                                                              : "AVAILABLE";
+    std::vector<std::string> regions = e.regions;
+    if (regions.empty()) regions = options_.regions;
+    if (regions.empty()) regions = {call.region};
+    models.push_back({{"modelId", e.model_id},
+                      {"modelArn", FoundationModelArn(call.region, e.model_id)},
+                      {"modelName", e.model_name},
+                      {"providerName", e.provider_name},
+                      {"inputModalities", e.input_modalities},
+                      {"outputModalities", e.output_modalities},
+                      {"contextLength", e.context_length > 0 ? Json(e.context_length) : Json()},
+                      {"responseStreamingSupported", e.streaming},
+                      {"price",
+                       {{"inputPer1kTokens", e.price.input_per_1k_tokens},
+                        {"outputPer1kTokens", e.price.output_per_1k_tokens},
+                        {"perImage", nullptr}}},
+                      {"regions", regions},
+                      {"served", true},
+                      {"access", access},
+                      {"useCaseRequired", e.use_case_form_required},
+                      // Access is requested with CreateFoundationModelAgreement, for every model.
+                      {"agreementRequired", access != "GRANTED"}});
+  }
+  for (const auto& m : catalog_->missing()) {
+    models.push_back({{"modelId", m.model_id},
+                      {"modelArn", FoundationModelArn(call.region, m.model_id)},
+                      {"modelName", m.model_name},
+                      {"providerName", m.provider_name},
+                      {"inputModalities", Json::array({"TEXT"})},
+                      {"outputModalities", Json::array({"TEXT"})},
+                      {"contextLength", nullptr},
+                      {"responseStreamingSupported", true},
+                      {"price", nullptr},
+                      {"regions", Json::array()},
+                      {"served", false},
+                      {"access", "NOT_AVAILABLE"},
+                      {"useCaseRequired", false},
+                      {"agreementRequired", false}});
+  }
+  SendJson(call, 200, {{"models", models}}, now);
+}
+
+}  // namespace basalt::api

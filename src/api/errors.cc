@@ -22,6 +22,8 @@ ErrorReply MapStatus(const Status& status) {
         return {403, "MissingAuthenticationTokenException", status.message()};
       }
       if (reason == "ExpiredToken") return {403, "ExpiredTokenException", status.message()};
+      // The console's sign-in and session failures: 401, as a browser app expects.
+      if (reason == "ConsoleAuth") return {401, "UnrecognizedClientException", status.message()};
       return {403, "UnrecognizedClientException", status.message()};
     case StatusCode::kPermissionDenied:
       return {403, "AccessDeniedException", status.message()};

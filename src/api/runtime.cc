@@ -178,7 +178,7 @@ Status BedrockApi::FinishInvocation(Call& call, const std::string& operation,
     rec.region = call.region;
     rec.model_id = model_id;
     rec.operation = operation;
-    rec.source = "api";
+    rec.source = call.source;
     rec.input_tokens = in;
     rec.output_tokens = out;
     rec.cached_input_tokens = r ? r->usage.cached_prompt_tokens : 0;
@@ -247,6 +247,7 @@ void BedrockApi::CheckpointInvocation(Call& call, const std::string& operation,
   rec.region = call.region;
   rec.model_id = model_id;
   rec.operation = operation;
+  rec.source = call.source;
   rec.input_tokens = input_tokens;
   rec.output_tokens = output_tokens;
   rec.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(

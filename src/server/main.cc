@@ -26,6 +26,8 @@
 
 #include "api/api.h"
 #include "catalog/catalog.h"
+#include "console/password.h"
+#include "console/session.h"
 #include "engine/engine.h"
 #include "http/http_server.h"
 #include "metering/invocation_log.h"
@@ -64,6 +66,10 @@ struct ServeFlags {
   std::string log_level = "info";
   int shutdown_grace_s = 30;
   bool mmap = false;
+  int console_session_ttl_s = 43'200;
+  int console_signin_max_failures = 5;
+  int console_signin_lockout_s = 30;
+  std::string console_dir;
 };
 
 std::string DefaultDataDir() {
@@ -144,6 +150,42 @@ Status BootstrapAdmin(store::Store& store, const std::string& data_dir, const Se
             << "; credentials written to " << fs::absolute(creds).string() << " and "
             << fs::absolute(env).string() << std::endl;
   return Status::Ok();
+}
+
+// The operator administrator's console password: made on first start, and on any start
+// where that user has none (an upgrade from a build without the console), and written to
+// <data-dir>/console-password (0600). Returns the file's path, or "" when nothing was made.
+StatusOr<std::string> EnsureConsolePassword(store::Store& store, const std::string& data_dir) {
+  auto op = store.GetSetting("operator_account");
+  if (!op.ok()) return op.status();
+  if (!op->has_value()) return std::string();
+  auto account = store.GetAccount(**op);
+  if (!account.ok()) return account.status();
+  auto user = store.FindUserByName(account->id, "admin");
+  if (!user.ok()) {
+    if (user.status().code() == StatusCode::kNotFound) return std::string();  // renamed
+    return user.status();
+  }
+  auto existing = store.GetUserPassword(user->id);
+  if (!existing.ok()) return existing.status();
+  if (!existing->empty()) return std::string();
+  auto password = console::RandomToken(15);  // 120 bits, 20 characters
+  if (!password.ok()) return password.status();
+  auto hash = console::HashPassword(*password);
+  if (!hash.ok()) return hash.status();
+  fs::path path = fs::path(data_dir) / "console-password";
+  std::ostringstream text;
+  text << "# Basalt web console sign-in of the operator administrator (keep this file private;\n"
+       << "# change the password in the console under Settings, then delete this file).\n"
+       << "account_id = " << account->id << "\n"
+       << "account_name = " << account->name << "\n"
+       << "user_name = " << user->name << "\n"
+       << "password = " << *password << "\n";
+  // The file first: a password nobody can read would lock the console until `basalt admin
+  // set-password`.
+  BASALT_RETURN_IF_ERROR(WritePrivateFile(path.string(), text.str()));
+  BASALT_RETURN_IF_ERROR(store.SetUserPassword(user->id, *hash));
+  return fs::absolute(path).string();
 }
 
 int Serve(const ServeFlags& flags) {
@@ -305,6 +347,11 @@ int Serve(const ServeFlags& flags) {
     aopts.regions = flags.regions;
   }
   aopts.manual_model_access_approval = flags.manual_access_approval;
+  aopts.console.session_ttl = std::chrono::seconds(std::max(1, flags.console_session_ttl_s));
+  aopts.console.signin_max_failures = std::max(1, flags.console_signin_max_failures);
+  aopts.console.signin_lockout = std::chrono::seconds(std::max(1, flags.console_signin_lockout_s));
+  aopts.console.static_dir = flags.console_dir;
+  aopts.console.secure_cookies = !flags.tls_cert.empty();
   aopts.usage_checkpoint_interval =
       std::chrono::milliseconds(std::max(1, flags.usage_checkpoint_ms));
   api::ApiDeps deps;
@@ -355,6 +402,12 @@ int Serve(const ServeFlags& flags) {
 
   Status boot = BootstrapAdmin(**store, data_dir, flags, endpoint);
   if (!boot.ok()) return Fail(boot);
+  auto console_password = EnsureConsolePassword(**store, data_dir);
+  if (!console_password.ok()) return Fail(console_password.status());
+  if (!console_password->empty()) {
+    std::cout << "basalt: web console password of the operator administrator written to "
+              << *console_password << std::endl;
+  }
 
   for (const auto& m : (*cat)->missing()) {
     spdlog::warn(
@@ -375,6 +428,7 @@ int Serve(const ServeFlags& flags) {
                  "Qwen/Qwen2.5-0.5B-Instruct-GGUF qwen2.5-0.5b-instruct-q4_k_m.gguf --dir "
               << copts.models_dirs.front() << "\nthen restart basalt." << std::endl;
   }
+  std::cout << "basalt: web console at " << endpoint << "/" << std::endl;
   std::cout << "basalt: listening on " << endpoint << std::endl;
 
   std::signal(SIGINT, OnSignal);
@@ -583,6 +637,27 @@ int main(int argc, char** argv) {
       ->add_option("--shutdown-grace", sf.shutdown_grace_s,
                    "Seconds to finish in-flight streams on SIGTERM")
       ->capture_default_str();
+  serve
+      ->add_option("--console-session-ttl", sf.console_session_ttl_s,
+                   "Seconds a web console sign-in lasts")
+      ->envname("BASALT_CONSOLE_SESSION_TTL")
+      ->capture_default_str();
+  serve
+      ->add_option("--console-signin-max-failures", sf.console_signin_max_failures,
+                   "Failed console sign-ins per user name before a lockout (4x per address)")
+      ->envname("BASALT_CONSOLE_SIGNIN_MAX_FAILURES")
+      ->capture_default_str();
+  serve
+      ->add_option("--console-signin-lockout", sf.console_signin_lockout_s,
+                   "Seconds of the first sign-in lockout; doubles per further failure (max 15 "
+                   "min)")
+      ->envname("BASALT_CONSOLE_SIGNIN_LOCKOUT")
+      ->capture_default_str();
+  serve
+      ->add_option("--console-dir", sf.console_dir,
+                   "Serve the web console from this folder (e.g. web/dist) instead of the copy "
+                   "built into the binary (front-end development)")
+      ->envname("BASALT_CONSOLE_DIR");
   serve
       ->add_flag("--mmap", sf.mmap,
                  "Memory-map model weights instead of reading them into memory (for huge models "
