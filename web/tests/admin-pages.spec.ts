@@ -1,7 +1,12 @@
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { Page, Route } from '@playwright/test';
-import { test, expect, shot, checkA11y, signInWith, type Credentials } from './fixtures';
+import { test, expect, shot, checkA11y, signInWith, BasaltServer, MODELS_DIR, TEST_CATALOG, type Credentials } from './fixtures';
 
 // Usage, API keys, users, models and settings against the real server: usage that grows by
 // exactly the calls made, an access key made in the UI and used from boto3 (then deactivated
@@ -18,8 +23,8 @@ async function csrf(page: Page): Promise<string> {
 }
 
 /** A Converse call through the console API with the page's session; returns its usage. */
-async function converse(page: Page, token: string, text: string) {
-  const r = await page.request.post(`/console/api/model/${encodeURIComponent(STORIES)}/converse`, {
+async function converse(page: Page, token: string, text: string, model = STORIES) {
+  const r = await page.request.post(`/console/api/model/${encodeURIComponent(model)}/converse`, {
     headers: { 'X-CSRF-Token': token, 'Content-Type': 'application/json' },
     data: { messages: [{ role: 'user', content: [{ text }] }], inferenceConfig: { maxTokens: 12 } },
   });
@@ -131,8 +136,8 @@ test('usage grows by exactly the calls made, with charts, table and CSV', async 
 
   // Custom range refused like the form says.
   await page.getByRole('radio', { name: 'Custom range' }).check();
-  await page.getByLabel('From').fill('2026-12-31');
-  await page.getByLabel('To').fill('2026-01-01');
+  await page.getByLabel('From', { exact: true }).fill('2026-12-31');
+  await page.getByLabel('To', { exact: true }).fill('2026-01-01');
   await page.getByRole('button', { name: 'Apply' }).click();
   await expect(page.getByText('The last day must not be before the first day.')).toBeVisible();
 
@@ -392,4 +397,84 @@ test('a pull shows live progress, then the model available (routed answers)', as
   await expect(page.getByRole('row').filter({ hasText: 'test.pulled-v1:0' })).toContainText('Available');
   await expect(page.getByRole('row').filter({ hasText: 'test.pulled-v1:0' })).toContainText('ab'.repeat(32));
   await shot(page, 'models-pulled');
+});
+
+test('a real pull from a hub: live progress, SHA-256 checked, then served without a restart', async ({ browser }) => {
+  test.setTimeout(120_000);
+  const weights = fs.readFileSync(path.join(MODELS_DIR, 'stories260K.gguf'));
+  const sha = createHash('sha256').update(weights).digest('hex');
+  // A Hugging Face-style hub that sends the file slowly (about 3 s), honouring Range.
+  const hub = http.createServer(async (req, res) => {
+    if (!req.url?.startsWith('/test/tiny/resolve/main/')) {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
+    let start = 0;
+    const range = req.headers.range;
+    const headers: Record<string, string> = { 'X-Linked-ETag': `"${sha}"` };
+    if (range?.startsWith('bytes=')) {
+      start = Number(range.slice(6).split('-')[0]);
+      headers['Content-Range'] = `bytes ${start}-${weights.length - 1}/${weights.length}`;
+    }
+    headers['Content-Length'] = String(weights.length - start);
+    res.writeHead(start ? 206 : 200, headers);
+    for (let i = start; i < weights.length && !res.destroyed; i += 16384) {
+      if (!res.write(weights.subarray(i, i + 16384))) await new Promise((r) => res.once('drain', r));
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    res.end();
+  });
+  await new Promise<void>((r) => hub.listen(0, '127.0.0.1', r));
+  const hubUrl = `http://127.0.0.1:${(hub.address() as AddressInfo).port}`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'basalt-pull-'));
+  const PULLED = 'test.pulled-v1:0';
+  const catalog = {
+    models: [
+      ...TEST_CATALOG.models,
+      {
+        modelId: PULLED,
+        providerName: 'Test',
+        modelName: 'Pulled stories',
+        weights: 'pulled-stories.gguf',
+        contextLength: 256,
+        source: { repo: 'test/tiny', file: 'pulled-stories.gguf', sha256: sha },
+      },
+    ],
+  };
+  const srv = await BasaltServer.start({ catalog, modelsDirs: [dir], args: ['--hub-url', hubUrl] });
+  try {
+    const ctx = await browser.newContext({ baseURL: srv.url, locale: 'en-US' });
+    const page = await ctx.newPage();
+    await signInWith(page, srv.admin);
+    await expect(page).not.toHaveURL(/\/signin/);
+    await page.goto('/models');
+    const row = page.getByRole('row').filter({ hasText: PULLED });
+    await expect(row).toContainText('Waiting for weights');
+    await expect(row).toContainText('test/tiny/pulled-stories.gguf');
+    await row.getByRole('button', { name: `Pull the weights of ${PULLED}` }).click();
+    const bar = page.getByRole('progressbar', { name: `Download of ${PULLED}` });
+    const seen = new Set<string>();
+    await expect
+      .poll(async () => {
+        const v = await bar.getAttribute('aria-valuenow', { timeout: 200 }).catch(() => null);
+        if (v) seen.add(v);
+        return seen.size;
+      }, { intervals: [150], timeout: 20_000 })
+      .toBeGreaterThanOrEqual(2);
+    await shot(page, 'models-pulling-real');
+    await expect(page.getByText(`${PULLED} is available. Its weights were downloaded and checked.`)).toBeVisible({ timeout: 30_000 });
+    await expect(row).toContainText('Available');
+    await expect(row).toContainText(sha);
+    await shot(page, 'models-pulled-real');
+    expect(fs.readFileSync(path.join(dir, 'pulled-stories.gguf')).equals(weights)).toBe(true);
+    // Served at once, without a restart.
+    const usage = await converse(page, await csrf(page), 'Once upon a time', PULLED);
+    expect(usage.outputTokens).toBeGreaterThan(0);
+    await ctx.close();
+  } finally {
+    await srv.stop();
+    hub.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

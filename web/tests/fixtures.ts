@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const webDir = path.resolve(here, '..');
 export const BINARY = path.resolve(webDir, process.env.BASALT_BINARY ?? '../build/src/server/basalt');
-const MODELS_DIR = path.resolve(
+export const MODELS_DIR = path.resolve(
   webDir,
   process.env.BASALT_MODELS_DIR ??
     (fs.existsSync(path.resolve(webDir, '../../shared/models')) ? '../../shared/models' : '../shared/models'),
@@ -91,7 +91,8 @@ export class BasaltServer {
     this.admin = admin;
   }
 
-  static async start(opts: { catalog?: object; args?: string[] } = {}): Promise<BasaltServer> {
+  /** `modelsDirs` come before the repo's models folder: the first one receives pulled weights. */
+  static async start(opts: { catalog?: object; args?: string[]; modelsDirs?: string[] } = {}): Promise<BasaltServer> {
     if (!fs.existsSync(BINARY)) throw new Error(`basalt binary not found at ${BINARY} (set BASALT_BINARY)`);
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'basalt-web-'));
     const catalogPath = path.join(dataDir, 'catalog.json');
@@ -101,7 +102,7 @@ export class BasaltServer {
       '--port', '0',
       '--data-dir', dataDir,
       '--catalog', catalogPath,
-      '--models-dir', MODELS_DIR,
+      '--models-dir', [...(opts.modelsDirs ?? []), MODELS_DIR].join(','),
       '--threads', '1',
       '--log-level', 'info',
       ...(process.env.BASALT_CONSOLE_DIR ? ['--console-dir', path.resolve(webDir, process.env.BASALT_CONSOLE_DIR)] : []),
