@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
 import { ApiError, get, post } from '../../api/client';
+import type { Catalog } from '../../api/types';
 import { useApi } from '../../api/useApi';
 import { Alert, Badge, Button, buttonClass, Card, EmptyState, Loading, PageHeader, Table, type Column } from '../../components';
 import { useLang, useT } from '../../i18n';
@@ -71,6 +72,11 @@ export default function ModelsPage() {
   const session = useRequiredSession();
   const { locale } = useLang();
   const list = useApi((s) => get<ModelsReply>('/basalt/models', { signal: s }), []);
+  // Which playground suits a model (image models go to the image playground).
+  const catalog = useApi((s) => get<Catalog>('/basalt/catalog', { signal: s }), []);
+  const imageModels = new Set(
+    (catalog.data?.models ?? []).filter((c) => c.outputModalities.includes('IMAGE')).map((c) => c.modelId),
+  );
   const [notice, setNotice] = useState<{ tone: 'success' | 'error' | 'info'; text: string } | null>(null);
   const [starting, setStarting] = useState<string | null>(null);
   const models = list.data?.models;
@@ -202,7 +208,7 @@ export default function ModelsPage() {
         if (m.served)
           return (
             <Link
-              to={playgroundPath('chat', m.modelId)}
+              to={playgroundPath(imageModels.has(m.modelId) ? 'image' : 'chat', m.modelId)}
               className={buttonClass('normal', 'sm')}
               aria-label={t('tryItLabel', { model: m.modelId })}
             >
