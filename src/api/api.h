@@ -18,6 +18,7 @@
 #include "metering/metrics.h"
 #include "metering/quota.h"
 #include "metering/usage.h"
+#include "models/pull_jobs.h"
 #include "store/store.h"
 
 namespace basalt::api {
@@ -25,9 +26,9 @@ namespace basalt::api {
 // The web console (docs/console.md).
 struct ConsoleOptions {
   std::chrono::seconds session_ttl{43'200};
-  int signin_max_failures = 5;  // per (account, user name); 4x per client address
+  int signin_max_failures = 5;              // per (account, user name); 4x per client address
   std::chrono::seconds signin_lockout{30};  // doubles per further failure, at most 15 min
-  std::string static_dir;  // serve the front end from here instead of the embedded copy
+  std::string static_dir;       // serve the front end from here instead of the embedded copy
   bool secure_cookies = false;  // the server speaks TLS: cookies get `Secure`
 };
 
@@ -51,6 +52,16 @@ struct ApiOptions {
 
 struct GenerationResult;
 
+// Weight downloads from the console (/basalt/models/pull).
+struct ModelAdmin {
+  std::string models_dir;    // where pulled weights go (the first models folder)
+  std::string hub_base_url;  // Hugging Face-style hub
+  std::string hub_token;     // bearer token for gated repositories (HF_TOKEN)
+  // Re-reads the catalog and adds newly present models to the engine; returns the catalog to
+  // serve from then on. Empty: downloads are disabled.
+  std::function<StatusOr<std::shared_ptr<const catalog::Catalog>>()> reload;
+};
+
 // What the API works with. All pointers must outlive the API; the metering ones may be null
 // (then nothing is recorded, limited or logged).
 struct ApiDeps {
@@ -61,6 +72,7 @@ struct ApiDeps {
   metering::QuotaManager* quotas = nullptr;
   metering::Metrics* metrics = nullptr;
   metering::InvocationLogs* invocation_log = nullptr;
+  ModelAdmin model_admin;
 };
 
 class BedrockApi {
@@ -72,7 +84,7 @@ class BedrockApi {
   struct Call;  // one request in flight (defined in call.h)
 
  private:
-  struct Routes;  // the route table (api.cc)
+  struct Routes;        // the route table (api.cc)
   struct ConsoleState;  // sessions, sign-in throttle, static files (console_api.cc)
   // A deleter defined beside ConsoleState, so this header needs no console include.
   struct ConsoleStateDeleter {
@@ -111,6 +123,8 @@ class BedrockApi {
   void UsageReport(Call& call);
   void Metrics(Call& call);
   void Admin(Call& call, const std::vector<std::string>& rest);
+  void ListServedModels(Call& call);
+  void PullWeights(Call& call);
 
   // Runtime checks shared by every model operation: the model exists in the caller's
   // region, the caller's policies allow `action` on it, the account has access, and the
@@ -122,8 +136,8 @@ class BedrockApi {
   // kInternal when the usage record could not be made durable: the caller then withholds the
   // result (billing fails closed).
   Status FinishInvocation(Call& call, const std::string& operation, const std::string& model_id,
-                        const GenerationResult* result, const Status& status,
-                        const std::string& outcome, const std::string& output_body);
+                          const GenerationResult* result, const Status& status,
+                          const std::string& outcome, const std::string& output_body);
 
   // Writes the in-progress usage record of a running invocation (crash billing).
   void CheckpointInvocation(Call& call, const std::string& operation, const std::string& model_id,
@@ -136,9 +150,10 @@ class BedrockApi {
   ApiDeps deps_;
   store::Store* store_;
   engine::Engine* engine_;
-  std::shared_ptr<const catalog::Catalog> catalog_;
+  catalog::LiveCatalog catalog_;  // replaced when pulled weights make a model available
   ApiOptions options_;
   ConsoleStatePtr console_;
+  models::PullJobs pulls_;
 };
 
 // The store setting that holds an account's invocation logging configuration (Bedrock's

@@ -1,19 +1,19 @@
 // The basalt executable: flags, wiring, nothing else.
+#include <fcntl.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -49,6 +49,7 @@ struct ServeFlags {
   std::string data_dir;
   std::string catalog;
   std::vector<std::string> models_dirs;
+  std::string hub_base_url = "https://huggingface.co";
   std::string tls_cert, tls_key;
   int threads = 0;
   int parallel = 4;
@@ -98,8 +99,10 @@ Status WritePrivateFile(const std::string& path, const std::string& content) {
   while (st.ok() && done < content.size()) {
     ssize_t n = ::write(fd, content.data() + done, content.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) st = Status::Internal("cannot write " + path + ": " + std::strerror(errno));
-    else done += static_cast<size_t>(n);
+    if (n < 0)
+      st = Status::Internal("cannot write " + path + ": " + std::strerror(errno));
+    else
+      done += static_cast<size_t>(n);
   }
   if (st.ok() && ::fsync(fd) != 0) st = Status::Internal("cannot sync " + path);
   ::close(fd);
@@ -197,7 +200,8 @@ int Serve(const ServeFlags& flags) {
   umask(077);
   // Connections are capped below the descriptor limit (see --max-connections): start from
   // the hard limit rather than the usual soft 1024.
-  if (rlimit nofile{}; getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+  if (rlimit nofile{};
+      getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
     nofile.rlim_cur = nofile.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &nofile) != 0) spdlog::warn("cannot raise the open-file limit");
   }
@@ -221,21 +225,27 @@ int Serve(const ServeFlags& flags) {
   auto cat = catalog::Catalog::LoadOrCreate(catalog_path, copts);
   if (!cat.ok()) return Fail(cat.status());
 
+  // One engine model per catalog model (aliases share their primary's).
+  auto engine_models = [&flags](const catalog::Catalog& c) {
+    std::vector<engine::ModelConfig> out;
+    std::set<std::string> seen;
+    for (const auto& e : c.entries()) {
+      if (!seen.insert(e.engine_model).second) continue;
+      engine::ModelConfig mc;
+      mc.name = e.engine_model;
+      mc.path = e.weights_path;
+      mc.parallel = e.parallel > 0 ? e.parallel : flags.parallel;
+      int per_slot = e.context_length > 0 ? e.context_length : 0;
+      mc.context_length = flags.ctx_size > 0 ? flags.ctx_size : per_slot * mc.parallel;
+      mc.threads = flags.threads;
+      mc.max_queue = flags.max_queue;
+      mc.use_mmap = flags.mmap;
+      out.push_back(mc);
+    }
+    return out;
+  };
   engine::EngineOptions eopts;
-  std::set<std::string> seen;
-  for (const auto& e : (*cat)->entries()) {
-    if (!seen.insert(e.engine_model).second) continue;
-    engine::ModelConfig mc;
-    mc.name = e.engine_model;
-    mc.path = e.weights_path;
-    mc.parallel = e.parallel > 0 ? e.parallel : flags.parallel;
-    int per_slot = e.context_length > 0 ? e.context_length : 0;
-    mc.context_length = flags.ctx_size > 0 ? flags.ctx_size : per_slot * mc.parallel;
-    mc.threads = flags.threads;
-    mc.max_queue = flags.max_queue;
-    mc.use_mmap = flags.mmap;
-    eopts.models.push_back(mc);
-  }
+  eopts.models = engine_models(**cat);
   auto engine = engine::Engine::Open(eopts);
   if (!engine.ok()) return Fail(engine.status());
 
@@ -362,6 +372,23 @@ int Serve(const ServeFlags& flags) {
   deps.quotas = &quotas;
   deps.metrics = &metrics;
   deps.invocation_log = &invocation_log;
+  // Weights pulled from the console: re-read the catalog, then add the models whose weights
+  // are now present to the running engine (models already served are left as they are).
+  deps.model_admin.models_dir = copts.models_dirs.front();
+  deps.model_admin.hub_base_url = flags.hub_base_url;
+  if (const char* token = std::getenv("HF_TOKEN")) deps.model_admin.hub_token = token;
+  deps.model_admin.reload =
+      [catalog_path, copts, engine_models,
+       eng = engine->get()]() -> StatusOr<std::shared_ptr<const catalog::Catalog>> {
+    auto next = catalog::Catalog::LoadOrCreate(catalog_path, copts);
+    if (!next.ok()) return next.status();
+    for (const auto& mc : engine_models(**next)) {
+      Status added = eng->AddModel(mc);
+      if (!added.ok() && added.code() != StatusCode::kAlreadyExists) return added;
+      if (added.ok()) spdlog::info("serving {} from {}", mc.name, mc.path);
+    }
+    return *next;
+  };
   auto api = std::make_shared<api::BedrockApi>(deps, aopts);
 
   http::ServerOptions sopts;
@@ -385,10 +412,10 @@ int Serve(const ServeFlags& flags) {
     return true;
   };
   sopts.overload_handler = [](const http::Request&, http::ResponseWriter& w) {
-    w.Respond(503,
-              {{"Content-Type", "application/json"},
-               {"x-amzn-ErrorType", "ServiceUnavailableException"}},
-              R"({"message":"The server is busy. Try your request again."})");
+    w.Respond(
+        503,
+        {{"Content-Type", "application/json"}, {"x-amzn-ErrorType", "ServiceUnavailableException"}},
+        R"({"message":"The server is busy. Try your request again."})");
   };
   auto server =
       http::Server::Start(sopts, [api](http::Request r, std::shared_ptr<http::ResponseWriter> w) {
@@ -528,6 +555,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve->add_option("--data-dir", sf.data_dir, "State folder (default ~/.basalt)")
       ->envname("BASALT_DATA_DIR");
+  serve
+      ->add_option("--hub-url", sf.hub_base_url,
+                   "Hugging Face-style hub for weight downloads from the console (env "
+                   "BASALT_HF_BASE_URL)")
+      ->envname("BASALT_HF_BASE_URL")
+      ->capture_default_str();
   serve->add_option("--catalog", sf.catalog, "Model catalog JSON (default <data-dir>/catalog.json)")
       ->envname("BASALT_CATALOG");
   serve
