@@ -3,6 +3,7 @@ import { ApiError } from '../../api/client';
 import { useApi } from '../../api/useApi';
 import { Alert, Badge, Button, Card, Dialog, EmptyState, Loading, Select, Table, TextField, type Column } from '../../components';
 import { useFormat, useT } from '../../i18n';
+import { common } from '../../i18n/strings';
 import { adminApi, type AccessKey, type ApiKey } from './admin';
 import { ConfirmDialog } from './ConfirmDialog';
 import { SecretDialog, type CreatedSecret } from './SecretDialog';
@@ -16,6 +17,7 @@ type Confirm =
 /** Access keys and API keys of one user (the signed-in user when `userId` is left out). */
 export function KeysPanel({ userId, headingLevel = 2 }: { userId?: string; headingLevel?: 2 | 3 }) {
   const t = useT(keysStrings);
+  const tc = useT(common);
   const fmt = useFormat();
   const access = useApi((s) => adminApi.listAccessKeys(userId, s), [userId]);
   const apiKeys = useApi((s) => adminApi.listApiKeys(userId, s), [userId]);
@@ -159,7 +161,7 @@ export function KeysPanel({ userId, headingLevel = 2 }: { userId?: string; headi
     <Card title={title} level={headingLevel} actions={action}>
       <p className="muted key-help">{help}</p>
       {state.error && !state.data ? (
-        <Alert tone="error" title={t('loadFailed')} action={<Button onClick={() => void state.reload()}>↻</Button>}>
+        <Alert tone="error" title={t('loadFailed')} action={<Button onClick={() => void state.reload()}>{tc('retry')}</Button>}>
           {state.error.message}
         </Alert>
       ) : state.loading && !state.data ? (

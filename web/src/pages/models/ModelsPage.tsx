@@ -4,6 +4,7 @@ import type { Catalog } from '../../api/types';
 import { useApi } from '../../api/useApi';
 import { Alert, Badge, Button, buttonClass, Card, EmptyState, Loading, PageHeader, Table, type Column } from '../../components';
 import { useLang, useT } from '../../i18n';
+import { common } from '../../i18n/strings';
 import { Link } from '../../router';
 import { playgroundPath } from '../../routes';
 import { useRequiredSession } from '../../session';
@@ -69,6 +70,7 @@ function useSpeeds(models: ServedModel[] | undefined) {
 
 export default function ModelsPage() {
   const t = useT(modelsStrings);
+  const tc = useT(common);
   const session = useRequiredSession();
   const { locale } = useLang();
   const list = useApi((s) => get<ModelsReply>('/basalt/models', { signal: s }), []);
@@ -278,7 +280,7 @@ export default function ModelsPage() {
           </Alert>
         )}
         {list.error && !list.data ? (
-          <Alert tone="error" title={t('loadFailed')} action={<Button onClick={() => void list.reload()}>↻</Button>}>
+          <Alert tone="error" title={t('loadFailed')} action={<Button onClick={() => void list.reload()}>{tc('retry')}</Button>}>
             {list.error.message}
           </Alert>
         ) : !list.data ? (

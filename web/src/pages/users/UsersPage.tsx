@@ -18,6 +18,7 @@ import {
   type Column,
 } from '../../components';
 import { useFormat, useT } from '../../i18n';
+import { common } from '../../i18n/strings';
 import { Link, useLocation } from '../../router';
 import { paths } from '../../routes';
 import { useRequiredSession } from '../../session';
@@ -60,6 +61,7 @@ function RoleBadge({ role }: { role: string }) {
 
 function UserList() {
   const t = useT(usersStrings);
+  const tc = useT(common);
   const fmt = useFormat();
   const session = useRequiredSession();
   const users = useApi((s) => adminApi.listUsers(s), []);
@@ -142,7 +144,7 @@ function UserList() {
           </Alert>
         )}
         {users.error && !users.data ? (
-          <Alert tone="error" title={t('loadFailed')} action={<Button onClick={() => void users.reload()}>↻</Button>}>
+          <Alert tone="error" title={t('loadFailed')} action={<Button onClick={() => void users.reload()}>{tc('retry')}</Button>}>
             {users.error.message}
           </Alert>
         ) : users.loading && !users.data ? (
