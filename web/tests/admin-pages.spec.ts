@@ -201,8 +201,16 @@ test('an access key made in the console works from boto3 until deactivated or de
 test('a long-term API key with an expiry works as AWS_BEARER_TOKEN_BEDROCK', async ({ page, server, signIn }) => {
   await signIn();
   await page.goto('/keys');
-  await page.getByRole('button', { name: 'Create API key' }).click();
+  const createButton = page.getByRole('button', { name: 'Create API key' });
+  // Keyboard: Enter opens the dialog, Escape closes it and focus comes back.
+  await createButton.focus();
+  await page.keyboard.press('Enter');
   const create = page.getByRole('dialog', { name: 'Create a long-term API key' });
+  await expect(create).toBeVisible();
+  await page.keyboard.press('Escape');
+  await expect(create).toBeHidden();
+  await expect(createButton).toBeFocused();
+  await createButton.click();
   await create.getByLabel('Expires').selectOption('custom');
   await create.getByLabel('Days until it expires').fill('0');
   await create.getByRole('button', { name: 'Create' }).click();
