@@ -216,12 +216,15 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
 
 export { expect };
 
-export async function signInWith(page: Page, creds: Credentials, goto = true) {
+/** Signs in through the form. Unless `succeed` is false, waits until the app has left
+ *  /signin, so the session cookie is set before the test navigates on. */
+export async function signInWith(page: Page, creds: Credentials, goto = true, succeed = true) {
   if (goto) await page.goto('/signin');
   await page.getByLabel('Account', { exact: true }).fill(creds.account);
   await page.getByLabel('User name').fill(creds.userName);
   await page.getByLabel('Password').fill(creds.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
+  if (succeed) await expect(page).not.toHaveURL(/\/signin/);
 }
 
 /** Saves a full-page screenshot as test-results/screenshots/<name>.png. */

@@ -4,7 +4,7 @@ test('a wrong password shows the API message and keeps the user on /signin', asy
   await page.goto('/signin');
   await expect(page.getByRole('heading', { name: 'Sign in to the Basalt console' })).toBeVisible();
   await checkA11y(page, 'signin');
-  await signInWith(page, { ...server.admin, password: 'not-the-password' }, false);
+  await signInWith(page, { ...server.admin, password: 'not-the-password' }, false, false);
   const alert = page.getByRole('alert');
   await expect(alert).toContainText('Your authentication information is incorrect. Please try again.');
   await expect(page).toHaveURL(/\/signin/);
