@@ -96,6 +96,8 @@ export function useFormat() {
         new Intl.NumberFormat(locale, {
           style: 'currency',
           currency: 'USD',
+          // "$", not "US$", in every language, as the catalog and usage pages show it.
+          currencyDisplay: 'narrowSymbol',
           minimumFractionDigits: 2,
           maximumFractionDigits: 6,
         }).format(n),
