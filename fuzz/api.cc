@@ -6,11 +6,16 @@
 //   0  the operator administrator's API key (Bearer ABSK...)
 //   1  SigV4, signed by the harness with the administrator's access key
 //   2  the first line of the rest is sent as the Authorization header, verbatim
+//   3  the web console: the route under /console/api with the administrator's session cookie
+//      and CSRF token (signed in once per world through POST /console/api/session)
 // For routes with "{}" (and the raw route) the next line is the id (or the whole
 // "METHOD target"); everything after is the body.
 //
 // The store keeps state across inputs (the fuzzer may create users, keys, agreements); the
 // world is rebuilt when the administrator's credentials stop working and every 2000 inputs.
+#include "api/api.h"
+
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,13 +24,12 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
-#include <spdlog/spdlog.h>
-
-#include "api/api.h"
 #include "auth/sigv4.h"
 #include "catalog/catalog.h"
+#include "console/password.h"
 #include "fake_engine.h"
 #include "fuzz_util.h"
 #include "store/store.h"
@@ -77,15 +81,27 @@ constexpr Route kRoutes[] = {
     {"GET", "/health"},
     {"GET", "/metrics"},
     {nullptr, nullptr},
+    // Later additions go here, so the seeds' route bytes keep their meaning.
+    {"GET", "/basalt/catalog"},
+    {"GET", "/basalt/models"},
+    {"POST", "/basalt/models/pull"},
+    {"GET", "/session"},  // under /console/api (credentials 3)
+    {"DELETE", "/session"},
+    {"PUT", "/session/password"},
+    {"PUT", "/basalt/admin/users/{}/password"},
+    {"GET", "/basalt/admin/model-access-requests"},
+    {"GET", "/basalt/admin/policies"},
+    {"PUT", "/basalt/admin/policies/{}"},
 };
 constexpr size_t kRouteCount = sizeof(kRoutes) / sizeof(kRoutes[0]);
 
 class MemoryWriter : public http::ResponseWriter {
  public:
-  void Respond(int status, std::vector<http::Header>, std::string body) override {
+  void Respond(int status, std::vector<http::Header> headers, std::string body) override {
     FUZZ_CHECK(!responded_);
     responded_ = true;
     status_ = status;
+    headers_ = std::move(headers);
     body_ = std::move(body);
   }
   void StartStream(int status, std::vector<http::Header>) override {
@@ -103,10 +119,17 @@ class MemoryWriter : public http::ResponseWriter {
   bool responded() const { return responded_; }
   int status() const { return status_; }
   const std::string& body() const { return body_; }
+  std::string Header(std::string_view name) const {
+    for (const auto& h : headers_) {
+      if (h.name == name) return h.value;
+    }
+    return "";
+  }
 
  private:
   bool responded_ = false;
   int status_ = 0;
+  std::vector<http::Header> headers_;
   std::string body_;
   std::function<void()> on_close_;
 };
@@ -124,6 +147,8 @@ struct World {
   std::string api_token;
   std::string access_key_id;
   std::string secret;
+  std::string console_cookie;  // "basalt_session=..."
+  std::string csrf_token;
   int inputs = 0;
 
   ~World() {
@@ -134,15 +159,16 @@ struct World {
   }
 };
 
-#define WORLD_CHECK(expr)                                                   \
-  do {                                                                      \
-    auto&& _v = (expr);                                                     \
-    if (!_v.ok()) {                                                         \
-      std::fprintf(stderr, "fuzz api setup: %s: %s\n", #expr,               \
-                   _v.status().ToString().c_str());                         \
-      std::abort();                                                         \
-    }                                                                       \
+#define WORLD_CHECK(expr)                                                                      \
+  do {                                                                                         \
+    auto&& _v = (expr);                                                                        \
+    if (!_v.ok()) {                                                                            \
+      std::fprintf(stderr, "fuzz api setup: %s: %s\n", #expr, _v.status().ToString().c_str()); \
+      std::abort();                                                                            \
+    }                                                                                          \
   } while (0)
+
+constexpr const char* kConsolePassword = "fuzz-console-password";
 
 std::unique_ptr<World> MakeWorld() {
   auto w = std::make_unique<World>();
@@ -190,7 +216,34 @@ std::unique_ptr<World> MakeWorld() {
   api::ApiOptions options;
   options.clock = FixedNow;
   w->api = std::make_unique<api::BedrockApi>(deps, options);
+
+  // A console password for the administrator; the session comes with the first console input.
+  auto hash = console::HashPassword(kConsolePassword);
+  WORLD_CHECK(hash);
+  FUZZ_CHECK(w->store->SetUserPassword(user->id, *hash).ok());
   return w;
+}
+
+// Signs the administrator in to the console; false when that no longer works (the fuzzer
+// changed the password or tripped the sign-in throttle).
+bool ConsoleSignIn(World& w) {
+  http::Request signin;
+  signin.http_version = 11;
+  signin.method = "POST";
+  signin.target = "/console/api/session";
+  signin.authority = "127.0.0.1:8080";
+  signin.remote_address = "127.0.0.1";
+  signin.headers = {{"host", signin.authority}, {"content-type", "application/json"}};
+  signin.body =
+      nlohmann::json{{"account", "fuzz"}, {"userName", "operator"}, {"password", kConsolePassword}}
+          .dump();
+  auto writer = std::make_shared<MemoryWriter>();
+  w.api->Handle(std::move(signin), writer);
+  if (writer->status() != 200) return false;
+  std::string cookie = writer->Header("Set-Cookie");
+  w.console_cookie = cookie.substr(0, cookie.find(';'));
+  w.csrf_token = nlohmann::json::parse(writer->body()).at("csrfToken").get<std::string>();
+  return true;
 }
 
 // The administrator's credentials still work and still carry the administrator policy.
@@ -200,8 +253,8 @@ bool Healthy(World& w) {
   auto access = w.store->GetAccessKey(w.access_key_id);
   if (!access.ok() || access->status != "Active") return false;
   auto policies = w.store->ListUserPolicies(w.user_id);
-  return policies.ok() && std::find(policies->begin(), policies->end(), "BasaltAdministrator") !=
-                              policies->end();
+  return policies.ok() &&
+         std::find(policies->begin(), policies->end(), "BasaltAdministrator") != policies->end();
 }
 
 std::string_view NextLine(std::string_view& text) {
@@ -228,7 +281,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   const Route& route = kRoutes[data[0] % kRouteCount];
-  int auth_mode = data[1] % 3;
+  int auth_mode = data[1] % 4;
+  if (auth_mode == 3 && world->console_cookie.empty() && !ConsoleSignIn(*world)) {
+    world.reset();
+    world = MakeWorld();
+    FUZZ_CHECK(ConsoleSignIn(*world));
+  }
   std::string_view rest = AsView(data + 2, size - 2);
   std::string raw_authorization;
   if (auth_mode == 2) raw_authorization = std::string(NextLine(rest));
@@ -263,16 +321,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const auto& h : request.headers) sr.headers.emplace_back(h.name, h.value);
     sr.body = request.body;
     request.headers.push_back(
-        {"authorization", auth::SignRequest(sr, world->access_key_id, world->secret, "us-east-1",
-                                            "20250130T203827Z",
-                                            {"content-type", "host", "x-amz-date"})});
-  } else {
+        {"authorization",
+         auth::SignRequest(sr, world->access_key_id, world->secret, "us-east-1", "20250130T203827Z",
+                           {"content-type", "host", "x-amz-date"})});
+  } else if (auth_mode == 2) {
     request.headers.push_back({"authorization", raw_authorization});
+  } else {
+    request.target = "/console/api" + request.target;
+    request.headers.push_back({"cookie", world->console_cookie});
+    request.headers.push_back({"x-csrf-token", world->csrf_token});
   }
 
   auto writer = std::make_shared<MemoryWriter>();
   world->api->Handle(std::move(request), writer);
   FUZZ_CHECK(writer->responded());  // every request gets an answer
+  // Signed out, or the session renewed by a password change: sign in again next time.
+  if (auth_mode == 3 && (writer->status() == 401 || !writer->Header("Set-Cookie").empty())) {
+    world->console_cookie.clear();
+  }
   if (std::getenv("BASALT_FUZZ_VERBOSE") != nullptr) {
     std::fprintf(stderr, "-> %d %.200s\n", writer->status(), writer->body().c_str());
   }

@@ -135,7 +135,9 @@ R = {"list": 0, "by_provider": 1, "get": 2, "availability": 3, "offers": 4, "cre
      "update_access_key": 20, "delete_access_key": 21, "api_keys": 22, "create_api_key": 23,
      "update_api_key": 24, "delete_api_key": 25, "model_access": 26, "put_model_access": 27,
      "invoke": 28, "invoke_stream": 29, "converse": 30, "converse_stream": 31, "count_tokens": 32,
-     "health": 33, "metrics": 34, "raw": 35}
+     "health": 33, "metrics": 34, "raw": 35, "catalog": 36, "models": 37, "pull": 38,
+     "session": 39, "sign_out": 40, "change_password": 41, "set_password": 42,
+     "access_requests": 43, "policies": 44, "put_policy": 45}
 
 
 def api(route, body=b"", idline=None, auth=0, authline=None):
@@ -149,6 +151,20 @@ def api(route, body=b"", idline=None, auth=0, authline=None):
 
 model = "anthropic.claude-3-haiku-20240307-v1:0"
 write("api", "list", api("list"))
+write("api", "console-catalog", api("catalog", auth=3))
+write("api", "console-session", api("session", auth=3))
+write("api", "console-converse", api("converse", {"messages": [
+    {"role": "user", "content": [{"text": "안녕"}]}]}, idline=model, auth=3))
+write("api", "console-usage", api("usage", idline="groupBy=day,model&format=csv", auth=3))
+write("api", "console-change-password", api("change_password", {
+    "currentPassword": "fuzz-console-password", "newPassword": "fuzz-console-password"}, auth=3))
+write("api", "console-set-password", api("set_password", {"generate": True}, idline="AIDAX", auth=3))
+write("api", "console-pull", api("pull", {"modelId": model}, auth=3))
+write("api", "models-sigv4", api("models", auth=1))
+write("api", "access-requests", api("access_requests"))
+write("api", "put-policy", api("put_policy", {"document": {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "bedrock:*", "Resource": "*"}]}}, idline="P1"))
+write("api", "console-sign-out", api("sign_out", auth=3))
 write("api", "list-sigv4", api("list", auth=1))
 write("api", "by-provider", api("by_provider", idline="Anthropic"))
 write("api", "get", api("get", idline=model))
