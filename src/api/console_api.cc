@@ -8,6 +8,7 @@
 #include <ctime>
 #include <mutex>
 
+#include "admin/admin.h"
 #include "api/api.h"
 #include "api/authorize.h"
 #include "api/call.h"
@@ -81,15 +82,6 @@ bool IsAccountId(const std::string& s) {
     if (!std::isdigit(static_cast<unsigned char>(c))) return false;
   }
   return true;
-}
-
-std::string IsoTime(int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 // CSRF: the session's token in X-CSRF-Token, and an Origin (when sent) naming this host.
@@ -202,7 +194,7 @@ StatusOr<Json> SessionJson(store::Store& store, const catalog::Catalog& catalog,
                 {"AccountName", account->name},
                 {"Arn", identity->arn}}},
               {"csrfToken", session.csrf_token},
-              {"expiresAt", IsoTime(session.expires_at)},
+              {"expiresAt", admin::Iso8601(session.expires_at)},
               {"region", region},
               {"endpoint", std::string(tls ? "https://" : "http://") + req.authority},
               {"operator", op->has_value() && **op == session.account_id},

@@ -45,6 +45,25 @@ TEST_CATALOG = {
 }
 
 
+def signed_call(server, method, path, body=None, key=None, secret=None, region="us-east-1"):
+    """A SigV4-signed JSON request (the admin's key by default); returns status, lower-cased
+    headers and the parsed body."""
+    import http.client
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    data = json.dumps(body).encode() if body is not None else b""
+    req = AWSRequest(method=method, url=server.url + path, data=data,
+                     headers={"Content-Type": "application/json"})
+    SigV4Auth(Credentials(key or server.env["AWS_ACCESS_KEY_ID"],
+                          secret or server.env["AWS_SECRET_ACCESS_KEY"]), "bedrock",
+              region).add_auth(req)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    conn.request(method, path, body=data, headers=dict(req.headers.items()))
+    r = conn.getresponse()
+    return r.status, {k.lower(): v for k, v in r.getheaders()}, json.loads(r.read() or b"{}")
+
+
 def admin_cli(server, *args):
     """Runs `basalt admin ARGS --data-dir <server's>` and returns its JSON output."""
     out = subprocess.run([str(BINARY), "admin", *args, "--data-dir", str(server.data_dir)],

@@ -1,32 +1,20 @@
 """The administration service (docs/admin.md): the CLI and the HTTP admin API give the same
 JSON shapes, the routes added with it (policies, one user, short-term keys, the model access
 queue, console passwords), and their authorization."""
-import http.client
 import json
 import re
 
 import pytest
 
-from conftest import admin_cli
+from conftest import admin_cli, signed_call
 
 admin = admin_cli
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
 def call(server, method, path, body=None, key=None, secret=None):
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-    data = json.dumps(body).encode() if body is not None else b""
-    req = AWSRequest(method=method, url=server.url + path, data=data,
-                     headers={"Content-Type": "application/json"})
-    SigV4Auth(Credentials(key or server.env["AWS_ACCESS_KEY_ID"],
-                          secret or server.env["AWS_SECRET_ACCESS_KEY"]), "bedrock",
-              "us-east-1").add_auth(req)
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    conn.request(method, path, body=data, headers=dict(req.headers.items()))
-    r = conn.getresponse()
-    return r.status, json.loads(r.read() or b"{}")
+    status, _, parsed = signed_call(server, method, path, body, key=key, secret=secret)
+    return status, parsed
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 are missing is downloaded from a Hugging Face-style hub (a local fixture here), checked
 against its SHA-256, and served without a restart; refusals come in Bedrock's error shape."""
 import hashlib
-import http.client
 import http.server
 import json
 import threading
@@ -12,7 +11,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from conftest import BasaltServer, MODELS_DIR, TEST_CATALOG, admin_cli
+from conftest import BasaltServer, MODELS_DIR, TEST_CATALOG, admin_cli, signed_call
 
 WEIGHTS = (MODELS_DIR / "stories260K.gguf").read_bytes()
 SHA = hashlib.sha256(WEIGHTS).hexdigest()
@@ -59,22 +58,6 @@ class HubHandler(http.server.BaseHTTPRequestHandler):
             time.sleep(0.02)
 
 
-def signed(server, method, path, body=None, key=None, secret=None):
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-    data = json.dumps(body).encode() if body is not None else b""
-    req = AWSRequest(method=method, url=server.url + path, data=data,
-                     headers={"Content-Type": "application/json"})
-    SigV4Auth(Credentials(key or server.env["AWS_ACCESS_KEY_ID"],
-                          secret or server.env["AWS_SECRET_ACCESS_KEY"]), "bedrock",
-              "us-east-1").add_auth(req)
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-    conn.request(method, path, body=data, headers=dict(req.headers.items()))
-    r = conn.getresponse()
-    return r.status, {k.lower(): v for k, v in r.getheaders()}, json.loads(r.read() or b"{}")
-
-
 @pytest.fixture
 def setup(tmp_path):
     hub = Hub()
@@ -107,7 +90,7 @@ def runtime(server, key=None, secret=None):
 
 
 def models(server):
-    status, _, body = signed(server, "GET", "/basalt/models")
+    status, _, body = signed_call(server, "GET", "/basalt/models")
     assert status == 200, body
     return {m["modelId"]: m for m in body["models"]}
 
@@ -123,11 +106,11 @@ def test_pull_makes_a_waiting_model_available_without_restart(setup):
                                  messages=[{"role": "user", "content": [{"text": "Once"}]}])
     assert "ValidationException" in str(e.value) or "ResourceNotFound" in str(e.value)
 
-    status, _, body = signed(server, "POST", "/basalt/models/pull", {"modelId": "test.pulled-v1:0"})
+    status, _, body = signed_call(server, "POST", "/basalt/models/pull", {"modelId": "test.pulled-v1:0"})
     assert status == 202, body
     assert body["pull"]["state"] == "running"
     # A second pull of the same model while one runs is refused.
-    status, headers, again = signed(server, "POST", "/basalt/models/pull",
+    status, headers, again = signed_call(server, "POST", "/basalt/models/pull",
                                     {"modelId": "test.pulled-v1:0"})
     assert status in (202, 409, 400), again
     seen_progress = set()
@@ -162,17 +145,17 @@ def test_pull_makes_a_waiting_model_available_without_restart(setup):
 
 def test_pull_refusals(setup):
     server, hub, _ = setup
-    status, h, body = signed(server, "POST", "/basalt/models/pull", {"modelId": "test.nosource-v1:0"})
+    status, h, body = signed_call(server, "POST", "/basalt/models/pull", {"modelId": "test.nosource-v1:0"})
     assert status == 400 and "no download source" in body["message"], body
-    status, h, body = signed(server, "POST", "/basalt/models/pull", {"modelId": "no.such-v1:0"})
+    status, h, body = signed_call(server, "POST", "/basalt/models/pull", {"modelId": "no.such-v1:0"})
     assert status == 404 and h["x-amzn-errortype"].startswith("ResourceNotFoundException"), body
-    status, h, body = signed(server, "POST", "/basalt/models/pull",
+    status, h, body = signed_call(server, "POST", "/basalt/models/pull",
                              {"modelId": "tinystories.stories-260k-v1:0"})
     assert status == 400 and "already served" in body["message"], body
-    status, h, body = signed(server, "POST", "/basalt/models/pull", {})
+    status, h, body = signed_call(server, "POST", "/basalt/models/pull", {})
     assert status == 400 and h["x-amzn-errortype"].startswith("ValidationException"), body
     # A checksum mismatch fails the pull with its reason; the model stays unserved.
-    status, _, body = signed(server, "POST", "/basalt/models/pull", {"modelId": "test.corrupt-v1:0"})
+    status, _, body = signed_call(server, "POST", "/basalt/models/pull", {"modelId": "test.corrupt-v1:0"})
     assert status == 202, body
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -192,6 +175,6 @@ def test_only_administrators_list_or_pull(setup):
     key = admin_cli(server, "create-access-key", "--user", user["UserId"])["AccessKey"]
     for method, path, body in (("GET", "/basalt/models", None),
                                ("POST", "/basalt/models/pull", {"modelId": "test.pulled-v1:0"})):
-        status, h, out = signed(server, method, path, body, key=key["AccessKeyId"],
+        status, h, out = signed_call(server, method, path, body, key=key["AccessKeyId"],
                                 secret=key["SecretAccessKey"])
         assert status == 403 and h["x-amzn-errortype"].startswith("AccessDeniedException"), out
