@@ -2,6 +2,7 @@ import type { ReactNode } from 'react';
 import { useT } from '../i18n';
 import { common } from '../i18n/strings';
 import type { Tone } from './Badge';
+import { Button } from './Button';
 
 export interface AlertProps {
   tone?: Exclude<Tone, 'neutral'>;
@@ -35,5 +36,37 @@ export function Alert({ tone = 'info', title, children, action, onDismiss, live 
         </button>
       )}
     </div>
+  );
+}
+
+/** The outcome of an action, shown above a page's content until dismissed. */
+export type Notice = { tone: 'success' | 'error' | 'info'; text: string } | null;
+
+export function NoticeAlert({ notice, onDismiss }: { notice: Notice; onDismiss: () => void }) {
+  if (!notice) return null;
+  return (
+    <Alert tone={notice.tone} onDismiss={onDismiss}>
+      {notice.text}
+    </Alert>
+  );
+}
+
+/** Data that failed to load, with a button to try again (labelled Retry unless told). */
+export function LoadFailedAlert({
+  title,
+  error,
+  onRetry,
+  retryLabel,
+}: {
+  title: ReactNode;
+  error: Error;
+  onRetry: () => void;
+  retryLabel?: ReactNode;
+}) {
+  const t = useT(common);
+  return (
+    <Alert tone="error" title={title} action={<Button onClick={onRetry}>{retryLabel ?? t('retry')}</Button>}>
+      {error.message}
+    </Alert>
   );
 }

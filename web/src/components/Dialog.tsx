@@ -1,6 +1,7 @@
 import { useEffect, useId, useRef, type ReactNode } from 'react';
 import { useT } from '../i18n';
 import { common } from '../i18n/strings';
+import { Button } from './Button';
 
 export interface DialogProps {
   open: boolean;
@@ -83,5 +84,33 @@ export function Dialog({ open, onClose, title, children, footer, size = 'md', on
           body
         ))}
     </dialog>
+  );
+}
+
+export interface FormDialogProps extends Omit<DialogProps, 'footer' | 'onSubmit'> {
+  onSubmit: () => void;
+  submitLabel: ReactNode;
+  submitVariant?: 'primary' | 'danger';
+  /** While the action runs: the submit button spins and Cancel is off. */
+  busy: boolean;
+}
+
+/** A dialog holding a form, with Cancel and a submit button in its footer. */
+export function FormDialog({ submitLabel, submitVariant = 'primary', busy, ...props }: FormDialogProps) {
+  const t = useT(common);
+  return (
+    <Dialog
+      {...props}
+      footer={
+        <>
+          <Button onClick={props.onClose} disabled={busy}>
+            {t('cancel')}
+          </Button>
+          <Button type="submit" variant={submitVariant} loading={busy}>
+            {submitLabel}
+          </Button>
+        </>
+      }
+    />
   );
 }

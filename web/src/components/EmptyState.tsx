@@ -1,4 +1,6 @@
 import type { ReactNode } from 'react';
+import { Card } from './Card';
+import { PageHeader } from './PageHeader';
 
 export function EmptyState({
   title,
@@ -18,5 +20,17 @@ export function EmptyState({
       {children && <div className="empty-body">{children}</div>}
       {action && <div className="empty-action">{action}</div>}
     </div>
+  );
+}
+
+/** A whole page in place of one the user may not see. */
+export function NotAllowedPage({ title, heading, children }: { title: string; heading: ReactNode; children: ReactNode }) {
+  return (
+    <>
+      <PageHeader title={title} />
+      <Card>
+        <EmptyState title={heading}>{children}</EmptyState>
+      </Card>
+    </>
   );
 }

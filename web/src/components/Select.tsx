@@ -1,5 +1,5 @@
-import { forwardRef, useId, type ReactNode, type SelectHTMLAttributes } from 'react';
-import { FieldFrame, describedBy } from './TextField';
+import { forwardRef, type SelectHTMLAttributes } from 'react';
+import { FieldFrame, useField, type FieldProps } from './TextField';
 
 export interface SelectOption {
   value: string;
@@ -7,33 +7,19 @@ export interface SelectOption {
   disabled?: boolean;
 }
 
-export interface SelectProps extends Omit<SelectHTMLAttributes<HTMLSelectElement>, 'id'> {
-  label: ReactNode;
+export interface SelectProps extends Omit<SelectHTMLAttributes<HTMLSelectElement>, 'id'>, FieldProps {
   options: SelectOption[];
-  hint?: ReactNode;
-  error?: ReactNode;
-  hideLabel?: boolean;
   placeholder?: string;
-  id?: string;
-  fieldClassName?: string;
 }
 
 export const Select = forwardRef<HTMLSelectElement, SelectProps>(function Select(
-  { label, options, hint, error, hideLabel, placeholder, id, className, fieldClassName, ...rest },
+  { options, placeholder, className, ...props },
   ref,
 ) {
-  const auto = useId();
-  const fid = id ?? auto;
+  const { frame, control } = useField(props);
   return (
-    <FieldFrame id={fid} label={label} hint={hint} error={error} hideLabel={hideLabel} className={fieldClassName}>
-      <select
-        ref={ref}
-        id={fid}
-        className={`input select ${className ?? ''}`}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={describedBy(fid, hint, error)}
-        {...rest}
-      >
+    <FieldFrame {...frame}>
+      <select ref={ref} className={`input select ${className ?? ''}`} {...control}>
         {placeholder !== undefined && <option value="">{placeholder}</option>}
         {options.map((o) => (
           <option key={o.value} value={o.value} disabled={o.disabled}>

@@ -44,7 +44,8 @@ export function describedBy(id: string, hint?: ReactNode, error?: ReactNode): st
   return ids.length ? ids.join(' ') : undefined;
 }
 
-export interface TextFieldProps extends Omit<InputHTMLAttributes<HTMLInputElement>, 'id'> {
+/** What every labelled control takes besides its element's own attributes. */
+export interface FieldProps {
   label: ReactNode;
   hint?: ReactNode;
   error?: ReactNode;
@@ -53,51 +54,62 @@ export interface TextFieldProps extends Omit<InputHTMLAttributes<HTMLInputElemen
   fieldClassName?: string;
 }
 
-export const TextField = forwardRef<HTMLInputElement, TextFieldProps>(function TextField(
-  { label, hint, error, hideLabel, id, className, fieldClassName, ...rest },
-  ref,
-) {
+/** Splits a control's props into its FieldFrame's and its element's, and wires the element
+ *  to the frame (id, aria-invalid, aria-describedby). */
+export function useField<P extends FieldProps>({ label, hint, error, hideLabel, id, fieldClassName, ...rest }: P) {
   const auto = useId();
   const fid = id ?? auto;
-  return (
-    <FieldFrame id={fid} label={label} hint={hint} error={error} hideLabel={hideLabel} className={fieldClassName}>
-      <input
-        ref={ref}
-        id={fid}
-        className={`input ${className ?? ''}`}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={describedBy(fid, hint, error)}
-        {...rest}
-      />
-    </FieldFrame>
-  );
-});
-
-export interface TextAreaProps extends Omit<TextareaHTMLAttributes<HTMLTextAreaElement>, 'id'> {
-  label: ReactNode;
-  hint?: ReactNode;
-  error?: ReactNode;
-  hideLabel?: boolean;
-  id?: string;
-  fieldClassName?: string;
+  return {
+    frame: { id: fid, label, hint, error, hideLabel, className: fieldClassName },
+    control: { id: fid, 'aria-invalid': error ? true : undefined, 'aria-describedby': describedBy(fid, hint, error), ...rest },
+  };
 }
 
-export const TextArea = forwardRef<HTMLTextAreaElement, TextAreaProps>(function TextArea(
-  { label, hint, error, hideLabel, id, className, fieldClassName, ...rest },
-  ref,
-) {
-  const auto = useId();
-  const fid = id ?? auto;
+export interface TextFieldProps extends Omit<InputHTMLAttributes<HTMLInputElement>, 'id'>, FieldProps {}
+
+export const TextField = forwardRef<HTMLInputElement, TextFieldProps>(function TextField({ className, ...props }, ref) {
+  const { frame, control } = useField(props);
   return (
-    <FieldFrame id={fid} label={label} hint={hint} error={error} hideLabel={hideLabel} className={fieldClassName}>
-      <textarea
-        ref={ref}
-        id={fid}
-        className={`input textarea ${className ?? ''}`}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={describedBy(fid, hint, error)}
-        {...rest}
-      />
+    <FieldFrame {...frame}>
+      <input ref={ref} className={`input ${className ?? ''}`} {...control} />
     </FieldFrame>
   );
 });
+
+export interface TextAreaProps extends Omit<TextareaHTMLAttributes<HTMLTextAreaElement>, 'id'>, FieldProps {}
+
+export const TextArea = forwardRef<HTMLTextAreaElement, TextAreaProps>(function TextArea({ className, ...props }, ref) {
+  const { frame, control } = useField(props);
+  return (
+    <FieldFrame {...frame}>
+      <textarea ref={ref} className={`input textarea ${className ?? ''}`} {...control} />
+    </FieldFrame>
+  );
+});
+
+/** A search box labelled for screen readers only, as above the catalog, access and user tables. */
+export function SearchField({
+  label,
+  placeholder,
+  value,
+  onChange,
+  className,
+}: {
+  label: string;
+  placeholder: string;
+  value: string;
+  onChange: (value: string) => void;
+  className: string;
+}) {
+  return (
+    <TextField
+      label={label}
+      hideLabel
+      type="search"
+      placeholder={placeholder}
+      value={value}
+      onChange={(e) => onChange(e.target.value)}
+      fieldClassName={className}
+    />
+  );
+}

@@ -2,7 +2,21 @@ import { useMemo, useState } from 'react';
 import { ApiError } from '../../api/client';
 import type { CatalogModel } from '../../api/types';
 import { useApi } from '../../api/useApi';
-import { Alert, Badge, Button, Card, EmptyState, Loading, PageHeader, Table, TextField, type Column } from '../../components';
+import {
+  Alert,
+  Badge,
+  Button,
+  Card,
+  EmptyState,
+  LoadFailedAlert,
+  Loading,
+  NoticeAlert,
+  PageHeader,
+  SearchField,
+  Table,
+  type Column,
+  type Notice,
+} from '../../components';
 import { useT } from '../../i18n';
 import { Link } from '../../router';
 import { paths } from '../../routes';
@@ -150,9 +164,7 @@ export default function AccessPage() {
           </Card>
         )}
         {catalog.error && !catalog.data ? (
-          <Alert tone="error" title={t('loadFailed')} action={<Button onClick={() => void catalog.reload()}>↻</Button>}>
-            {catalog.error.message}
-          </Alert>
+          <LoadFailedAlert title={t('loadFailed')} error={catalog.error} onRetry={() => void catalog.reload()} retryLabel="↻" />
         ) : catalog.loading && !catalog.data ? (
           <Loading />
         ) : models.length === 0 ? (
@@ -162,14 +174,12 @@ export default function AccessPage() {
         ) : (
           <>
             <div className="access-toolbar">
-              <TextField
+              <SearchField
                 label={t('search')}
-                hideLabel
-                type="search"
                 placeholder={t('searchPlaceholder')}
                 value={query}
-                onChange={(e) => setQuery(e.target.value)}
-                fieldClassName="access-search"
+                onChange={setQuery}
+                className="access-search"
               />
               <label className="access-selectall">
                 <input
@@ -222,7 +232,7 @@ function ApprovalQueue({ onChanged }: { onChanged: () => void }) {
   const t = useT(accessStrings);
   const queue = useApi((s) => fetchQueue(s), []);
   const [busyKey, setBusyKey] = useState<string | null>(null);
-  const [note, setNote] = useState<{ tone: 'success' | 'error'; text: string } | null>(null);
+  const [note, setNote] = useState<Notice>(null);
   const key = (e: QueueEntry) => `${e.AccountId}/${e.ModelId}`;
   const act = async (e: QueueEntry, state: 'GRANTED' | 'DENIED') => {
     setBusyKey(key(e));
@@ -281,11 +291,7 @@ function ApprovalQueue({ onChanged }: { onChanged: () => void }) {
         {rows.length > 0 && <Badge tone="warning">{rows.length}</Badge>}
       </h2>
       <p className="muted">{t('queueIntro')}</p>
-      {note && (
-        <Alert tone={note.tone} onDismiss={() => setNote(null)}>
-          {note.text}
-        </Alert>
-      )}
+      <NoticeAlert notice={note} onDismiss={() => setNote(null)} />
       {queue.error ? (
         <Alert tone="error" title={t('queueLoadFailed')}>
           {queue.error.message}

@@ -1,7 +1,7 @@
 import { useMemo, useState } from 'react';
 import type { CatalogModel } from '../../api/types';
 import { useApi } from '../../api/useApi';
-import { Alert, Badge, Button, buttonClass, EmptyState, Loading, PageHeader, Select, TextField } from '../../components';
+import { Badge, Button, buttonClass, EmptyState, LoadFailedAlert, Loading, PageHeader, SearchField, Select } from '../../components';
 import { useLang, useT } from '../../i18n';
 import { Link, useNavigate, useSearchParams } from '../../router';
 import { paths, playgroundPath } from '../../routes';
@@ -45,9 +45,7 @@ export default function CatalogPage() {
   let body;
   if (catalog.error && !catalog.data) {
     body = (
-      <Alert tone="error" title={t('loadFailed')} action={<Button onClick={() => void catalog.reload()}>↻</Button>}>
-        {catalog.error.message}
-      </Alert>
+      <LoadFailedAlert title={t('loadFailed')} error={catalog.error} onRetry={() => void catalog.reload()} retryLabel="↻" />
     );
   } else if (!catalog.data) {
     body = <Loading />;
@@ -70,14 +68,12 @@ export default function CatalogPage() {
     body = (
       <>
         <div className="catalog-toolbar" role="search">
-          <TextField
+          <SearchField
             label={t('search')}
-            hideLabel
-            type="search"
             placeholder={t('searchPlaceholder')}
             value={query}
-            onChange={(e) => setQuery(e.target.value)}
-            fieldClassName="catalog-search"
+            onChange={setQuery}
+            className="catalog-search"
           />
           <Select
             label={t('provider')}

@@ -94,16 +94,19 @@ export function pythonSample({ model, endpoint, region, prompt }: SampleInput): 
 }
 
 export function jsSample({ model, endpoint, region, prompt }: SampleInput): string {
+  const client = [
+    'const client = new BedrockRuntimeClient({',
+    `  region: ${js(region)},`,
+    `  endpoint: ${js(endpoint)},`,
+    '});',
+    '',
+  ];
   if (isImageModel(model)) {
     return [
       'import { BedrockRuntimeClient, InvokeModelCommand } from "@aws-sdk/client-bedrock-runtime";',
       'import { writeFileSync } from "node:fs";',
       '',
-      'const client = new BedrockRuntimeClient({',
-      `  region: ${js(region)},`,
-      `  endpoint: ${js(endpoint)},`,
-      '});',
-      '',
+      ...client,
       'const response = await client.send(',
       '  new InvokeModelCommand({',
       `    modelId: ${js(model.modelId)},`,
@@ -122,11 +125,7 @@ export function jsSample({ model, endpoint, region, prompt }: SampleInput): stri
   return [
     'import { BedrockRuntimeClient, ConverseCommand } from "@aws-sdk/client-bedrock-runtime";',
     '',
-    'const client = new BedrockRuntimeClient({',
-    `  region: ${js(region)},`,
-    `  endpoint: ${js(endpoint)},`,
-    '});',
-    '',
+    ...client,
     'const response = await client.send(',
     '  new ConverseCommand({',
     `    modelId: ${js(model.modelId)},`,

@@ -1,8 +1,6 @@
 import { useState, type ReactNode } from 'react';
 import { ApiError } from '../../api/client';
-import { Alert, Button, Dialog } from '../../components';
-import { useT } from '../../i18n';
-import { keysStrings } from './strings';
+import { Alert, FormDialog } from '../../components';
 
 /** A confirmation for destructive actions: the action runs from the dialog, and an API error
  *  is shown in it (its message as is) instead of closing. */
@@ -21,7 +19,6 @@ export function ConfirmDialog({
   onConfirm: () => Promise<void>;
   onClose: () => void;
 }) {
-  const t = useT(keysStrings);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const close = () => {
@@ -30,7 +27,7 @@ export function ConfirmDialog({
     onClose();
   };
   return (
-    <Dialog
+    <FormDialog
       open={open}
       onClose={close}
       title={title}
@@ -47,21 +44,14 @@ export function ConfirmDialog({
           setError(e instanceof ApiError ? e.message : String(e));
         }
       }}
-      footer={
-        <>
-          <Button onClick={close} disabled={busy}>
-            {t('cancel')}
-          </Button>
-          <Button type="submit" variant="danger" loading={busy}>
-            {confirmLabel}
-          </Button>
-        </>
-      }
+      submitLabel={confirmLabel}
+      submitVariant="danger"
+      busy={busy}
     >
       <div className="stack">
         <div>{children}</div>
         {error && <Alert tone="error">{error}</Alert>}
       </div>
-    </Dialog>
+    </FormDialog>
   );
 }

@@ -1,9 +1,23 @@
 import { useState, type ReactNode } from 'react';
 import { ApiError } from '../../api/client';
 import { useApi } from '../../api/useApi';
-import { Alert, Badge, Button, Card, Dialog, EmptyState, Loading, Select, Table, TextField, type Column } from '../../components';
+import {
+  Alert,
+  Badge,
+  Button,
+  Card,
+  EmptyState,
+  FormDialog,
+  LoadFailedAlert,
+  Loading,
+  NoticeAlert,
+  Select,
+  Table,
+  TextField,
+  type Column,
+  type Notice,
+} from '../../components';
 import { useFormat, useT } from '../../i18n';
-import { common } from '../../i18n/strings';
 import { adminApi, type AccessKey, type ApiKey } from './admin';
 import { ConfirmDialog } from './ConfirmDialog';
 import { SecretDialog, type CreatedSecret } from './SecretDialog';
@@ -17,13 +31,12 @@ type Confirm =
 /** Access keys and API keys of one user (the signed-in user when `userId` is left out). */
 export function KeysPanel({ userId, headingLevel = 2 }: { userId?: string; headingLevel?: 2 | 3 }) {
   const t = useT(keysStrings);
-  const tc = useT(common);
   const fmt = useFormat();
   const access = useApi((s) => adminApi.listAccessKeys(userId, s), [userId]);
   const apiKeys = useApi((s) => adminApi.listApiKeys(userId, s), [userId]);
   const [secret, setSecret] = useState<CreatedSecret | null>(null);
   const [confirm, setConfirm] = useState<Confirm>(null);
-  const [notice, setNotice] = useState<{ tone: 'success' | 'error'; text: string } | null>(null);
+  const [notice, setNotice] = useState<Notice>(null);
   const [busy, setBusy] = useState<string | null>(null);
   const [createApiOpen, setCreateApiOpen] = useState(false);
   const [shortFrom, setShortFrom] = useState<string | null>(null);
@@ -61,6 +74,34 @@ export function KeysPanel({ userId, headingLevel = 2 }: { userId?: string; headi
     return status === 'Active' ? <Badge tone="success">{t('active')}</Badge> : <Badge tone="neutral">{t('inactive')}</Badge>;
   };
 
+  // Activate or deactivate, and delete: the same for both kinds of key.
+  const keyActions = (
+    kind: 'access' | 'api',
+    id: string,
+    status: string,
+    setStatus: (s: 'Active' | 'Inactive') => Promise<unknown>,
+    reload: () => Promise<void>,
+  ) => {
+    const activeNow = status === 'Active';
+    return (
+      <>
+        <Button
+          size="sm"
+          loading={busy === `s-${id}`}
+          aria-label={t(activeNow ? 'deactivateLabel' : 'activateLabel', { id })}
+          onClick={() =>
+            void run(`s-${id}`, () => setStatus(activeNow ? 'Inactive' : 'Active'), t(activeNow ? 'deactivated' : 'activated', { id }), reload)
+          }
+        >
+          {activeNow ? t('deactivate') : t('activate')}
+        </Button>
+        <Button size="sm" variant="danger" aria-label={t('deleteLabel', { id })} onClick={() => setConfirm({ kind, id })}>
+          {t('delete')}
+        </Button>
+      </>
+    );
+  };
+
   const accessColumns: Column<AccessKey>[] = [
     { key: 'id', header: t('colAccessKeyId'), cell: (k) => <code className="key-id">{k.AccessKeyId}</code> },
     { key: 'status', header: t('colStatus'), cell: (k) => statusBadge(k.Status) },
@@ -69,41 +110,16 @@ export function KeysPanel({ userId, headingLevel = 2 }: { userId?: string; headi
       key: 'actions',
       header: t('colActions'),
       align: 'right',
-      cell: (k) => {
-        const activeNow = k.Status === 'Active';
-        return (
-          <div className="key-actions">
-            {activeNow && (
-              <Button size="sm" variant="link" aria-label={t('shortTermLabel', { id: k.AccessKeyId })} onClick={() => setShortFrom(k.AccessKeyId)}>
-                {t('shortTerm')}
-              </Button>
-            )}
-            <Button
-              size="sm"
-              loading={busy === `s-${k.AccessKeyId}`}
-              aria-label={t(activeNow ? 'deactivateLabel' : 'activateLabel', { id: k.AccessKeyId })}
-              onClick={() =>
-                void run(
-                  `s-${k.AccessKeyId}`,
-                  () => adminApi.updateAccessKey(k.AccessKeyId, activeNow ? 'Inactive' : 'Active'),
-                  t(activeNow ? 'deactivated' : 'activated', { id: k.AccessKeyId }),
-                  access.reload,
-                )
-              }
-            >
-              {activeNow ? t('deactivate') : t('activate')}
+      cell: (k) => (
+        <div className="key-actions">
+          {k.Status === 'Active' && (
+            <Button size="sm" variant="link" aria-label={t('shortTermLabel', { id: k.AccessKeyId })} onClick={() => setShortFrom(k.AccessKeyId)}>
+              {t('shortTerm')}
             </Button>
-            <Button
-              size="sm"
-              variant="danger"
-              aria-label={t('deleteLabel', { id: k.AccessKeyId })}
-              onClick={() => setConfirm({ kind: 'access', id: k.AccessKeyId })}
-            >
-              {t('delete')}
-            </Button>
-          </div>
-        );
-      },
+          )}
+          {keyActions('access', k.AccessKeyId, k.Status, (s) => adminApi.updateAccessKey(k.AccessKeyId, s), access.reload)}
+        </div>
+      ),
     },
   ];
 
@@ -116,36 +132,11 @@ export function KeysPanel({ userId, headingLevel = 2 }: { userId?: string; headi
       key: 'actions',
       header: t('colActions'),
       align: 'right',
-      cell: (k) => {
-        const activeNow = k.Status === 'Active';
-        return (
-          <div className="key-actions">
-            <Button
-              size="sm"
-              loading={busy === `s-${k.ApiKeyId}`}
-              aria-label={t(activeNow ? 'deactivateLabel' : 'activateLabel', { id: k.ApiKeyId })}
-              onClick={() =>
-                void run(
-                  `s-${k.ApiKeyId}`,
-                  () => adminApi.updateApiKey(k.ApiKeyId, activeNow ? 'Inactive' : 'Active', userId),
-                  t(activeNow ? 'deactivated' : 'activated', { id: k.ApiKeyId }),
-                  apiKeys.reload,
-                )
-              }
-            >
-              {activeNow ? t('deactivate') : t('activate')}
-            </Button>
-            <Button
-              size="sm"
-              variant="danger"
-              aria-label={t('deleteLabel', { id: k.ApiKeyId })}
-              onClick={() => setConfirm({ kind: 'api', id: k.ApiKeyId })}
-            >
-              {t('delete')}
-            </Button>
-          </div>
-        );
-      },
+      cell: (k) => (
+        <div className="key-actions">
+          {keyActions('api', k.ApiKeyId, k.Status, (s) => adminApi.updateApiKey(k.ApiKeyId, s, userId), apiKeys.reload)}
+        </div>
+      ),
     },
   ];
 
@@ -161,9 +152,7 @@ export function KeysPanel({ userId, headingLevel = 2 }: { userId?: string; headi
     <Card title={title} level={headingLevel} actions={action}>
       <p className="muted key-help">{help}</p>
       {state.error && !state.data ? (
-        <Alert tone="error" title={t('loadFailed')} action={<Button onClick={() => void state.reload()}>{tc('retry')}</Button>}>
-          {state.error.message}
-        </Alert>
+        <LoadFailedAlert title={t('loadFailed')} error={state.error} onRetry={() => void state.reload()} />
       ) : state.loading && !state.data ? (
         <Loading />
       ) : state.data && state.data.length === 0 ? (
@@ -178,11 +167,7 @@ export function KeysPanel({ userId, headingLevel = 2 }: { userId?: string; headi
 
   return (
     <div className="stack">
-      {notice && (
-        <Alert tone={notice.tone} onDismiss={() => setNotice(null)}>
-          {notice.text}
-        </Alert>
-      )}
+      <NoticeAlert notice={notice} onDismiss={() => setNotice(null)} />
       {section(
         t('accessKeys'),
         t('accessKeysHelp'),
@@ -302,22 +287,7 @@ function CreateApiKeyDialog({
     }
   };
   return (
-    <Dialog
-      open={open}
-      onClose={close}
-      title={t('createApiKeyTitle')}
-      onSubmit={() => void submit()}
-      footer={
-        <>
-          <Button onClick={close} disabled={busy}>
-            {t('cancel')}
-          </Button>
-          <Button type="submit" variant="primary" loading={busy}>
-            {t('create')}
-          </Button>
-        </>
-      }
-    >
+    <FormDialog open={open} onClose={close} title={t('createApiKeyTitle')} onSubmit={() => void submit()} submitLabel={t('create')} busy={busy}>
       <div className="stack">
         <Select
           label={t('expiry')}
@@ -337,7 +307,7 @@ function CreateApiKeyDialog({
         )}
         {error && <Alert tone="error">{error}</Alert>}
       </div>
-    </Dialog>
+    </FormDialog>
   );
 }
 
@@ -360,7 +330,7 @@ function ShortTermDialog({
     onClose();
   };
   return (
-    <Dialog
+    <FormDialog
       open={accessKeyId !== null}
       onClose={close}
       title={t('shortTermTitle')}
@@ -375,16 +345,8 @@ function ShortTermDialog({
           setBusy(false);
         }
       }}
-      footer={
-        <>
-          <Button onClick={close} disabled={busy}>
-            {t('cancel')}
-          </Button>
-          <Button type="submit" variant="primary" loading={busy}>
-            {t('create')}
-          </Button>
-        </>
-      }
+      submitLabel={t('create')}
+      busy={busy}
     >
       <div className="stack">
         <p style={{ margin: 0 }}>{t('shortTermHelp', { id: accessKeyId ?? '' })}</p>
@@ -400,6 +362,6 @@ function ShortTermDialog({
         />
         {error && <Alert tone="error">{error}</Alert>}
       </div>
-    </Dialog>
+    </FormDialog>
   );
 }

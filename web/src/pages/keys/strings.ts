@@ -56,7 +56,6 @@ const en = {
   expiryDaysProblem: 'expiresInSeconds must be a positive integer',
   expiryHint: 'A key that never expires keeps working until you deactivate or delete it.',
   create: 'Create',
-  cancel: 'Cancel',
   done: 'Done',
   shortTermTitle: 'Create a short-term API key',
   shortTermHelp:
@@ -148,7 +147,6 @@ const ko: Record<keyof typeof en, string> = {
   expiryDaysProblem: 'expiresInSeconds must be a positive integer',
   expiryHint: '만료되지 않는 키는 비활성화하거나 삭제할 때까지 계속 동작합니다.',
   create: '만들기',
-  cancel: '취소',
   done: '완료',
   shortTermTitle: '단기 API 키 만들기',
   shortTermHelp:

@@ -2,9 +2,23 @@ import { useEffect, useRef, useState } from 'react';
 import { ApiError, get, post } from '../../api/client';
 import type { Catalog } from '../../api/types';
 import { useApi } from '../../api/useApi';
-import { Alert, Badge, Button, buttonClass, Card, EmptyState, Loading, PageHeader, Table, type Column } from '../../components';
+import {
+  Alert,
+  Badge,
+  Button,
+  buttonClass,
+  Card,
+  EmptyState,
+  LoadFailedAlert,
+  Loading,
+  NotAllowedPage,
+  NoticeAlert,
+  PageHeader,
+  Table,
+  type Column,
+  type Notice,
+} from '../../components';
 import { useLang, useT } from '../../i18n';
-import { common } from '../../i18n/strings';
 import { Link } from '../../router';
 import { playgroundPath } from '../../routes';
 import { useRequiredSession } from '../../session';
@@ -70,7 +84,6 @@ function useSpeeds(models: ServedModel[] | undefined) {
 
 export default function ModelsPage() {
   const t = useT(modelsStrings);
-  const tc = useT(common);
   const session = useRequiredSession();
   const { locale } = useLang();
   const list = useApi((s) => get<ModelsReply>('/basalt/models', { signal: s }), []);
@@ -79,7 +92,7 @@ export default function ModelsPage() {
   const imageModels = new Set(
     (catalog.data?.models ?? []).filter((c) => c.outputModalities.includes('IMAGE')).map((c) => c.modelId),
   );
-  const [notice, setNotice] = useState<{ tone: 'success' | 'error' | 'info'; text: string } | null>(null);
+  const [notice, setNotice] = useState<Notice>(null);
   const [starting, setStarting] = useState<string | null>(null);
   const models = list.data?.models;
   const speeds = useSpeeds(models);
@@ -139,12 +152,9 @@ export default function ModelsPage() {
 
   if (!session.can.manageModels) {
     return (
-      <>
-        <PageHeader title={t('title')} />
-        <Card>
-          <EmptyState title={t('notAllowedTitle')}>{t('notAllowedBody')}</EmptyState>
-        </Card>
-      </>
+      <NotAllowedPage title={t('title')} heading={t('notAllowedTitle')}>
+        {t('notAllowedBody')}
+      </NotAllowedPage>
     );
   }
 
@@ -274,15 +284,9 @@ export default function ModelsPage() {
             </div>
           </dl>
         )}
-        {notice && (
-          <Alert tone={notice.tone} onDismiss={() => setNotice(null)}>
-            {notice.text}
-          </Alert>
-        )}
+        <NoticeAlert notice={notice} onDismiss={() => setNotice(null)} />
         {list.error && !list.data ? (
-          <Alert tone="error" title={t('loadFailed')} action={<Button onClick={() => void list.reload()}>{tc('retry')}</Button>}>
-            {list.error.message}
-          </Alert>
+          <LoadFailedAlert title={t('loadFailed')} error={list.error} onRetry={() => void list.reload()} />
         ) : !list.data ? (
           <Loading />
         ) : rows.length === 0 ? (

@@ -2,7 +2,7 @@
 // to two or three models side by side (compare mode), streamed with ConverseStream.
 import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import type { CatalogModel } from '../../api/types';
-import { Alert, Button, PageHeader, TextArea } from '../../components';
+import { Alert, Button, TextArea } from '../../components';
 import { useT } from '../../i18n';
 import { Markdown } from '../../lib/markdown';
 import { ApiRequestDialog, type RequestTarget } from './ApiRequestDialog';
@@ -11,22 +11,20 @@ import {
   DEFAULT_SETTINGS,
   errorMessage,
   isAbort,
-  isTextModel,
   streamConverse,
   validateSettings,
   type ChatMessage,
   type InferenceSettings,
 } from './converse';
 import {
-  CatalogGate,
   isSubmitEnter,
   ModelPrice,
   ModelSelect,
   modelLabel,
+  PlaygroundPage,
   ReplyStats,
   SettingsPanel,
   useInitialModel,
-  usePlaygroundModels,
 } from './shared';
 import { playgroundStrings } from './strings';
 
@@ -68,20 +66,7 @@ function historyFor(exchanges: Exchange[], paneKey: string): ChatMessage[] {
 }
 
 export default function ChatPage() {
-  const t = useT(playgroundStrings);
-  const { state, reload } = usePlaygroundModels(isTextModel);
-  return (
-    <div className="pg-page">
-      <PageHeader
-        title={t('chatTitle')}
-        description={t('chatDescription')}
-        breadcrumbs={[{ label: t('breadcrumbPlaygrounds') }, { label: t('chatTitle') }]}
-      />
-      <CatalogGate state={state} reload={reload} kind="text">
-        {(models) => <ChatPlayground models={models} />}
-      </CatalogGate>
-    </div>
-  );
+  return <PlaygroundPage page="chat" playground={ChatPlayground} />;
 }
 
 function ChatPlayground({ models }: { models: CatalogModel[] }) {

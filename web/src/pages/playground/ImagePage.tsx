@@ -3,10 +3,10 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, seg } from '../../api/client';
 import type { CatalogModel } from '../../api/types';
-import { Alert, Button, Card, EmptyState, PageHeader, Select, TextArea, TextField } from '../../components';
+import { Alert, Button, Card, EmptyState, Select, TextArea, TextField } from '../../components';
 import { useFormat, useT } from '../../i18n';
-import { errorMessage, isAbort, isImageModel } from './converse';
-import { CatalogGate, isSubmitEnter, ModelPrice, ModelSelect, useInitialModel, usePlaygroundModels } from './shared';
+import { errorMessage, isAbort } from './converse';
+import { isSubmitEnter, ModelPrice, ModelSelect, PlaygroundPage, useInitialModel } from './shared';
 import { imageFileName, IMAGE_SIZES, MAX_PROMPT, MAX_SEED, titanImageBody, validateImage, type ImageSettings } from './image';
 import { playgroundStrings } from './strings';
 
@@ -16,20 +16,7 @@ interface Generated {
 }
 
 export default function ImagePage() {
-  const t = useT(playgroundStrings);
-  const { state, reload } = usePlaygroundModels(isImageModel);
-  return (
-    <div className="pg-page">
-      <PageHeader
-        title={t('imageTitle')}
-        description={t('imageDescription')}
-        breadcrumbs={[{ label: t('breadcrumbPlaygrounds') }, { label: t('imageTitle') }]}
-      />
-      <CatalogGate state={state} reload={reload} kind="image">
-        {(models) => <ImagePlayground models={models} />}
-      </CatalogGate>
-    </div>
-  );
+  return <PlaygroundPage page="image" playground={ImagePlayground} />;
 }
 
 function ImagePlayground({ models }: { models: CatalogModel[] }) {

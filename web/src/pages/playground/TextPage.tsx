@@ -2,7 +2,7 @@
 // ConverseStream (a single user message) and the chat playground's inference settings.
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import type { CatalogModel } from '../../api/types';
-import { Alert, Button, Card, PageHeader, TextArea } from '../../components';
+import { Alert, Button, Card, TextArea } from '../../components';
 import { useT } from '../../i18n';
 import { ApiRequestDialog } from './ApiRequestDialog';
 import type { Reply } from './ChatPage';
@@ -11,29 +11,15 @@ import {
   DEFAULT_SETTINGS,
   errorMessage,
   isAbort,
-  isTextModel,
   streamConverse,
   validateSettings,
   type InferenceSettings,
 } from './converse';
-import { CatalogGate, isSubmitEnter, ModelPrice, ModelSelect, ReplyStats, SettingsPanel, useInitialModel, usePlaygroundModels } from './shared';
+import { isSubmitEnter, ModelPrice, ModelSelect, PlaygroundPage, ReplyStats, SettingsPanel, useInitialModel } from './shared';
 import { playgroundStrings } from './strings';
 
 export default function TextPage() {
-  const t = useT(playgroundStrings);
-  const { state, reload } = usePlaygroundModels(isTextModel);
-  return (
-    <div className="pg-page">
-      <PageHeader
-        title={t('textTitle')}
-        description={t('textDescription')}
-        breadcrumbs={[{ label: t('breadcrumbPlaygrounds') }, { label: t('textTitle') }]}
-      />
-      <CatalogGate state={state} reload={reload} kind="text">
-        {(models) => <TextPlayground models={models} />}
-      </CatalogGate>
-    </div>
-  );
+  return <PlaygroundPage page="text" playground={TextPlayground} />;
 }
 
 function TextPlayground({ models }: { models: CatalogModel[] }) {

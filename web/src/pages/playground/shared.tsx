@@ -1,15 +1,15 @@
 // Pieces shared by the playgrounds: the catalog of usable models, the model picker, the
 // inference settings panel (with stop-sequence chips), reply statistics and empty states.
-import { useCallback, useEffect, useId, useState, type KeyboardEvent } from 'react';
+import { useCallback, useEffect, useId, useState, type ComponentType, type KeyboardEvent, type ReactNode } from 'react';
 import { ApiError, get } from '../../api/client';
 import type { Catalog, CatalogModel } from '../../api/types';
-import { Alert, Button, Card, EmptyState, Loading, Select, Slider, TextArea, TextField, buttonClass } from '../../components';
+import { Alert, Button, Card, EmptyState, Loading, PageHeader, Select, Slider, TextArea, TextField, buttonClass } from '../../components';
 import { useFormat, useT } from '../../i18n';
 import type { TokenUsage } from '../../lib/eventstream';
 import { Link, useSearchParams } from '../../router';
 import { paths } from '../../routes';
 import { useSession, isAdmin } from '../../session';
-import { checkNewStopSequence, replyCost, type InferenceSettings, validateSettings } from './converse';
+import { checkNewStopSequence, isImageModel, isTextModel, replyCost, type InferenceSettings, validateSettings } from './converse';
 import { playgroundStrings } from './strings';
 import './playground.css';
 
@@ -19,7 +19,7 @@ export type CatalogState =
   | { status: 'ready'; models: CatalogModel[] };
 
 /** The catalog, filtered to the models this user may use in a playground. */
-export function usePlaygroundModels(filter: (m: CatalogModel) => boolean): { state: CatalogState; reload: () => void } {
+function usePlaygroundModels(filter: (m: CatalogModel) => boolean): { state: CatalogState; reload: () => void } {
   const [state, setState] = useState<CatalogState>({ status: 'loading' });
   const [n, setN] = useState(0);
   useEffect(() => {
@@ -96,8 +96,30 @@ export function ModelPrice({ model }: { model: CatalogModel | undefined }) {
   );
 }
 
+/** A playground page: its header, then the playground once there are models it can use. */
+export function PlaygroundPage({
+  page,
+  playground: Playground,
+}: {
+  page: 'chat' | 'text' | 'image';
+  playground: ComponentType<{ models: CatalogModel[] }>;
+}) {
+  const t = useT(playgroundStrings);
+  const kind = page === 'image' ? 'image' : 'text';
+  const { state, reload } = usePlaygroundModels(kind === 'image' ? isImageModel : isTextModel);
+  const title = t(`${page}Title`);
+  return (
+    <div className="pg-page">
+      <PageHeader title={title} description={t(`${page}Description`)} breadcrumbs={[{ label: t('breadcrumbPlaygrounds') }, { label: title }]} />
+      <CatalogGate state={state} reload={reload} kind={kind}>
+        {(models) => <Playground models={models} />}
+      </CatalogGate>
+    </div>
+  );
+}
+
 /** Loading / error / no-model states for a playground; renders children when models exist. */
-export function CatalogGate({
+function CatalogGate({
   state,
   reload,
   kind,
@@ -106,7 +128,7 @@ export function CatalogGate({
   state: CatalogState;
   reload: () => void;
   kind: 'text' | 'image';
-  children: (models: CatalogModel[]) => React.ReactNode;
+  children: (models: CatalogModel[]) => ReactNode;
 }) {
   const t = useT(playgroundStrings);
   const { session } = useSession();

@@ -1,6 +1,6 @@
 import { useId, useState } from 'react';
 import { ApiError, put } from '../../api/client';
-import { Alert, Button, Card, PageHeader, TextField } from '../../components';
+import { Button, Card, NoticeAlert, PageHeader, TextField, type Notice } from '../../components';
 import { LANGS, useFormat, useLang, useT, type Lang } from '../../i18n';
 import { common } from '../../i18n/strings';
 import { useRequiredSession } from '../../session';
@@ -67,7 +67,7 @@ function PasswordCard() {
   const [next, setNext] = useState('');
   const [confirm, setConfirm] = useState('');
   const [errors, setErrors] = useState<{ current?: string; next?: string; confirm?: string }>({});
-  const [result, setResult] = useState<{ tone: 'success' | 'error'; text: string } | null>(null);
+  const [result, setResult] = useState<Notice>(null);
   const [busy, setBusy] = useState(false);
 
   const submit = async () => {
@@ -133,11 +133,7 @@ function PasswordCard() {
           onChange={(e) => setConfirm(e.target.value)}
           error={errors.confirm}
         />
-        {result && (
-          <Alert tone={result.tone} onDismiss={() => setResult(null)}>
-            {result.text}
-          </Alert>
-        )}
+        <NoticeAlert notice={result} onDismiss={() => setResult(null)} />
         <div>
           <Button type="submit" variant="primary" loading={busy}>
             {t('change')}

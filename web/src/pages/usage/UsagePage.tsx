@@ -3,16 +3,19 @@ import { apiFetch, get } from '../../api/client';
 import { adminApi } from '../keys/admin';
 import { useApi } from '../../api/useApi';
 import {
-  Alert,
   Button,
   buttonClass,
   Card,
   EmptyState,
+  LoadFailedAlert,
   Loading,
   MenuButton,
+  NotAllowedPage,
+  NoticeAlert,
   PageHeader,
   Select,
   TextField,
+  type Notice,
 } from '../../components';
 import { useFormat, useLang, useT } from '../../i18n';
 import { Link } from '../../router';
@@ -32,6 +35,7 @@ import {
   type RangePreset,
   type Source,
   type UsageReport,
+  type UsageSums,
 } from './usage';
 import './usage.css';
 
@@ -57,7 +61,7 @@ export default function UsagePage() {
   const [rangeError, setRangeError] = useState<string | null>(null);
   const [source, setSource] = useState<Source>('');
   const [metric, setMetric] = useState<Metric>('tokens');
-  const [notice, setNotice] = useState<{ tone: 'success' | 'error'; text: string } | null>(null);
+  const [notice, setNotice] = useState<Notice>(null);
 
   const range = useMemo<DayRange>(
     () => (preset === 'custom' ? custom : lastDays(Number(preset))),
@@ -188,12 +192,9 @@ export default function UsagePage() {
 
   if (!session.can.viewUsage) {
     return (
-      <>
-        <PageHeader title={t('title')} />
-        <Card>
-          <EmptyState title={t('noPermissionTitle')}>{t('noPermissionBody')}</EmptyState>
-        </Card>
-      </>
+      <NotAllowedPage title={t('title')} heading={t('noPermissionTitle')}>
+        {t('noPermissionBody')}
+      </NotAllowedPage>
     );
   }
 
@@ -218,7 +219,16 @@ export default function UsagePage() {
       />
       <div className="stack">
         <section className="usage-filters card" aria-label={t('filters')}>
-          <RangePicker preset={preset} onPreset={(p) => { setPreset(p); setRangeError(null); if (p === 'custom') setDraft(range); }} />
+          <Segmented
+            legend={t('range')}
+            options={[['7', t('last7')], ['30', t('last30')], ['custom', t('custom')]] as const}
+            value={preset}
+            onChange={(p) => {
+              setPreset(p);
+              setRangeError(null);
+              if (p === 'custom') setDraft(range);
+            }}
+          />
           {preset === 'custom' && (
             <form className="usage-custom" onSubmit={applyCustom} noValidate>
               <TextField
@@ -267,15 +277,9 @@ export default function UsagePage() {
           <span className="usage-scope">{wholeAccount ? t('scopeAccount') : t('scopeOwn')}</span> ·{' '}
           {t('utcNote', { from: range.from, to: range.to })}
         </p>
-        {notice && (
-          <Alert tone={notice.tone} onDismiss={() => setNotice(null)}>
-            {notice.text}
-          </Alert>
-        )}
+        <NoticeAlert notice={notice} onDismiss={() => setNotice(null)} />
         {report.error && (
-          <Alert tone="error" title={t('loadFailed')} action={<Button onClick={() => void report.reload()}>{t('refresh')}</Button>}>
-            {report.error.message}
-          </Alert>
+          <LoadFailedAlert title={t('loadFailed')} error={report.error} onRetry={() => void report.reload()} retryLabel={t('refresh')} />
         )}
         {!report.data && report.loading ? (
           <Loading />
@@ -310,7 +314,13 @@ export default function UsagePage() {
               </Card>
             ) : (
               <>
-                <MetricPicker metric={metric} onChange={setMetric} />
+                <Segmented
+                  legend={t('metric')}
+                  options={[['tokens', t('tokens')], ['images', t('images')], ['cost', t('cost')]] as const}
+                  value={metric}
+                  onChange={setMetric}
+                  inline
+                />
                 <div className="usage-charts">
                   <Card title={t('byDay')} level={2}>
                     <BarChart
@@ -358,17 +368,29 @@ function Tile({ label, value, testId }: { label: string; value: string; testId: 
   );
 }
 
-function RangePicker({ preset, onPreset }: { preset: RangePreset; onPreset: (p: RangePreset) => void }) {
-  const t = useT(usageStrings);
+/** A row of radio buttons that reads as one segmented control. */
+function Segmented<T extends string>({
+  legend,
+  options,
+  value,
+  onChange,
+  inline,
+}: {
+  legend: string;
+  options: readonly (readonly [T, string])[];
+  value: T;
+  onChange: (v: T) => void;
+  inline?: boolean;
+}) {
   const name = useId();
   return (
-    <fieldset className="segmented">
-      <legend className="field-label">{t('range')}</legend>
+    <fieldset className={inline ? 'segmented segmented-inline' : 'segmented'}>
+      <legend className="field-label">{legend}</legend>
       <div className="segmented-options">
-        {(['7', '30', 'custom'] as const).map((p) => (
-          <label key={p} className={`segmented-option ${preset === p ? 'segmented-checked' : ''}`}>
-            <input type="radio" name={name} value={p} checked={preset === p} onChange={() => onPreset(p)} />
-            {p === '7' ? t('last7') : p === '30' ? t('last30') : t('custom')}
+        {options.map(([v, label]) => (
+          <label key={v} className={`segmented-option ${value === v ? 'segmented-checked' : ''}`}>
+            <input type="radio" name={name} value={v} checked={value === v} onChange={() => onChange(v)} />
+            {label}
           </label>
         ))}
       </div>
@@ -376,27 +398,35 @@ function RangePicker({ preset, onPreset }: { preset: RangePreset; onPreset: (p: 
   );
 }
 
-function MetricPicker({ metric, onChange }: { metric: Metric; onChange: (m: Metric) => void }) {
+// The five figures every usage table ends with: their headers, and one row's cells.
+function FigureHeaders() {
   const t = useT(usageStrings);
-  const name = useId();
   return (
-    <fieldset className="segmented segmented-inline">
-      <legend className="field-label">{t('metric')}</legend>
-      <div className="segmented-options">
-        {(['tokens', 'images', 'cost'] as const).map((m) => (
-          <label key={m} className={`segmented-option ${metric === m ? 'segmented-checked' : ''}`}>
-            <input type="radio" name={name} value={m} checked={metric === m} onChange={() => onChange(m)} />
-            {m === 'tokens' ? t('tokens') : m === 'images' ? t('images') : t('cost')}
-          </label>
-        ))}
-      </div>
-    </fieldset>
+    <>
+      <th scope="col" className="num">{t('requests')}</th>
+      <th scope="col" className="num">{t('inputTokens')}</th>
+      <th scope="col" className="num">{t('outputTokens')}</th>
+      <th scope="col" className="num">{t('images')}</th>
+      <th scope="col" className="num">{t('cost')}</th>
+    </>
+  );
+}
+
+function FigureCells({ sums, usd }: { sums: UsageSums; usd: (n: number) => string }) {
+  const n = useFormat().number;
+  return (
+    <>
+      <td className="num">{n(sums.requests)}</td>
+      <td className="num">{n(sums.inputTokens)}</td>
+      <td className="num">{n(sums.outputTokens)}</td>
+      <td className="num">{n(sums.images)}</td>
+      <td className="num">{usd(sums.cost)}</td>
+    </>
   );
 }
 
 function UserTable({ report, names, usd }: { report: UsageReport; names: Record<string, string>; usd: (n: number) => string }) {
   const t = useT(usageStrings);
-  const n = useFormat().number;
   const rows = [...report.rows].sort((a, b) => b.inputTokens + b.outputTokens - (a.inputTokens + a.outputTokens) || b.requests - a.requests);
   return (
     <Card title={t('byUser')} level={2}>
@@ -406,11 +436,7 @@ function UserTable({ report, names, usd }: { report: UsageReport; names: Record<
           <thead>
             <tr>
               <th scope="col">{t('user')}</th>
-              <th scope="col" className="num">{t('requests')}</th>
-              <th scope="col" className="num">{t('inputTokens')}</th>
-              <th scope="col" className="num">{t('outputTokens')}</th>
-              <th scope="col" className="num">{t('images')}</th>
-              <th scope="col" className="num">{t('cost')}</th>
+              <FigureHeaders />
             </tr>
           </thead>
           <tbody>
@@ -427,11 +453,7 @@ function UserTable({ report, names, usd }: { report: UsageReport; names: Record<
                       <code>{id || '—'}</code>
                     )}
                   </td>
-                  <td className="num">{n(r.requests)}</td>
-                  <td className="num">{n(r.inputTokens)}</td>
-                  <td className="num">{n(r.outputTokens)}</td>
-                  <td className="num">{n(r.images)}</td>
-                  <td className="num">{usd(r.cost)}</td>
+                  <FigureCells sums={r} usd={usd} />
                 </tr>
               );
             })}
@@ -444,7 +466,6 @@ function UserTable({ report, names, usd }: { report: UsageReport; names: Record<
 
 function DetailsTable({ report, usd }: { report: UsageReport; usd: (n: number) => string }) {
   const t = useT(usageStrings);
-  const fmt = useFormat();
   // Newest day first; within a day, by model.
   const rows = [...report.rows].sort((a, b) => {
     const da = a.group.day ?? '';
@@ -455,7 +476,6 @@ function DetailsTable({ report, usd }: { report: UsageReport; usd: (n: number) =
   const [limit, setLimit] = useState(50);
   useEffect(() => setLimit(50), [report]);
   const shown = rows.slice(0, limit);
-  const n = fmt.number;
   return (
     <Card title={t('details')} level={2}>
       <div className="table-wrap">
@@ -465,11 +485,7 @@ function DetailsTable({ report, usd }: { report: UsageReport; usd: (n: number) =
             <tr>
               <th scope="col">{t('day')}</th>
               <th scope="col">{t('model')}</th>
-              <th scope="col" className="num">{t('requests')}</th>
-              <th scope="col" className="num">{t('inputTokens')}</th>
-              <th scope="col" className="num">{t('outputTokens')}</th>
-              <th scope="col" className="num">{t('images')}</th>
-              <th scope="col" className="num">{t('cost')}</th>
+              <FigureHeaders />
             </tr>
           </thead>
           <tbody>
@@ -477,11 +493,7 @@ function DetailsTable({ report, usd }: { report: UsageReport; usd: (n: number) =
               <tr key={`${r.group.day}|${r.group.model}`}>
                 <td className="mono">{r.group.day}</td>
                 <td className="mono usage-model">{r.group.model}</td>
-                <td className="num">{n(r.requests)}</td>
-                <td className="num">{n(r.inputTokens)}</td>
-                <td className="num">{n(r.outputTokens)}</td>
-                <td className="num">{n(r.images)}</td>
-                <td className="num">{usd(r.cost)}</td>
+                <FigureCells sums={r} usd={usd} />
               </tr>
             ))}
           </tbody>
@@ -490,11 +502,7 @@ function DetailsTable({ report, usd }: { report: UsageReport; usd: (n: number) =
               <th scope="row" colSpan={2}>
                 {t('totalRow')}
               </th>
-              <td className="num">{n(report.total.requests)}</td>
-              <td className="num">{n(report.total.inputTokens)}</td>
-              <td className="num">{n(report.total.outputTokens)}</td>
-              <td className="num">{n(report.total.images)}</td>
-              <td className="num">{usd(report.total.cost)}</td>
+              <FigureCells sums={report.total} usd={usd} />
             </tr>
           </tfoot>
         </table>

@@ -1,4 +1,4 @@
-import { useEffect, useId, useRef, useState } from 'react';
+import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
 import { Button, Table, type Column } from '../../components';
 import { useT } from '../../i18n';
 import { usageStrings } from './strings';
@@ -51,6 +51,8 @@ function useWidth<T extends HTMLElement>(fallback: number) {
   return [ref, width] as const;
 }
 
+const total = (d: Datum) => d.values.reduce((a, b) => a + b, 0);
+
 function ellipsize(s: string, max: number): string {
   return s.length <= max ? s : s.slice(0, Math.max(1, max - 1)) + '…';
 }
@@ -78,7 +80,7 @@ export function BarChart(props: ChartProps) {
             key: 'total',
             header: t('total'),
             align: 'right' as const,
-            cell: (d: Datum) => format(d.values.reduce((a, b) => a + b, 0)),
+            cell: (d: Datum) => format(total(d)),
           },
         ]
       : []),
@@ -140,20 +142,20 @@ function barTitle(d: Datum, series: Series[], format: (n: number) => string) {
   return `${d.label} — ${parts.join(', ')}`;
 }
 
-function VerticalBars({ series, data, format, formatTick, width, titleId, descId }: DrawProps) {
-  const height = 220;
-  const pad = { top: 12, right: 12, bottom: 28, left: 64 };
-  const innerW = width - pad.left - pad.right;
-  const innerH = height - pad.top - pad.bottom;
-  const totals = data.map((d) => d.values.reduce((a, b) => a + b, 0));
-  const scale = niceScale(Math.max(0, ...totals));
-  const n = Math.max(1, data.length);
-  const slot = innerW / n;
-  const barW = Math.max(2, Math.min(40, slot * 0.7));
-  // Label every k-th bar so labels (about 44 px wide) never overlap.
-  const every = Math.max(1, Math.ceil(48 / slot));
-  const y = (v: number) => pad.top + innerH - (v / scale.max) * innerH;
-  const tick = formatTick ?? format;
+/** The drawing of both charts: an image named by the figure's title and summary. */
+function ChartSvg({
+  width,
+  height,
+  titleId,
+  descId,
+  children,
+}: {
+  width: number;
+  height: number;
+  titleId: string;
+  descId: string;
+  children: ReactNode;
+}) {
   return (
     <svg
       width={width}
@@ -164,6 +166,27 @@ function VerticalBars({ series, data, format, formatTick, width, titleId, descId
       aria-describedby={descId}
       className="chart-svg"
     >
+      {children}
+    </svg>
+  );
+}
+
+function VerticalBars({ series, data, format, formatTick, width, titleId, descId }: DrawProps) {
+  const height = 220;
+  const pad = { top: 12, right: 12, bottom: 28, left: 64 };
+  const innerW = width - pad.left - pad.right;
+  const innerH = height - pad.top - pad.bottom;
+  const totals = data.map(total);
+  const scale = niceScale(Math.max(0, ...totals));
+  const n = Math.max(1, data.length);
+  const slot = innerW / n;
+  const barW = Math.max(2, Math.min(40, slot * 0.7));
+  // Label every k-th bar so labels (about 44 px wide) never overlap.
+  const every = Math.max(1, Math.ceil(48 / slot));
+  const y = (v: number) => pad.top + innerH - (v / scale.max) * innerH;
+  const tick = formatTick ?? format;
+  return (
+    <ChartSvg width={width} height={height} titleId={titleId} descId={descId}>
       <g aria-hidden="true">
         {scale.ticks.map((v) => (
           <g key={v}>
@@ -216,7 +239,7 @@ function VerticalBars({ series, data, format, formatTick, width, titleId, descId
         className="chart-axis"
         aria-hidden="true"
       />
-    </svg>
+    </ChartSvg>
   );
 }
 
@@ -228,19 +251,11 @@ function HorizontalBars({ series, data, format, width, titleId, descId }: DrawPr
   const pad = { top: 4, bottom: 4 };
   const height = pad.top + pad.bottom + rowH * Math.max(1, data.length);
   const innerW = Math.max(40, width - valueW - 8);
-  const totals = data.map((d) => d.values.reduce((a, b) => a + b, 0));
+  const totals = data.map(total);
   const max = Math.max(0, ...totals) || 1;
   const chars = Math.max(8, Math.floor(width / 7.6));
   return (
-    <svg
-      width={width}
-      height={height}
-      viewBox={`0 0 ${width} ${height}`}
-      role="img"
-      aria-labelledby={titleId}
-      aria-describedby={descId}
-      className="chart-svg"
-    >
+    <ChartSvg width={width} height={height} titleId={titleId} descId={descId}>
       {data.map((d, i) => {
         const top = pad.top + rowH * i;
         const barY = top + 20;
@@ -267,6 +282,6 @@ function HorizontalBars({ series, data, format, width, titleId, descId }: DrawPr
           </g>
         );
       })}
-    </svg>
+    </ChartSvg>
   );
 }

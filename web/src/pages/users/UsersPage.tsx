@@ -9,16 +9,21 @@ import {
   CopyButton,
   Dialog,
   EmptyState,
+  FormDialog,
+  LoadFailedAlert,
   Loading,
+  NotAllowedPage,
+  NoticeAlert,
   PageHeader,
+  SearchField,
   Select,
   Table,
   TextArea,
   TextField,
   type Column,
+  type Notice,
 } from '../../components';
 import { useFormat, useT } from '../../i18n';
-import { common } from '../../i18n/strings';
 import { Link, useLocation } from '../../router';
 import { paths } from '../../routes';
 import { useRequiredSession } from '../../session';
@@ -31,7 +36,6 @@ import '../usage/usage.css';
 import '../keys/keys.css';
 import './users.css';
 
-type Notice = { tone: 'success' | 'error'; text: string } | null;
 type Generated = { user: User; password: string } | null;
 
 export default function UsersPage() {
@@ -41,12 +45,9 @@ export default function UsersPage() {
   const userId = new URLSearchParams(location.search).get('user');
   if (!session.can.manageUsers) {
     return (
-      <>
-        <PageHeader title={t('title')} />
-        <Card>
-          <EmptyState title={t('notAllowedTitle')}>{t('notAllowedBody')}</EmptyState>
-        </Card>
-      </>
+      <NotAllowedPage title={t('title')} heading={t('notAllowedTitle')}>
+        {t('notAllowedBody')}
+      </NotAllowedPage>
     );
   }
   return userId ? <UserDetail key={userId} userId={userId} /> : <UserList />;
@@ -61,7 +62,6 @@ function RoleBadge({ role }: { role: string }) {
 
 function UserList() {
   const t = useT(usersStrings);
-  const tc = useT(common);
   const fmt = useFormat();
   const session = useRequiredSession();
   const users = useApi((s) => adminApi.listUsers(s), []);
@@ -138,15 +138,9 @@ function UserList() {
         }
       />
       <div className="stack">
-        {notice && (
-          <Alert tone={notice.tone} onDismiss={() => setNotice(null)}>
-            {notice.text}
-          </Alert>
-        )}
+        <NoticeAlert notice={notice} onDismiss={() => setNotice(null)} />
         {users.error && !users.data ? (
-          <Alert tone="error" title={t('loadFailed')} action={<Button onClick={() => void users.reload()}>{tc('retry')}</Button>}>
-            {users.error.message}
-          </Alert>
+          <LoadFailedAlert title={t('loadFailed')} error={users.error} onRetry={() => void users.reload()} />
         ) : users.loading && !users.data ? (
           <Loading />
         ) : (users.data ?? []).length === 0 ? (
@@ -164,14 +158,12 @@ function UserList() {
           </Card>
         ) : (
           <>
-            <TextField
+            <SearchField
               label={t('search')}
-              hideLabel
-              type="search"
               placeholder={t('searchPlaceholder')}
               value={query}
-              onChange={(e) => setQuery(e.target.value)}
-              fieldClassName="users-search"
+              onChange={setQuery}
+              className="users-search"
             />
             <Table
               caption={t('usersCaption')}
@@ -228,6 +220,57 @@ function UserList() {
 
 type PasswordResult = { kind: 'none' } | { kind: 'set' } | { kind: 'generated'; password: string } | { kind: 'failed'; message: string };
 
+type PasswordErrors = { pw?: string; pw2?: string };
+
+/** A new password: its own problem, or else the confirmation that differs. */
+function passwordErrors(pw: string, pw2: string, differ: string): PasswordErrors {
+  const p = passwordProblem(pw);
+  if (p) return { pw: p };
+  return pw !== pw2 ? { pw2: differ } : {};
+}
+
+/** A new password and its confirmation, side by side. */
+function PasswordFields({
+  label,
+  hint,
+  pw,
+  pw2,
+  setPw,
+  setPw2,
+  errors,
+}: {
+  label: string;
+  hint?: string;
+  pw: string;
+  pw2: string;
+  setPw: (v: string) => void;
+  setPw2: (v: string) => void;
+  errors: PasswordErrors;
+}) {
+  const t = useT(usersStrings);
+  return (
+    <div className="form-row">
+      <TextField
+        label={label}
+        type="password"
+        autoComplete="new-password"
+        hint={hint}
+        value={pw}
+        onChange={(e) => setPw(e.target.value)}
+        error={errors.pw}
+      />
+      <TextField
+        label={t('confirmPassword')}
+        type="password"
+        autoComplete="new-password"
+        value={pw2}
+        onChange={(e) => setPw2(e.target.value)}
+        error={errors.pw2}
+      />
+    </div>
+  );
+}
+
 function defaultPolicies(role: string) {
   return [role === 'admin' ? 'BasaltAdministrator' : 'AmazonBedrockFullAccess'];
 }
@@ -276,11 +319,7 @@ function CreateUserDialog({
     const e: typeof errors = {};
     const n = requiredProblem(name, 'name', 64);
     if (n) e.name = n;
-    if (consoleMode === 'set') {
-      const p = passwordProblem(pw);
-      if (p) e.pw = p;
-      else if (pw !== pw2) e.pw2 = t('passwordsDiffer');
-    }
+    if (consoleMode === 'set') Object.assign(e, passwordErrors(pw, pw2, t('passwordsDiffer')));
     setErrors(e);
     setApiError(null);
     if (Object.keys(e).length) return;
@@ -320,22 +359,14 @@ function CreateUserDialog({
       ];
 
   return (
-    <Dialog
+    <FormDialog
       open={open}
       onClose={close}
       title={t('createTitle')}
       size="lg"
       onSubmit={() => void submit()}
-      footer={
-        <>
-          <Button onClick={close} disabled={busy}>
-            {t('cancel')}
-          </Button>
-          <Button type="submit" variant="primary" loading={busy}>
-            {t('create')}
-          </Button>
-        </>
-      }
+      submitLabel={t('create')}
+      busy={busy}
     >
       <div className="stack">
         <TextField
@@ -390,29 +421,11 @@ function CreateUserDialog({
           ))}
         </fieldset>
         {consoleMode === 'set' && (
-          <div className="form-row">
-            <TextField
-              label={t('password')}
-              type="password"
-              autoComplete="new-password"
-              hint={t('passwordHint')}
-              value={pw}
-              onChange={(e) => setPw(e.target.value)}
-              error={errors.pw}
-            />
-            <TextField
-              label={t('confirmPassword')}
-              type="password"
-              autoComplete="new-password"
-              value={pw2}
-              onChange={(e) => setPw2(e.target.value)}
-              error={errors.pw2}
-            />
-          </div>
+          <PasswordFields label={t('password')} hint={t('passwordHint')} pw={pw} pw2={pw2} setPw={setPw} setPw2={setPw2} errors={errors} />
         )}
         {apiError && <Alert tone="error">{apiError}</Alert>}
       </div>
-    </Dialog>
+    </FormDialog>
   );
 }
 
@@ -461,22 +474,14 @@ function PolicyDialog({ open, onClose, onSaved }: { open: boolean; onClose: () =
     }
   };
   return (
-    <Dialog
+    <FormDialog
       open={open}
       onClose={close}
       title={t('createPolicyTitle')}
       size="lg"
       onSubmit={() => void submit()}
-      footer={
-        <>
-          <Button onClick={close} disabled={busy}>
-            {t('cancel')}
-          </Button>
-          <Button type="submit" variant="primary" loading={busy}>
-            {t('save')}
-          </Button>
-        </>
-      }
+      submitLabel={t('save')}
+      busy={busy}
     >
       <div className="stack">
         <TextField
@@ -500,7 +505,7 @@ function PolicyDialog({ open, onClose, onSaved }: { open: boolean; onClose: () =
         />
         {apiError && <Alert tone="error">{apiError}</Alert>}
       </div>
-    </Dialog>
+    </FormDialog>
   );
 }
 
@@ -559,7 +564,7 @@ function UserDetail({ userId }: { userId: string }) {
   const [generated, setGenerated] = useState<Generated>(null);
   const [pw, setPw] = useState('');
   const [pw2, setPw2] = useState('');
-  const [pwErrors, setPwErrors] = useState<{ pw?: string; pw2?: string }>({});
+  const [pwErrors, setPwErrors] = useState<PasswordErrors>({});
 
   const u = user.data;
   const fail = (e: unknown) => setNotice({ tone: 'error', text: e instanceof ApiError ? e.message : String(e) });
@@ -594,10 +599,7 @@ function UserDetail({ userId }: { userId: string }) {
   };
 
   const setPassword = async () => {
-    const e: typeof pwErrors = {};
-    const p = passwordProblem(pw);
-    if (p) e.pw = p;
-    else if (pw !== pw2) e.pw2 = t('passwordsDiffer');
+    const e = passwordErrors(pw, pw2, t('passwordsDiffer'));
     setPwErrors(e);
     if (Object.keys(e).length) return;
     setBusy('password');
@@ -656,11 +658,7 @@ function UserDetail({ userId }: { userId: string }) {
         description={u.Arn}
       />
       <div className="stack">
-        {notice && (
-          <Alert tone={notice.tone} onDismiss={() => setNotice(null)}>
-            {notice.text}
-          </Alert>
-        )}
+        <NoticeAlert notice={notice} onDismiss={() => setNotice(null)} />
         <Card title={t('userDetails')}>
           <dl className="detail-grid">
             <div>
@@ -751,24 +749,7 @@ function UserDetail({ userId }: { userId: string }) {
               noValidate
             >
               <p className="field-hint">{t('passwordHint')}</p>
-              <div className="form-row">
-                <TextField
-                  label={t('newPassword')}
-                  type="password"
-                  autoComplete="new-password"
-                  value={pw}
-                  onChange={(e) => setPw(e.target.value)}
-                  error={pwErrors.pw}
-                />
-                <TextField
-                  label={t('confirmPassword')}
-                  type="password"
-                  autoComplete="new-password"
-                  value={pw2}
-                  onChange={(e) => setPw2(e.target.value)}
-                  error={pwErrors.pw2}
-                />
-              </div>
+              <PasswordFields label={t('newPassword')} pw={pw} pw2={pw2} setPw={setPw} setPw2={setPw2} errors={pwErrors} />
               <div className="row">
                 <Button type="submit" variant="primary" loading={busy === 'password'}>
                   {t('setPassword')}

@@ -42,7 +42,6 @@ const en = {
   passwordHint: '8 to 128 characters.',
   passwordsDiffer: 'The passwords do not match.',
   create: 'Create user',
-  cancel: 'Cancel',
   created: 'Created user {name}.',
   createdButPassword: 'Created user {name}, but its password could not be set: {message}',
   // Detail
@@ -145,7 +144,6 @@ const ko: Record<keyof typeof en, string> = {
   passwordHint: '8~128자입니다.',
   passwordsDiffer: '암호가 일치하지 않습니다.',
   create: '사용자 만들기',
-  cancel: '취소',
   created: '{name} 사용자를 만들었습니다.',
   createdButPassword: '{name} 사용자를 만들었지만 암호를 설정하지 못했습니다: {message}',
   back: '사용자',
