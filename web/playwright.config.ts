@@ -8,8 +8,10 @@ export default defineConfig({
   outputDir: './test-results/artifacts',
   timeout: 60_000,
   expect: { timeout: 10_000 },
+  // Files run side by side (each worker starts its own server with one compute thread);
+  // tests within a file run in order, as they share that file's server state.
   fullyParallel: false,
-  workers: 1,
+  workers: Number(process.env.PLAYWRIGHT_WORKERS ?? 2),
   reporter: [['list']],
   use: {
     headless: true,
