@@ -9,7 +9,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import BINARY, admin_cli
+from conftest import BINARY, admin_cli, signed_call
 
 MSG = [{"role": "user", "content": [{"text": "Once upon a time"}]}]
 
@@ -179,22 +179,7 @@ def test_short_term_api_key(server, tenant):
     assert r.status == 200, r.read()
 
 
-def signed(server, method, path, body=None, key=None, secret=None, region="us-east-1"):
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-    import http.client
-    data = json.dumps(body).encode() if body is not None else b""
-    req = AWSRequest(method=method, url=server.url + path, data=data,
-                     headers={"Content-Type": "application/json"})
-    SigV4Auth(Credentials(key or server.env["AWS_ACCESS_KEY_ID"],
-                          secret or server.env["AWS_SECRET_ACCESS_KEY"]), "bedrock",
-              region).add_auth(req)
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    conn.request(method, path, body=data, headers=dict(req.headers.items()))
-    r = conn.getresponse()
-    out = r.read()
-    return r.status, {k.lower(): v for k, v in r.getheaders()}, json.loads(out or b"{}")
+signed = signed_call  # the one SigV4 helper of conftest
 
 
 def test_admin_http_api(server, tenant):
