@@ -89,7 +89,7 @@ start_server() {
 stop_server() {
   kill "-$1" "$server_pid"
   rc=0
-  wait "$server_pid" || rc=$?
+  { wait "$server_pid"; } 2>/dev/null || rc=$?  # (no "Hangup" job notice for SIGHUP)
   server_pid=""
 }
 # http METHOD PATH [BODY [TOKEN]]: one HTTP/1.1 request with bash's /dev/tcp (no curl needed).
