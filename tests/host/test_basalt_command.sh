@@ -56,6 +56,10 @@ check "./basalt version from another folder prints the version ($out)" contains 
 ln -s "$repo/basalt" "$work/basalt-link"
 out=$("$work/basalt-link" version 2>&1)
 check "./basalt through a symbolic link works ($out)" contains "$out" "basalt "
+if [ "$(id -u)" = 0 ] && su nobody -s /bin/sh -c "test -x '$repo/basalt' -a -r '$repo/basalt'" 2>/dev/null; then
+  out=$(cd / && su nobody -s /bin/bash -c "'$repo/basalt' version" 2>&1)
+  check "once built, ./basalt runs without root privileges ($out)" contains "$out" "basalt "
+fi
 "$repo/basalt" >/dev/null 2>&1
 rc=$?
 # CLI11's RequiredError ("A subcommand is required") is 106: the binary's code, passed through.
