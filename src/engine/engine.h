@@ -31,6 +31,9 @@ struct ModelConfig {
   // Memory-map the GGUF instead of reading its weights into memory. Off by default: a mapped
   // file truncated or rewritten in place under a loaded model makes its pages SIGBUS.
   bool use_mmap = false;
+  // Speculative decoding by prompt lookup for greedy requests (same output, fewer steps on
+  // text that repeats its input). Sampled requests never draft.
+  bool speculative = true;
 };
 
 struct EngineOptions {
@@ -134,6 +137,8 @@ struct EngineStats {
   int64_t kv_cells_used = 0;  // KV cells holding tokens (cached prefixes included)
   int64_t kv_cells_total = 0;
   int64_t generated_tokens_total = 0;  // since start; a rate comes from two readings
+  int64_t draft_tokens_total = 0;      // speculative draft tokens verified, since start
+  int64_t draft_accepted_total = 0;    // of those, the ones the model agreed with
 };
 
 class Engine {
