@@ -109,6 +109,8 @@ class BedrockApi {
   void InvokeModel(Call& call, const std::string& model_id, bool stream);
   void Converse(Call& call, const std::string& model_id, bool stream);
   void CountTokens(Call& call, const std::string& model_id);
+  // InvokeModel on an embedding model (embeddings.cc), after the header checks.
+  void InvokeEmbedding(Call& call, const catalog::ModelEntry& entry);
   void ListFoundationModels(Call& call);
   void GetFoundationModel(Call& call, const std::string& model_id);
   void GetFoundationModelAvailability(Call& call, const std::string& model_id);

@@ -12,6 +12,7 @@
 #include "api/call.h"
 #include "api/chat.h"
 #include "api/converse.h"
+#include "api/embeddings.h"
 #include "api/errors.h"
 #include "api/event_stream.h"
 #include "api/generation.h"
@@ -316,6 +317,7 @@ void BedrockApi::InvokeModel(Call& call, const std::string& model_id, bool strea
         "The provided Content Type is invalid or not supported for this model. Use "
         "application/json."));
   }
+  if (entry.embedding()) return InvokeEmbedding(call, entry);
   auto body = ParseJsonBody(call.request.body);
   if (!body.ok()) return fail(body.status());
   auto plan = ParseInvokeBody(entry.family, *body);
@@ -439,6 +441,7 @@ void BedrockApi::Converse(Call& call, const std::string& model_id, bool stream) 
     FinishInvocation(call, op, entry.model_id, nullptr, st, OutcomeOfStatus(st), "");
     SendError(call, st, options_.clock());
   };
+  if (entry.embedding()) return fail(Status::InvalidArgument(kConverseUnsupportedModel));
   auto body = ControlBody(call.request.body);
   if (!body.ok()) return fail(body.status());
   auto plan = ParseConverseBody(*body, options_.default_max_tokens);
@@ -536,6 +539,9 @@ void BedrockApi::CountTokens(Call& call, const std::string& model_id) {
       AdmitModelCall(call, model_id, "bedrock:CountTokens", false);
   if (entry_ptr == nullptr) return;
   const catalog::ModelEntry& entry = *entry_ptr;
+  if (entry.embedding()) {
+    return SendError(call, Status::InvalidArgument(kCountTokensUnsupportedModel), now);
+  }
   auto parsed = ControlBody(call.request.body);
   if (!parsed.ok()) return SendError(call, parsed.status(), now);
   const Json& body = *parsed;

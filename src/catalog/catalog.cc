@@ -68,6 +68,39 @@ constexpr const char* kDefaultCatalog = R"json({
         {"modelId": "meta.llama3-8b-instruct-v1:0", "providerName": "Meta", "modelName": "Llama 3 8B Instruct"},
         {"modelId": "mistral.mistral-7b-instruct-v0:2", "providerName": "Mistral AI", "modelName": "Mistral 7B Instruct"}
       ]
+    },
+    {
+      "modelId": "nomic.nomic-embed-text-v1-5",
+      "providerName": "Nomic",
+      "modelName": "nomic-embed-text v1.5",
+      "weights": "nomic-embed-text-v1.5.Q8_0.gguf",
+      "source": {"repo": "nomic-ai/nomic-embed-text-v1.5-GGUF", "file": "nomic-embed-text-v1.5.Q8_0.gguf"},
+      "requestFamily": "titan-embed-v2",
+      "contextLength": 2048,
+      "price": {"inputPer1kTokens": 0.00002},
+      "aliases": [
+        {"modelId": "amazon.titan-embed-text-v1", "modelName": "Titan Embeddings G1 - Text"},
+        {"modelId": "amazon.titan-embed-text-v2:0", "modelName": "Titan Text Embeddings V2"},
+        {"modelId": "cohere.embed-english-v3", "modelName": "Embed English"},
+        {"modelId": "cohere.embed-multilingual-v3", "modelName": "Embed Multilingual"}
+      ]
+    },
+    {
+      "modelId": "tinystories.stories-260k-embed-v1:0",
+      "providerName": "TinyStories",
+      "modelName": "Stories 260K embeddings (demo)",
+      "weights": "stories260K.gguf",
+      "source": {"repo": "ggml-org/models", "file": "tinyllamas/stories260K.gguf"},
+      "requestFamily": "titan-embed-v2",
+      "pooling": "mean",
+      "contextLength": 512,
+      "price": {"inputPer1kTokens": 0.00001},
+      "aliases": [
+        {"modelId": "amazon.titan-embed-text-v1", "modelName": "Titan Embeddings G1 - Text"},
+        {"modelId": "amazon.titan-embed-text-v2:0", "modelName": "Titan Text Embeddings V2"},
+        {"modelId": "cohere.embed-english-v3", "modelName": "Embed English"},
+        {"modelId": "cohere.embed-multilingual-v3", "modelName": "Embed Multilingual"}
+      ]
     }
   ]
 }
@@ -111,12 +144,16 @@ Status ApplyCommon(const json& obj, const std::string& where, ModelEntry* e) {
   if (!name->empty()) e->model_name = *name;
   auto fam = GetString(obj, "requestFamily", where, false);
   if (!fam.ok()) return fam.status();
-  if (!fam->empty()) {
+  if (auto embed = ParseEmbedFamily(*fam)) {
+    e->embed_family = *embed;
+  } else if (!fam->empty()) {
     auto f = ParseRequestFamily(*fam);
     if (!f.ok()) return FieldError(where, f.status().message());
     e->family = *f;
   } else if (auto inferred = InferRequestFamily(e->model_id)) {
     e->family = *inferred;
+  } else if (auto inferred_embed = InferEmbedFamily(e->model_id)) {
+    e->embed_family = *inferred_embed;
   }
   auto in = GetStringList(obj, "inputModalities", where, e->input_modalities);
   if (!in.ok()) return in.status();
@@ -152,6 +189,27 @@ Status ApplyCommon(const json& obj, const std::string& where, ModelEntry* e) {
       }
       *dst = p->get<double>();
     }
+  }
+  return Status::Ok();
+}
+
+// An entry is an embedding model exactly when it outputs EMBEDDING, and then cannot stream.
+Status CheckEmbedding(const std::string& where, const ModelEntry& e) {
+  const bool outputs_embedding = std::find(e.output_modalities.begin(), e.output_modalities.end(),
+                                           "EMBEDDING") != e.output_modalities.end();
+  if (outputs_embedding && !e.embedding()) {
+    return FieldError(where,
+                      "an EMBEDDING model needs an embedding requestFamily (titan-embed-v1, "
+                      "titan-embed-v2 or cohere-embed)");
+  }
+  if (!outputs_embedding && e.embedding()) {
+    return FieldError(where, std::string("requestFamily ") + EmbedFamilyName(e.embed_family) +
+                                 " is for embedding models: set outputModalities [\"EMBEDDING\"]");
+  }
+  if (e.embedding() && e.streaming) {
+    return FieldError(where,
+                      "embedding models do not stream: responseStreamingSupported must be "
+                      "false");
   }
   return Status::Ok();
 }
@@ -192,6 +250,37 @@ bool IsValidModelId(const std::string& id) {
 }
 
 }  // namespace
+
+std::optional<EmbedFamily> ParseEmbedFamily(const std::string& name) {
+  if (name == "titan-embed-v1") return EmbedFamily::kTitanV1;
+  if (name == "titan-embed-v2") return EmbedFamily::kTitanV2;
+  if (name == "cohere-embed") return EmbedFamily::kCohere;
+  return std::nullopt;
+}
+
+const char* EmbedFamilyName(EmbedFamily family) {
+  switch (family) {
+    case EmbedFamily::kTitanV1:
+      return "titan-embed-v1";
+    case EmbedFamily::kTitanV2:
+      return "titan-embed-v2";
+    case EmbedFamily::kCohere:
+      return "cohere-embed";
+    case EmbedFamily::kNone:
+      break;
+  }
+  return "";
+}
+
+std::optional<EmbedFamily> InferEmbedFamily(const std::string& id) {
+  auto starts = [&](const char* p) { return id.rfind(p, 0) == 0; };
+  if (starts("amazon.titan-embed-text-v1") || starts("amazon.titan-embed-g1-text")) {
+    return EmbedFamily::kTitanV1;
+  }
+  if (starts("amazon.titan-embed-text-v2")) return EmbedFamily::kTitanV2;
+  if (starts("cohere.embed-")) return EmbedFamily::kCohere;
+  return std::nullopt;
+}
 
 StatusOr<RequestFamily> ParseRequestFamily(const std::string& name) {
   if (name == "anthropic-text") return RequestFamily::kAnthropicText;
@@ -260,6 +349,19 @@ StatusOr<std::shared_ptr<const Catalog>> Catalog::Parse(const std::string& text,
     base.model_name = *id;
     base.provider_name = "Basalt";
     BASALT_RETURN_IF_ERROR(ApplyCommon(m, where, &base));
+    if (base.embedding()) {
+      // An embedding model outputs EMBEDDING and does not stream unless the entry says more.
+      if (!m.contains("outputModalities")) base.output_modalities = {"EMBEDDING"};
+      if (!m.contains("responseStreamingSupported")) base.streaming = false;
+    }
+    BASALT_RETURN_IF_ERROR(CheckEmbedding(where, base));
+    if (auto pooling = m.find("pooling"); pooling != m.end()) {
+      if (!pooling->is_string() ||
+          (*pooling != "mean" && *pooling != "cls" && *pooling != "last")) {
+        return FieldError(where, "\"pooling\" must be \"mean\", \"cls\" or \"last\"");
+      }
+      base.pooling = pooling->get<std::string>();
+    }
     auto weights = GetString(m, "weights", where, true);
     if (!weights.ok()) return weights.status();
     if (auto src = m.find("source"); src != m.end() && src->is_object()) {
@@ -310,9 +412,11 @@ StatusOr<std::shared_ptr<const Catalog>> Catalog::Parse(const std::string& text,
         // An alias speaks its own id's body format and shows its provider unless told
         // otherwise.
         if (auto inferred = InferRequestFamily(e.model_id)) e.family = *inferred;
+        if (auto inferred = InferEmbedFamily(e.model_id)) e.embed_family = *inferred;
         if (const char* provider = InferProviderName(e.model_id)) e.provider_name = provider;
         e.use_case_form_required = e.provider_name == "Anthropic";
         if (a.is_object()) BASALT_RETURN_IF_ERROR(ApplyCommon(a, awhere, &e));
+        BASALT_RETURN_IF_ERROR(CheckEmbedding(awhere, e));
         group.push_back(std::move(e));
       }
     }

@@ -34,6 +34,20 @@ const char* RequestFamilyName(RequestFamily family);
 // Infers the family from a Bedrock model id ("anthropic.claude-3..." -> messages).
 std::optional<RequestFamily> InferRequestFamily(const std::string& model_id);
 
+// The InvokeModel body format of an embedding model id (output modality EMBEDDING).
+enum class EmbedFamily {
+  kNone,     // not an embedding model
+  kTitanV1,  // amazon.titan-embed-text-v1: inputText -> embedding, inputTextTokenCount
+  kTitanV2,  // amazon.titan-embed-text-v2:0: adds dimensions, normalize, embeddingTypes
+  kCohere,   // cohere.embed-*: texts, input_type, truncate, embedding_types -> embeddings
+};
+
+// "titan-embed-v1", "titan-embed-v2", "cohere-embed"; nullopt for other names.
+std::optional<EmbedFamily> ParseEmbedFamily(const std::string& name);
+const char* EmbedFamilyName(EmbedFamily family);
+// Infers the embedding family from a Bedrock model id ("amazon.titan-embed-text-v2:0" -> v2).
+std::optional<EmbedFamily> InferEmbedFamily(const std::string& model_id);
+
 struct Price {
   double input_per_1k_tokens = 0;  // in the deployment's currency (USD by default)
   double output_per_1k_tokens = 0;
@@ -60,6 +74,11 @@ struct ModelEntry {
   std::string source_repo;              // where `basalt models pull` gets the weights
   std::string source_file;
   std::string source_sha256;  // expected SHA-256 of the weights (lower-case hex), optional
+  // Embedding models (outputModalities ["EMBEDDING"]): the body format, and the pooling that
+  // overrides the GGUF's ("mean", "cls", "last"; empty: the GGUF's own, mean if it has none).
+  EmbedFamily embed_family = EmbedFamily::kNone;
+  std::string pooling;
+  bool embedding() const { return embed_family != EmbedFamily::kNone; }
 };
 
 // A local model whose weights were not found, with how to get them.

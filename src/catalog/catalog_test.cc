@@ -33,13 +33,63 @@ TEST_F(CatalogTest, DefaultCatalogFallsBackToTheModelThatIsPresent) {
   EXPECT_EQ(e->family, RequestFamily::kAnthropicText);
   EXPECT_EQ(e->provider_name, "Anthropic");
   EXPECT_TRUE(e->is_alias);
-  // Qwen and Llama weights are absent: reported, not served.
-  EXPECT_EQ((*cat)->missing().size(), 2u);
+  // Qwen, Llama and nomic-embed weights are absent: reported, not served.
+  EXPECT_EQ((*cat)->missing().size(), 3u);
   EXPECT_EQ((*cat)->Find("qwen.qwen2-5-0-5b-instruct-v1:0"), nullptr);
   EXPECT_EQ((*cat)->Find("anthropic.claude-3-haiku-20240307-v1:0")->family,
             RequestFamily::kAnthropicMessages);
   EXPECT_EQ((*cat)->Find("amazon.titan-text-express-v1")->family, RequestFamily::kTitanText);
   EXPECT_EQ((*cat)->Find("mistral.mistral-7b-instruct-v0:2")->family, RequestFamily::kMistral);
+  // The embedding ids fall back to stories260K pooled by mean.
+  const ModelEntry* v2 = (*cat)->Find("amazon.titan-embed-text-v2:0");
+  ASSERT_NE(v2, nullptr);
+  EXPECT_EQ(v2->engine_model, "tinystories.stories-260k-embed-v1:0");
+  EXPECT_EQ(v2->embed_family, EmbedFamily::kTitanV2);
+  EXPECT_EQ(v2->pooling, "mean");
+  EXPECT_FALSE(v2->streaming);
+  EXPECT_EQ(v2->output_modalities, std::vector<std::string>{"EMBEDDING"});
+  EXPECT_EQ(v2->provider_name, "Amazon");
+  EXPECT_EQ((*cat)->Find("amazon.titan-embed-text-v1")->embed_family, EmbedFamily::kTitanV1);
+  EXPECT_EQ((*cat)->Find("cohere.embed-english-v3")->embed_family, EmbedFamily::kCohere);
+  EXPECT_EQ((*cat)->Find("cohere.embed-english-v3")->provider_name, "Cohere");
+  EXPECT_FALSE((*cat)->Find("anthropic.claude-v2")->embedding());
+}
+
+TEST_F(CatalogTest, EmbeddingEntries) {
+  auto parse = [&](const std::string& model) {
+    return Catalog::Parse(R"({"models":[)" + model + "]}", opts_);
+  };
+  auto ok = parse(R"({"modelId":"e.x-v1:0","weights":"tiny.gguf","requestFamily":"cohere-embed",
+      "pooling":"cls","aliases":["amazon.titan-embed-text-v1","x.other-v1"]})");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  const ModelEntry* e = (*ok)->Find("e.x-v1:0");
+  EXPECT_EQ(e->embed_family, EmbedFamily::kCohere);
+  EXPECT_EQ(e->pooling, "cls");
+  EXPECT_FALSE(e->streaming);
+  EXPECT_EQ((*ok)->Find("amazon.titan-embed-text-v1")->embed_family, EmbedFamily::kTitanV1);
+  EXPECT_EQ((*ok)->Find("amazon.titan-embed-text-v1")->pooling, "cls");
+  EXPECT_EQ((*ok)->Find("x.other-v1")->embed_family, EmbedFamily::kCohere);
+  // The family is inferred from a Bedrock embedding id.
+  auto inferred = parse(R"({"modelId":"amazon.titan-embed-text-v2:0","weights":"tiny.gguf"})");
+  ASSERT_TRUE(inferred.ok());
+  EXPECT_EQ((*inferred)->Find("amazon.titan-embed-text-v2:0")->embed_family, EmbedFamily::kTitanV2);
+
+  for (const char* bad : {
+           R"({"modelId":"e.x-v1:0","weights":"tiny.gguf","outputModalities":["EMBEDDING"]})",
+           R"({"modelId":"e.x-v1:0","weights":"tiny.gguf","requestFamily":"titan-embed-v2",
+               "outputModalities":["TEXT"]})",
+           R"({"modelId":"e.x-v1:0","weights":"tiny.gguf","requestFamily":"titan-embed-v2",
+               "responseStreamingSupported":true})",
+           R"({"modelId":"e.x-v1:0","weights":"tiny.gguf","requestFamily":"titan-embed-v2",
+               "pooling":"max"})",
+           R"({"modelId":"t.x-v1:0","weights":"tiny.gguf","aliases":["cohere.embed-english-v3"]})",
+       }) {
+    auto cat = parse(bad);
+    EXPECT_FALSE(cat.ok()) << bad;
+    if (!cat.ok()) {
+      EXPECT_EQ(cat.status().code(), StatusCode::kInvalidArgument);
+    }
+  }
 }
 
 TEST_F(CatalogTest, FirstPresentEntryWinsAnAlias) {
@@ -48,14 +98,14 @@ TEST_F(CatalogTest, FirstPresentEntryWinsAnAlias) {
   auto cat = Catalog::Parse(Catalog::DefaultCatalogJson(), opts_);
   ASSERT_TRUE(cat.ok());
   EXPECT_EQ((*cat)->Find("anthropic.claude-v2")->engine_model, "qwen.qwen2-5-0-5b-instruct-v1:0");
-  EXPECT_EQ((*cat)->missing().size(), 1u);
+  EXPECT_EQ((*cat)->missing().size(), 2u);
 }
 
 TEST_F(CatalogTest, NoModelsMeansAnEmptyCatalog) {
   auto cat = Catalog::Parse(Catalog::DefaultCatalogJson(), LoadOptions{});
   ASSERT_TRUE(cat.ok());
   EXPECT_TRUE((*cat)->entries().empty());
-  EXPECT_EQ((*cat)->missing().size(), 3u);
+  EXPECT_EQ((*cat)->missing().size(), 5u);
   EXPECT_EQ((*cat)->missing()[0].source_repo, "Qwen/Qwen2.5-0.5B-Instruct-GGUF");
 }
 

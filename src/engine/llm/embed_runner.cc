@@ -71,8 +71,9 @@ Status EmbedRunner::Init() {
   int max_text =
       n_ctx_train > 0 ? std::min(n_ctx_train, kDefaultMaxTextTokens) : kDefaultMaxTextTokens;
   if (config_.context_length > 0) {
-    max_text =
-        n_ctx_train > 0 ? std::min(config_.context_length, n_ctx_train) : config_.context_length;
+    // The configured context is shared by `parallel` slots; a text gets one slot's share.
+    const int per_text = std::max(1, config_.context_length / std::max(1, config_.parallel));
+    max_text = n_ctx_train > 0 ? std::min(per_text, n_ctx_train) : per_text;
   }
   max_text_tokens_ = std::max(1, max_text);
   n_batch_ = std::max(max_text_tokens_, std::max(1, config_.batch_size));

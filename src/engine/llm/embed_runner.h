@@ -34,9 +34,11 @@ namespace basalt::engine::llm {
 
 class EmbedRunner {
  public:
-  // Loads `config.path` for embeddings. `pooling` ("mean", "cls", "last") overrides the GGUF's;
-  // empty keeps the GGUF's, and mean pooling is used when the GGUF names none (a generative
-  // model). kInternal when the file does not load or the model is a reranker.
+  // Loads `config.path` for embeddings. The longest text is one slot's share of the context
+  // (context_length / parallel), else the GGUF's training context up to 2048 tokens. `pooling`
+  // ("mean", "cls", "last") overrides the GGUF's; empty keeps the GGUF's, and mean pooling is used
+  // when the GGUF names none (a generative model). kInternal when the file does not load or the
+  // model is a reranker.
   static StatusOr<std::unique_ptr<EmbedRunner>> Load(const ModelConfig& config,
                                                      const std::string& pooling);
   // Fails queued requests (kUnavailable), stops the thread and frees the model.

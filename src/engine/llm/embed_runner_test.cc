@@ -53,7 +53,8 @@ ModelConfig Config(const std::string& path, int context_length = 0) {
   c.name = "embed";
   c.path = path;
   c.threads = 2;
-  c.context_length = context_length;
+  c.context_length = context_length;  // one slot: the longest text
+  c.parallel = 1;
   c.max_queue = 64;
   return c;
 }
