@@ -115,8 +115,14 @@ void QuotaManager::Settle(const QuotaRequest& request, int64_t actual_tokens) {
 // real count. If it already left the window, only an overrun still matters: it is counted now.
 void QuotaManager::SettleIn(Window& window, int64_t estimate, int64_t actual, int64_t now_ms) {
   Prune(window, now_ms);
-  for (Entry& e : window.entries) {
-    if (e.settled || e.requests == 0 || e.estimate != estimate) continue;
+  auto done = [](const Entry& e) { return e.settled || e.requests == 0; };
+  while (window.settled_prefix < window.entries.size() &&
+         done(window.entries[window.settled_prefix])) {
+    ++window.settled_prefix;
+  }
+  for (size_t i = window.settled_prefix; i < window.entries.size(); ++i) {
+    Entry& e = window.entries[i];
+    if (done(e) || e.estimate != estimate) continue;
     window.tokens += actual - e.tokens;
     e.tokens = actual;
     e.settled = true;
@@ -134,6 +140,7 @@ void QuotaManager::Prune(Window& window, int64_t now_ms) {
     window.requests -= window.entries.front().requests;
     window.tokens -= window.entries.front().tokens;
     window.entries.pop_front();
+    if (window.settled_prefix > 0) --window.settled_prefix;
   }
 }
 

@@ -72,6 +72,9 @@ class QuotaManager {
     std::deque<Entry> entries;  // oldest first
     int64_t requests = 0;       // sums over `entries`
     int64_t tokens = 0;
+    // How many entries at the front need no settling (settled, or overrun-only): Settle
+    // searches from there, so it costs the requests in flight, not the whole minute's.
+    size_t settled_prefix = 0;
   };
 
   Status CheckBudgets(const QuotaRequest& request, const QuotaLimits& account,
