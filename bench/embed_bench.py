@@ -48,16 +48,17 @@ def free_port():
 
 def run_clients(call, clients, seconds, per_request):
     """Runs `call()` from `clients` threads for `seconds`; returns embeddings/s."""
-    stop = time.time() + seconds
     done = [0] * clients
 
     def worker(i):
         while time.time() < stop:
             call()
             done[i] += per_request
+        return done[i]
 
     call()  # warm-up (loads the model)
     t0 = time.time()
+    stop = t0 + seconds
     with concurrent.futures.ThreadPoolExecutor(clients) as pool:
         list(pool.map(worker, range(clients)))
     return sum(done) / (time.time() - t0)
@@ -92,13 +93,15 @@ def main():
          "-np", str(args.clients), "-c", str(512 * args.clients), "--log-disable"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     # Basalt: the same GGUF behind Cohere and Titan ids.
+    os.environ["BASALT_BINARY"] = str(pathlib.Path(args.basalt).resolve())
     from conftest import BasaltServer
     catalog = {"models": [{"modelId": "bench.embed-v1:0", "weights": model,
                            "requestFamily": "cohere-embed", "contextLength": 512,
                            "aliases": ["cohere.embed-english-v3"]}]}
-    basalt = BasaltServer(tmp / "data", extra_args=["--threads", str(args.threads)],
-                          catalog=catalog)
+    basalt = None
     try:
+        basalt = BasaltServer(tmp / "data", extra_args=["--threads", str(args.threads)],
+                              catalog=catalog)
         for _ in range(300):
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{lport}/health", timeout=2) as r:
@@ -151,13 +154,15 @@ def main():
               f"{args.clients} clients, {args.seconds:.0f} s per run")
         print(f"{'workload':<16}{'basalt emb/s':>14}{'llama-server emb/s':>20}{'ratio':>8}")
         for name, (b, l) in results.items():
-            print(f"{name:<16}{b:>14.1f}{l:>20.1f}{b / l:>8.2f}")
+            ratio = f"{b / l:>8.2f}" if l > 0 else "     n/a"
+            print(f"{name:<16}{b:>14.1f}{l:>20.1f}{ratio}")
         log = basalt.log_text()
         m = re.search(r"embedding model '[^']+' loaded.*", log)
         if m:
             print("basalt:", m.group(0))
     finally:
-        basalt.stop()
+        if basalt is not None:
+            basalt.stop()
         llama.terminate()
         llama.wait()
 

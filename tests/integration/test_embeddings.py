@@ -291,3 +291,14 @@ def test_concurrent_clients_and_usage_records(emb):
         assert rec["operation"] == "InvokeModel" and rec["outcome"] == "success"
         assert rec["inputTokens"] == tokens and rec["outputTokens"] == 0
         assert rec["cost"] == pytest.approx(tokens / 1000 * 0.02)
+
+
+def test_js_sdk(emb):
+    s, _, _ = emb
+    node_dir = ROOT / "tests" / "integration" / "node"
+    if not (node_dir / "node_modules" / "@aws-sdk" / "client-bedrock-runtime").exists():
+        pytest.skip("npm dependencies not installed (scripts/test installs them)")
+    out = subprocess.run(["node", "--test", "--test-reporter=spec", "embed.test.mjs"],
+                         cwd=node_dir, env=s.client_env(), capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stdout[-6000:] + out.stderr[-3000:]
