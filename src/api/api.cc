@@ -125,6 +125,9 @@ struct BedrockApi::Routes {
         {"POST",
          {"basalt", "models", "pull"},
          [](BedrockApi& a, Call& c, const auto&) { a.PullWeights(c); }},
+        {"POST",
+         {"basalt", "models", "reload"},
+         [](BedrockApi& a, Call& c, const auto&) { a.ReloadModels(c); }},
     };
     return table;
   }

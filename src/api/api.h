@@ -19,6 +19,7 @@
 #include "metering/quota.h"
 #include "metering/usage.h"
 #include "models/pull_jobs.h"
+#include "models/reload.h"
 #include "store/store.h"
 
 namespace basalt::api {
@@ -57,9 +58,10 @@ struct ModelAdmin {
   std::string models_dir;    // where pulled weights go (the first models folder)
   std::string hub_base_url;  // Hugging Face-style hub
   std::string hub_token;     // bearer token for gated repositories (HF_TOKEN)
-  // Re-reads the catalog and adds newly present models to the engine; returns the catalog to
-  // serve from then on. Empty: downloads are disabled.
-  std::function<StatusOr<std::shared_ptr<const catalog::Catalog>>()> reload;
+  // Re-reads the catalog and the models folders and applies the difference to the engine and
+  // to the API's served catalog (BedrockApi::live_catalog(); models/reload.h). Empty:
+  // downloads and POST /basalt/models/reload are disabled.
+  std::function<StatusOr<models::ModelReloadReport>()> reload;
 };
 
 // What the API works with. All pointers must outlive the API; the metering ones may be null
@@ -80,6 +82,8 @@ class BedrockApi {
   BedrockApi(ApiDeps deps, ApiOptions options);
 
   void Handle(http::Request request, std::shared_ptr<http::ResponseWriter> writer);
+  // The catalog the API serves; model reloads replace it (models/reload.h).
+  catalog::LiveCatalog& live_catalog() { return catalog_; }
 
   struct Call;  // one request in flight (defined in call.h)
 
@@ -127,6 +131,7 @@ class BedrockApi {
   void Admin(Call& call, const std::vector<std::string>& rest);
   void ListServedModels(Call& call);
   void PullWeights(Call& call);
+  void ReloadModels(Call& call);
 
   // Runtime checks shared by every model operation: the model exists in the caller's
   // region, the caller's policies allow `action` on it, the account has access, and the

@@ -1,7 +1,7 @@
 // Served models and weight pulls (/basalt/models): which catalog entries are served and
 // which wait for weights, and downloads of missing weights from a Hugging Face-style hub
 // that make a model available without a restart. Administrators only (basalt:ListModels,
-// basalt:PullModel; only the administrator policies grant them).
+// basalt:PullModel, basalt:ReloadModels; only the administrator policies grant them).
 #include <spdlog/spdlog.h>
 
 #include <set>
@@ -21,6 +21,13 @@ Json PullJson(const std::optional<models::PullState>& p) {
           {"totalBytes", p->total_bytes},
           {"error", p->error.empty() ? Json(nullptr) : Json(p->error)},
           {"sha256", p->sha256.empty() ? Json(nullptr) : Json(p->sha256)}};
+}
+
+Json ReloadJson(const models::ModelReloadReport& r) {
+  Json errors = Json::array();
+  for (const auto& e : r.errors) errors.push_back({{"modelId", e.model}, {"message", e.message}});
+  return {{"added", r.added},         {"replaced", r.replaced}, {"removed", r.removed},
+          {"unchanged", r.unchanged}, {"errors", errors},       {"reload", r.sequence}};
 }
 
 }  // namespace
@@ -107,10 +114,12 @@ void BedrockApi::PullWeights(Call& call) {
   st = pulls_.Start(id, po, [this, id, user](const models::PullResult& r) -> Status {
     spdlog::info("model {}: {} downloaded ({} bytes, sha256 {}) by {}", id, r.path, r.bytes,
                  r.sha256, user);
-    auto next = deps_.model_admin.reload();
-    if (!next.ok()) return next.status();
-    catalog_.Replace(*next);
-    if ((*next)->Find(id) == nullptr) {
+    auto report = deps_.model_admin.reload();
+    if (!report.ok()) return report.status();
+    for (const auto& e : report->errors) {
+      if (e.model == id) return Status::FailedPrecondition(e.message);
+    }
+    if (catalog_->Find(id) == nullptr) {
       return Status::FailedPrecondition("Downloaded " + r.path +
                                         ", but the catalog still finds no weights for " + id +
                                         " (its \"weights\" names another file).");
@@ -119,6 +128,22 @@ void BedrockApi::PullWeights(Call& call) {
   });
   if (!st.ok()) return SendError(call, st, now);
   SendJson(call, 202, {{"modelId", id}, {"pull", PullJson(pulls_.Get(id))}}, now);
+}
+
+// POST /basalt/models/reload: re-reads the catalog file and the models folders and applies
+// the difference (added, replaced, removed models); the reply lists it, with the models whose
+// new files could not be used.
+void BedrockApi::ReloadModels(Call& call) {
+  auto now = options_.clock();
+  Status st = Authorize(call.identity, "basalt:ReloadModels", "*");
+  if (!st.ok()) return SendError(call, st, now);
+  if (!deps_.model_admin.reload) {
+    return SendError(call, Status::FailedPrecondition("Model reloads are not enabled here."), now);
+  }
+  auto report = deps_.model_admin.reload();
+  if (!report.ok()) return SendError(call, report.status(), now);
+  spdlog::info("model reload {} by {}", report->sequence, call.identity.arn);
+  SendJson(call, 200, ReloadJson(*report), now);
 }
 
 }  // namespace basalt::api

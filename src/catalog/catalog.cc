@@ -371,8 +371,8 @@ StatusOr<std::shared_ptr<const Catalog>> Catalog::Parse(const std::string& text,
       if (!repo.ok()) return repo.status();
       if (!file.ok()) return file.status();
       if (!sha.ok()) return sha.status();
-      if (!sha->empty() && (sha->size() != 64 || sha->find_first_not_of("0123456789abcdef") !=
-                                                     std::string::npos)) {
+      if (!sha->empty() &&
+          (sha->size() != 64 || sha->find_first_not_of("0123456789abcdef") != std::string::npos)) {
         return FieldError(where, "\"source.sha256\" must be 64 lower-case hex digits");
       }
       base.source_repo = *repo;
@@ -454,6 +454,18 @@ StatusOr<std::shared_ptr<const Catalog>> Catalog::LoadOrCreate(const std::string
   ss << in.rdbuf();
   auto cat = Parse(ss.str(), options);
   if (!cat.ok()) return Status::InvalidArgument(path + ": " + cat.status().message());
+  return cat;
+}
+
+std::shared_ptr<const Catalog> Catalog::Without(const std::set<std::string>& engine_models) const {
+  auto cat = std::make_shared<Catalog>(*this);
+  cat->entries_.clear();
+  cat->by_id_.clear();
+  for (const auto& e : entries_) {
+    if (engine_models.count(e.engine_model) != 0) continue;
+    cat->by_id_[e.model_id] = cat->entries_.size();
+    cat->entries_.push_back(e);
+  }
   return cat;
 }
 

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -115,6 +116,9 @@ class Catalog {
   // Every served id (primary ids and aliases), sorted by id.
   const std::vector<ModelEntry>& entries() const { return entries_; }
   const std::vector<MissingModel>& missing() const { return missing_; }
+  // A copy without the ids served by these engine models (a model whose weights could not be
+  // loaded on a reload: a file still being copied, cut short or not a GGUF model).
+  std::shared_ptr<const Catalog> Without(const std::set<std::string>& engine_models) const;
 
  private:
   std::vector<ModelEntry> entries_;

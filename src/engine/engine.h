@@ -168,7 +168,8 @@ class Engine {
                                            bool add_generation_prompt) = 0;
   virtual StatusOr<ModelInfo> GetModelInfo(const std::string& model) = 0;
   // Adds a model while requests run (weights pulled after start). It loads on first use.
-  // kAlreadyExists for a known name, kNotFound when the file is missing.
+  // kAlreadyExists for a known name, kNotFound when the file is missing, kInvalidArgument when
+  // it is not a GGUF file or is cut short.
   virtual Status AddModel(const ModelConfig& config) = 0;
   virtual EngineStats Stats(const std::string& model) = 0;
   // Embeds `request.texts` with the model's own pooling, batching them (and concurrent

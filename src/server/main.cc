@@ -35,6 +35,7 @@
 #include "metering/quota.h"
 #include "metering/usage.h"
 #include "models/pull.h"
+#include "models/reload.h"
 #include "server/admin.h"
 #include "store/store.h"
 
@@ -68,6 +69,9 @@ struct ServeFlags {
   int shutdown_grace_s = 30;
   bool mmap = false;
   bool no_speculative = false;
+  std::string memory_limit;  // "" = what the system has
+  bool no_model_watch = false;
+  int model_watch_debounce_ms = 1000;
   int console_session_ttl_s = 43'200;
   int console_signin_max_failures = 5;
   int console_signin_lockout_s = 30;
@@ -83,6 +87,41 @@ std::string DefaultDataDir() {
 
 std::atomic<int> g_signal{0};
 void OnSignal(int sig) { g_signal = sig; }
+std::atomic<int> g_reload{0};  // SIGHUPs not handled yet
+void OnReloadSignal(int) { g_reload.fetch_add(1); }
+
+// "512M", "2G", "1073741824": bytes; -1 when not a size.
+int64_t ParseSize(const std::string& text) {
+  if (text.empty()) return 0;
+  size_t end = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &end);
+  } catch (...) {
+    return -1;
+  }
+  std::string unit = text.substr(end);
+  int64_t mul = 1;
+  if (unit == "K" || unit == "KiB" || unit == "k")
+    mul = 1ll << 10;
+  else if (unit == "M" || unit == "MiB")
+    mul = 1ll << 20;
+  else if (unit == "G" || unit == "GiB")
+    mul = 1ll << 30;
+  else if (unit == "T" || unit == "TiB")
+    mul = 1ll << 40;
+  else if (!unit.empty() && unit != "B")
+    return -1;
+  if (v < 0) return -1;
+  return static_cast<int64_t>(v * double(mul));
+}
+
+nlohmann::json ReloadReportJson(const models::ModelReloadReport& r) {
+  nlohmann::json errors = nlohmann::json::array();
+  for (const auto& e : r.errors) errors.push_back({{"modelId", e.model}, {"message", e.message}});
+  return {{"added", r.added},         {"replaced", r.replaced}, {"removed", r.removed},
+          {"unchanged", r.unchanged}, {"errors", errors},       {"reload", r.sequence}};
+}
 
 int Fail(const Status& st) {
   spdlog::critical("{}", st.ToString());
@@ -248,6 +287,11 @@ int Serve(const ServeFlags& flags) {
   };
   engine::EngineOptions eopts;
   eopts.models = engine_models(**cat);
+  eopts.memory_limit_bytes = ParseSize(flags.memory_limit);
+  if (eopts.memory_limit_bytes < 0) {
+    return Fail(Status::InvalidArgument("--memory-limit takes a size such as 512M or 8G, not '" +
+                                        flags.memory_limit + "'"));
+  }
   auto engine = engine::Engine::Open(eopts);
   if (!engine.ok()) return Fail(engine.status());
 
@@ -321,28 +365,29 @@ int Serve(const ServeFlags& flags) {
     std::map<std::string, std::pair<int64_t, std::chrono::steady_clock::time_point>> last;
   };
   auto rate_state = std::make_shared<RateState>();
-  metrics.SetGaugeSource([eng = engine->get(), cat = *cat, rate_state] {
+  // Every model the engine serves now (models added, replaced or removed at run time too).
+  metrics.SetGaugeSource([eng = engine->get(), rate_state] {
     std::vector<metering::EngineGauge> out;
     std::set<std::string> seen;
     auto now = std::chrono::steady_clock::now();
     std::lock_guard<std::mutex> lock(rate_state->mu);
-    for (const auto& e : cat->entries()) {
-      if (!seen.insert(e.engine_model).second) continue;
-      engine::EngineStats st = eng->Stats(e.engine_model);
+    for (const auto& mc : eng->Models()) {
+      if (!seen.insert(mc.name).second) continue;
+      engine::EngineStats st = eng->Stats(mc.name);
       metering::EngineGauge g;
-      g.model = e.engine_model;
+      g.model = mc.name;
       g.queued = st.queued;
       g.busy_slots = st.busy_slots;
       g.total_slots = st.total_slots;
       g.kv_cache_used_ratio =
           st.kv_cells_total > 0 ? double(st.kv_cells_used) / double(st.kv_cells_total) : 0;
-      auto it = rate_state->last.find(e.engine_model);
+      auto it = rate_state->last.find(mc.name);
       if (it != rate_state->last.end()) {
         double secs = std::chrono::duration<double>(now - it->second.second).count();
         if (secs > 0)
           g.tokens_per_second = double(st.generated_tokens_total - it->second.first) / secs;
       }
-      rate_state->last[e.engine_model] = {st.generated_tokens_total, now};
+      rate_state->last[mc.name] = {st.generated_tokens_total, now};
       out.push_back(g);
     }
     return out;
@@ -374,24 +419,25 @@ int Serve(const ServeFlags& flags) {
   deps.quotas = &quotas;
   deps.metrics = &metrics;
   deps.invocation_log = &invocation_log;
-  // Weights pulled from the console: re-read the catalog, then add the models whose weights
-  // are now present to the running engine (models already served are left as they are).
+  // Model changes without a restart (models/reload.h): after a weight pull, on POST
+  // /basalt/models/reload, SIGHUP and the watch. Made once the API (and its catalog) exists.
+  std::unique_ptr<models::ModelReloader> reloader;
   deps.model_admin.models_dir = copts.models_dirs.front();
   deps.model_admin.hub_base_url = flags.hub_base_url;
   if (const char* token = std::getenv("HF_TOKEN")) deps.model_admin.hub_token = token;
-  deps.model_admin.reload =
-      [catalog_path, copts, engine_models,
-       eng = engine->get()]() -> StatusOr<std::shared_ptr<const catalog::Catalog>> {
-    auto next = catalog::Catalog::LoadOrCreate(catalog_path, copts);
-    if (!next.ok()) return next.status();
-    for (const auto& mc : engine_models(**next)) {
-      Status added = eng->AddModel(mc);
-      if (!added.ok() && added.code() != StatusCode::kAlreadyExists) return added;
-      if (added.ok()) spdlog::info("serving {} from {}", mc.name, mc.path);
-    }
-    return *next;
+  deps.model_admin.reload = [&reloader]() -> StatusOr<models::ModelReloadReport> {
+    if (reloader == nullptr) return Status::Unavailable("The server is starting.");
+    return reloader->Reload();
   };
   auto api = std::make_shared<api::BedrockApi>(deps, aopts);
+  reloader = std::make_unique<models::ModelReloader>(
+      models::ReloadOptions{catalog_path, copts, engine_models}, engine->get(),
+      &api->live_catalog());
+  if (!flags.no_model_watch) {
+    Status watching = reloader->StartWatch(
+        std::chrono::milliseconds(std::max(50, flags.model_watch_debounce_ms)));
+    if (!watching.ok()) spdlog::warn("{}", watching.message());
+  }
 
   http::ServerOptions sopts;
   sopts.host = flags.host;
@@ -463,7 +509,34 @@ int Serve(const ServeFlags& flags) {
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGPIPE, SIG_IGN);
-  while (g_signal == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::signal(SIGHUP, OnReloadSignal);
+  // `basalt models reload` finds the server by this file and reads the outcome from
+  // model-reload.json.
+  const fs::path pid_file = fs::path(data_dir) / "basalt.pid";
+  if (Status st = WritePrivateFile(pid_file.string(), std::to_string(::getpid()) + "\n");
+      !st.ok()) {
+    spdlog::warn("{}", st.message());
+  }
+  int64_t signals_done = 0;
+  while (g_signal == 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const int pending = g_reload.exchange(0);
+    if (pending == 0) continue;
+    signals_done += pending;
+    spdlog::info("SIGHUP: reloading the catalog and the models folders");
+    auto report = reloader->Reload();
+    nlohmann::json out = report.ok() ? ReloadReportJson(*report)
+                                     : nlohmann::json{{"error", report.status().message()}};
+    out["signal"] = signals_done;
+    Status st = WritePrivateFile((fs::path(data_dir) / "model-reload.json.tmp").string(),
+                                 out.dump(2) + "\n");
+    if (st.ok()) {
+      fs::rename(fs::path(data_dir) / "model-reload.json.tmp",
+                 fs::path(data_dir) / "model-reload.json", ec);
+    }
+  }
+  reloader->StopWatch();
+  fs::remove(pid_file, ec);
   spdlog::info("signal {}: finishing in-flight requests (up to {} s)", int(g_signal),
                flags.shutdown_grace_s);
   (*server)->Shutdown(std::chrono::seconds(flags.shutdown_grace_s));
@@ -537,6 +610,50 @@ int Pull(const models::PullOptions& opts) {
   std::cout << r->path << " (" << r->bytes << " bytes, sha256 " << r->sha256
             << (r->resumed ? ", resumed" : "") << ")" << std::endl;
   return 0;
+}
+
+// `basalt models reload`: signals the server of `data_dir` and prints model-reload.json once
+// the server has written the outcome of this signal. Exit status 1 when the reload failed or
+// some model could not be used.
+int ReloadCommand(const std::string& data_dir, int timeout_s) {
+  const fs::path pid_file = fs::path(data_dir) / "basalt.pid";
+  const fs::path result_file = fs::path(data_dir) / "model-reload.json";
+  std::ifstream pid_in(pid_file);
+  long pid = 0;
+  if (!(pid_in >> pid) || pid <= 0) {
+    std::cerr << "basalt models reload: no server is running with the data dir " << data_dir << " ("
+              << pid_file.string() << " is missing)" << std::endl;
+    return 1;
+  }
+  auto read_result = [&result_file]() -> nlohmann::json {
+    std::ifstream in(result_file);
+    if (!in) return nlohmann::json::object();
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto j = nlohmann::json::parse(ss.str(), nullptr, false);
+    return j.is_object() ? j : nlohmann::json::object();
+  };
+  const int64_t before = read_result().value("signal", int64_t{0});
+  if (::kill(static_cast<pid_t>(pid), SIGHUP) != 0) {
+    std::cerr << "basalt models reload: cannot signal the server (pid " << pid
+              << "): " << std::strerror(errno) << std::endl;
+    return 1;
+  }
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  while (std::chrono::steady_clock::now() < until) {
+    nlohmann::json result = read_result();
+    if (result.value("signal", int64_t{0}) > before) {
+      result.erase("signal");
+      std::cout << result.dump(2) << std::endl;
+      const bool failed =
+          result.contains("error") || (result.contains("errors") && !result["errors"].empty());
+      return failed ? 1 : 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::cerr << "basalt models reload: the server did not answer within " << timeout_s << " s"
+            << std::endl;
+  return 1;
 }
 
 }  // namespace
@@ -703,6 +820,22 @@ int main(int argc, char** argv) {
                  "on trusted storage: a weights file truncated in place kills the server)")
       ->envname("BASALT_MMAP");
 
+  serve
+      ->add_option("--memory-limit", sf.memory_limit,
+                   "Memory all models may take (e.g. 6G); a model that does not fit is refused "
+                   "(default: what the system has, MemAvailable and the cgroup limit)")
+      ->envname("BASALT_MEMORY_LIMIT");
+  serve
+      ->add_flag("--no-model-watch", sf.no_model_watch,
+                 "Do not watch the catalog file and models folders (reload with SIGHUP, "
+                 "`basalt models reload` or POST /basalt/models/reload)")
+      ->envname("BASALT_NO_MODEL_WATCH");
+  serve
+      ->add_option("--model-watch-debounce-ms", sf.model_watch_debounce_ms,
+                   "Quiet time after a change to the catalog or a GGUF before the reload")
+      ->envname("BASALT_MODEL_WATCH_DEBOUNCE_MS")
+      ->capture_default_str();
+
   auto* models_cmd = app.add_subcommand("models", "Manage model weights");
   models_cmd->require_subcommand(1);
   models::PullOptions po;
@@ -724,6 +857,17 @@ int main(int argc, char** argv) {
   pull->add_option("--token", po.token, "Bearer token (env HF_TOKEN)");
   bool quiet = false;
   pull->add_flag("--quiet", quiet, "No progress bar");
+
+  std::string reload_data_dir;
+  int reload_timeout_s = 300;
+  auto* reload = models_cmd->add_subcommand(
+      "reload",
+      "Make a running server re-read its catalog and models folders (SIGHUP to the pid in "
+      "<data-dir>/basalt.pid) and print what changed");
+  reload->add_option("--data-dir", reload_data_dir, "The server's state folder (default ~/.basalt)")
+      ->envname("BASALT_DATA_DIR");
+  reload->add_option("--timeout", reload_timeout_s, "Seconds to wait for the outcome")
+      ->capture_default_str();
 
   auto* version = app.add_subcommand("version", "Print the version");
   server::AddAdminCommands(&app);
@@ -753,6 +897,10 @@ int main(int argc, char** argv) {
   if (pull->parsed()) {
     po.progress = !quiet;
     return Pull(po);
+  }
+  if (reload->parsed()) {
+    return ReloadCommand(reload_data_dir.empty() ? DefaultDataDir() : reload_data_dir,
+                         reload_timeout_s);
   }
   if (int rc = server::RunAdminIfParsed(); rc >= 0) return rc;
   if (report->parsed()) return UsageReportCommand(uf);

@@ -87,6 +87,11 @@ class LlmEngine final : public Engine {
 
   Status AddModel(const ModelConfig& config) override {
     BASALT_RETURN_IF_ERROR(CheckConfig(config));
+    // A file still being copied, cut short or not a GGUF model is refused now, not on the
+    // first request.
+    if (StatusOr<llm::MemoryEstimate> e = llm::EstimateModelMemory(config); !e.ok()) {
+      return e.status();
+    }
     std::lock_guard<std::mutex> lock(change_mu_);
     std::shared_ptr<const Index> old = index_.load();
     if (old->count(config.name) != 0) {
