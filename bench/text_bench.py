@@ -327,8 +327,8 @@ def measure_ttft_8(client, n_decode, res):
     res["ttft_8_tok_s"] = sum(o[2] for o in outs) / wall
 
 
-def measure_shared_prefix(client, n_decode, res):
-    doc = PROMPT * 40  # ~1,000 tokens, the same for every request
+def measure_shared_prefix(client, n_decode, res, repeat=40):
+    doc = PROMPT * repeat  # the same for every request; 40: ~1,000 Llama-2 tokens
     prompts = [doc + f"\nQuestion {i}: what did the fisherman tell child number {i}?"
                for i in range(8)]
     outs, wall = concurrent_streams(client, prompts, n_decode)
@@ -380,7 +380,7 @@ def speed_main(args, only, models):
                         if "ttft_8" in metrics and name != "basalt-nospec":
                             measure_ttft_8(c, args.decode, res)
                         if "shared_prefix" in metrics and name != "basalt-nospec":
-                            measure_shared_prefix(c, args.decode, res)
+                            measure_shared_prefix(c, args.decode, res, args.shared_repeat)
                         if "spec_copy" in metrics:
                             measure_spec(c, copy_prompt, args.spec_decode, "spec_copy_tok_s",
                                          res)
@@ -428,6 +428,9 @@ def main():
     ap.add_argument("--layers", type=int, default=0,
                     help="layers of the made TinyLlama-shape model (default: all 22)")
     ap.add_argument("--repeat", type=int, default=2, help="runs of each engine scenario")
+    ap.add_argument("--shared-repeat", type=int, default=40,
+                    help="shared_prefix document: this many copies of the prompt text "
+                         "(40: ~1,000 tokens for Llama-2's vocabulary, 24 for stories260K)")
     ap.add_argument("--spec-decode", type=int, default=200,
                     help="tokens of the spec_copy / spec_other streams")
     args = ap.parse_args()
