@@ -182,6 +182,13 @@ StatusOr<engine::GenerateRequest> BuildGenerateRequest(engine::Engine& engine,
     if (!system.empty()) system += "\n\n";
     system += ToolsSystemPrompt(plan.tools);
   }
+  if (plan.output_schema) {
+    if (!system.empty()) system += "\n\n";
+    system +=
+        "Answer with one JSON value and nothing else. It must follow this JSON schema" +
+        (plan.output_schema_name.empty() ? std::string() : " (" + plan.output_schema_name + ")") +
+        ":\n" + plan.output_schema_text;
+  }
   if (!system.empty()) messages.push_back({"system", system});
   messages.insert(messages.end(), plan.messages.begin(), plan.messages.end());
   auto prompt = engine.FormatChat(engine_model, messages, /*add_generation_prompt=*/true);
@@ -191,8 +198,26 @@ StatusOr<engine::GenerateRequest> BuildGenerateRequest(engine::Engine& engine,
   if (use_tools &&
       (plan.tool_choice == ToolChoice::kAny || plan.tool_choice == ToolChoice::kTool)) {
     req.grammar = ToolGrammar(plan.tools, plan.tool_choice, plan.tool_choice_name);
+  } else if (!plan.output_grammar.empty()) {
+    // The answer is the JSON, or (tools on auto) a tool call instead.
+    std::string root = "root ::= js-top\n";
+    if (use_tools) {
+      std::string tools = ToolGrammar(plan.tools, ToolChoice::kAny, "");
+      root = "root ::= tool-call | js-top\ntool-call" + tools.substr(4);  // "root ::= ..."
+    }
+    req.grammar = root + plan.output_grammar;
   }
   return req;
+}
+
+bool StructuredOutputValid(const PromptPlan& plan, const std::string& text) {
+  if (!plan.output_schema) return true;
+  if (!JsonDepthWithin(text)) return false;
+  grammar::SchemaJson value = grammar::SchemaJson::parse(text, nullptr, false);
+  if (value.is_discarded()) return false;
+  grammar::ValidateOptions options;
+  options.check_patterns = false;
+  return grammar::ValidateJson(*plan.output_schema, value, options).ok();
 }
 
 ParsedOutput ParseToolCalls(const std::string& output, const std::vector<ToolSpec>& tools) {

@@ -7,11 +7,13 @@
 // families were trained on. A required tool choice is enforced with a GBNF grammar.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "api/json_body.h"
 #include "engine/engine.h"
+#include "grammar/json_schema.h"
 
 namespace basalt::api {
 
@@ -39,7 +41,17 @@ struct PromptPlan {
   ToolChoice tool_choice = ToolChoice::kAuto;
   std::string tool_choice_name;
   engine::SamplingParams sampling;
+  // Structured output (Converse outputConfig): the answer is JSON following `output_schema`,
+  // enforced by `output_grammar` (GBNF whose top rule is "js-top").
+  std::shared_ptr<const grammar::SchemaJson> output_schema;
+  std::string output_grammar;
+  std::string output_schema_text;  // as the client sent it, for the system prompt
+  std::string output_schema_name;
 };
+
+// True when `text` parses as JSON and validates against the plan's output schema (or when
+// the plan has none). Patterns are left to the grammar (client regexes are not run here).
+bool StructuredOutputValid(const PromptPlan& plan, const std::string& text);
 
 // Bounds on stop sequences, which the engine matches against every generated token.
 inline constexpr size_t kMaxStopSequences = 2500;

@@ -1,6 +1,9 @@
 #include "api/converse.h"
 
+#include <memory>
+
 #include "auth/sigv4.h"
+#include "grammar/json_schema.h"
 
 namespace basalt::api {
 namespace {
@@ -218,6 +221,78 @@ Status ParseToolConfig(const Json& cfg, PromptPlan* plan) {
   return Status::Ok();
 }
 
+// outputConfig: {textFormat: {type: "json_schema", structure: {jsonSchema: {schema, name?,
+// description?}}}, effort?}. The schema is compiled into a grammar here, so a schema the
+// grammar cannot express is a ValidationException before anything runs.
+Status ParseOutputConfig(const Json& cfg, PromptPlan* plan) {
+  if (!cfg.is_object()) return TypeError("outputConfig", "structure", cfg);
+  if (cfg.contains("effort") && !cfg["effort"].is_null()) {
+    const Json& e = cfg["effort"];
+    if (!e.is_string()) return TypeError("outputConfig.effort", "string", e);
+    const std::string v = e.get<std::string>();
+    if (v != "low" && v != "medium" && v != "high" && v != "xhigh" && v != "max") {
+      return Constraint("outputConfig.effort", "'" + v + "'",
+                        "Member must satisfy enum value set: [low, medium, high, xhigh, max]");
+    }
+  }
+  if (!cfg.contains("textFormat") || cfg["textFormat"].is_null()) return Status::Ok();
+  const Json& tf = cfg["textFormat"];
+  if (!tf.is_object()) return TypeError("outputConfig.textFormat", "structure", tf);
+  if (!tf.contains("type") || tf["type"].is_null()) {
+    return Status::InvalidArgument(
+        "1 validation error detected: Value null at 'outputConfig.textFormat.type' failed to "
+        "satisfy constraint: Member must not be null");
+  }
+  if (!tf["type"].is_string())
+    return TypeError("outputConfig.textFormat.type", "string", tf["type"]);
+  if (tf["type"] != "json_schema") {
+    return Constraint("outputConfig.textFormat.type", "'" + tf["type"].get<std::string>() + "'",
+                      "Member must satisfy enum value set: [json_schema]");
+  }
+  if (!tf.contains("structure") || tf["structure"].is_null()) {
+    return Status::InvalidArgument(
+        "1 validation error detected: Value null at 'outputConfig.textFormat.structure' failed "
+        "to satisfy constraint: Member must not be null");
+  }
+  const Json& st = tf["structure"];
+  if (!st.is_object() || st.size() != 1 || !st.contains("jsonSchema")) {
+    return Status::InvalidArgument(
+        "1 validation error detected: Value at 'outputConfig.textFormat.structure' failed to "
+        "satisfy constraint: Member must be a union with exactly one member set");
+  }
+  const Json& js = st["jsonSchema"];
+  const std::string path = "outputConfig.textFormat.structure.jsonSchema";
+  if (!js.is_object()) return TypeError(path, "structure", js);
+  if (!js.contains("schema") || js["schema"].is_null()) {
+    return Status::InvalidArgument("1 validation error detected: Value null at '" + path +
+                                   ".schema' failed to satisfy constraint: Member must not be "
+                                   "null");
+  }
+  if (!js["schema"].is_string()) return TypeError(path + ".schema", "string", js["schema"]);
+  for (const char* key : {"name", "description"}) {
+    if (js.contains(key) && !js[key].is_null() && !js[key].is_string()) {
+      return TypeError(path + "." + key, "string", js[key]);
+    }
+  }
+  const std::string& text = js["schema"].get_ref<const std::string&>();
+  auto schema = grammar::ParseJsonSchema(text);
+  if (!schema.ok()) return schema.status();
+  auto gbnf = grammar::CompileJsonSchema(*schema, "js-top");
+  if (!gbnf.ok()) return gbnf.status();
+  if (!plan->prefill.empty()) {
+    return Status::InvalidArgument(
+        "Structured output (outputConfig.textFormat) cannot continue a prefilled assistant "
+        "message. Remove the trailing assistant message and try again.");
+  }
+  plan->output_schema = std::make_shared<const grammar::SchemaJson>(std::move(*schema));
+  plan->output_grammar = std::move(*gbnf);
+  plan->output_schema_text = text;
+  if (js.contains("name") && js["name"].is_string()) {
+    plan->output_schema_name = js["name"].get<std::string>();
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 StatusOr<PromptPlan> ParseConverseBody(const Json& body, int default_max_tokens) {
@@ -352,11 +427,15 @@ StatusOr<PromptPlan> ParseConverseBody(const Json& body, int default_max_tokens)
   if (body.contains("toolConfig") && !body["toolConfig"].is_null()) {
     BASALT_RETURN_IF_ERROR(ParseToolConfig(body["toolConfig"], &plan));
   }
+  if (body.contains("outputConfig") && !body["outputConfig"].is_null()) {
+    BASALT_RETURN_IF_ERROR(ParseOutputConfig(body["outputConfig"], &plan));
+  }
   return plan;
 }
 
 const char* ConverseStopReason(const GenerationResult& r) {
   if (!r.calls.empty()) return "tool_use";
+  if (r.malformed_output) return "malformed_model_output";
   switch (r.reason) {
     case engine::FinishReason::kLength:
       return "max_tokens";
@@ -365,6 +444,15 @@ const char* ConverseStopReason(const GenerationResult& r) {
     default:
       return "end_turn";
   }
+}
+
+void CheckStructuredOutput(const PromptPlan& plan, const std::string& full_text,
+                           GenerationResult* result) {
+  if (!plan.output_schema || !result->calls.empty() ||
+      result->reason != engine::FinishReason::kEndOfGeneration) {
+    return;  // a cut-off answer (max_tokens, stop sequence) is reported as cut off
+  }
+  result->malformed_output = !StructuredOutputValid(plan, full_text);
 }
 
 namespace {

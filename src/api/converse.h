@@ -32,4 +32,11 @@ class ConverseStreamRenderer {
 
 const char* ConverseStopReason(const GenerationResult& result);
 
+// For structured output: marks `result` malformed (stopReason malformed_model_output) when the
+// generation ended on its own but `full_text` (everything generated, streamed parts included)
+// is not JSON that fits the plan's schema. Answers cut off by max_tokens or a stop sequence
+// keep their stop reason and their partial text, as on Bedrock.
+void CheckStructuredOutput(const PromptPlan& plan, const std::string& full_text,
+                           GenerationResult* result);
+
 }  // namespace basalt::api

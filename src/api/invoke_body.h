@@ -24,6 +24,7 @@ struct GenerationResult {
   engine::Usage usage;
   int64_t latency_ms = 0;
   int64_t first_byte_ms = 0;
+  bool malformed_output = false;  // structured output finished but does not fit its schema
 };
 
 // The InvokeModel response body.

@@ -462,6 +462,7 @@ void BedrockApi::Converse(Call& call, const std::string& model_id, bool stream) 
   if (!stream) {
     std::string text = WaitWithCheckpoints(*gen, options_.usage_checkpoint_interval, checkpoint);
     GenerationResult r = ResultOf(*gen, std::move(text), *plan, call.start);
+    CheckStructuredOutput(*plan, r.text, &r);
     std::string out_body;
     if (gen->status().ok()) {
       out_body = RenderConverseResponse(r).dump(-1, ' ', false, Json::error_handler_t::replace);
@@ -515,6 +516,7 @@ void BedrockApi::Converse(Call& call, const std::string& model_id, bool stream) 
     if (alive) alive = call.writer->Write(std::move(frames));
   }
   GenerationResult r = ResultOf(*gen, std::move(held), *plan, call.start);
+  CheckStructuredOutput(*plan, full_text + r.text, &r);
   bool gone = call.writer->Closed();
   Status recorded = FinishInvocation(
       call, op, entry.model_id, &r, gen->status(), OutcomeOf(*gen, gone),
