@@ -83,9 +83,10 @@ def main():
     rng = random.Random(0)
     batch_texts = texts(args.batch, rng)
     single_texts = texts(256, rng)
-    n_tokens_step = 2048
+    # Basalt's step: 512 tokens (the engine's batch_size) and at most 64 texts.
+    n_tokens_step = 512
 
-    # llama-server: the same threads, one micro-batch of 2048 tokens, a slot per client.
+    # llama-server: the same threads, the same 512-token (micro-)batch, a slot per client.
     lport = free_port()
     llama = subprocess.Popen(
         ["llama-server", "-m", model, "--embeddings", "--port", str(lport), "-t", str(args.threads),

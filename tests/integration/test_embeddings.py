@@ -281,7 +281,8 @@ def test_concurrent_clients_and_usage_records(emb):
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         results = list(pool.map(call, range(24)))
-    assert all(d < 1e-5 for _, _, d in results)
+    # Batched with other requests' texts into bigger steps, the vectors stay the same.
+    assert all(d < 1e-5 for _, _, d in results), max(d for _, _, d in results)
     st, _, report = signed_call(s, "GET", "/basalt/usage?records=true")
     assert st == 200
     records = {r["requestId"]: r for r in report["records"]}
