@@ -17,6 +17,11 @@
 namespace basalt::engine::llm {
 namespace {
 
+// A text batched with others against the same text alone: CPU flash attention accumulates in
+// F16, so the step's size moves components by up to ~4e-5 (measured); 1e-4 still catches any
+// mix-up between sequences, whose vectors differ by orders of magnitude more.
+constexpr float kBatchTolerance = 1e-4f;
+
 namespace fs = std::filesystem;
 
 std::string SourceDir() {
@@ -105,7 +110,7 @@ TEST(EmbedRunnerTest, BertEncoderDeterministicAndBatchedEqualsSingle) {
     auto single = runner->Embed({kTexts[i]}, EmbedTruncate::kNone);
     ASSERT_TRUE(single.ok());
     ASSERT_EQ(single->vectors[0].size(), 64u);
-    EXPECT_LT(MaxDiff(single->vectors[0], batched->vectors[i]), 1e-5f) << kTexts[i];
+    EXPECT_LT(MaxDiff(single->vectors[0], batched->vectors[i]), kBatchTolerance) << kTexts[i];
     EXPECT_EQ(single->token_counts[0], batched->token_counts[i]);
     // Deterministic: the same text again gives the same vector.
     auto again = runner->Embed({kTexts[i]}, EmbedTruncate::kNone);
@@ -138,7 +143,7 @@ TEST(EmbedRunnerTest, ConcurrentRequestsShareDecodeSteps) {
         }
         for (size_t i = 0; i < kTexts.size(); ++i) {
           const float d = MaxDiff(got->vectors[i], reference->vectors[i]);
-          if (d > 1e-5f) {
+          if (d > kBatchTolerance) {
             ++bad[c];
             if (bad[c] == 1) ADD_FAILURE() << "text " << i << " differs by " << d;
           }
@@ -181,8 +186,8 @@ TEST(EmbedRunnerTest, TruncationAndLimits) {
   auto tail_v = runner->Embed({tail}, EmbedTruncate::kNone);
   ASSERT_TRUE(head_v.ok());
   ASSERT_TRUE(tail_v.ok());
-  EXPECT_LT(MaxDiff(end->vectors[0], head_v->vectors[0]), 1e-5f);
-  EXPECT_LT(MaxDiff(start->vectors[0], tail_v->vectors[0]), 1e-5f);
+  EXPECT_LT(MaxDiff(end->vectors[0], head_v->vectors[0]), kBatchTolerance);
+  EXPECT_LT(MaxDiff(start->vectors[0], tail_v->vectors[0]), kBatchTolerance);
 }
 
 TEST(EmbedRunnerTest, DecoderWithLastTokenPooling) {
@@ -196,7 +201,7 @@ TEST(EmbedRunnerTest, DecoderWithLastTokenPooling) {
   for (size_t i = 0; i < kTexts.size(); ++i) {
     auto single = runner->Embed({kTexts[i]}, EmbedTruncate::kNone);
     ASSERT_TRUE(single.ok());
-    EXPECT_LT(MaxDiff(single->vectors[0], batched->vectors[i]), 1e-5f) << kTexts[i];
+    EXPECT_LT(MaxDiff(single->vectors[0], batched->vectors[i]), kBatchTolerance) << kTexts[i];
   }
 }
 
@@ -214,7 +219,7 @@ TEST(EmbedRunnerTest, GenerativeModelIsPooledByMeanOrAsConfigured) {
   auto a1 = mean->Embed({"Lily went to the park"}, EmbedTruncate::kNone);
   ASSERT_TRUE(a.ok() && b.ok() && a1.ok());
   EXPECT_GT(MaxDiff(a->vectors[0], b->vectors[0]), 1e-4f);  // another pooling, another vector
-  EXPECT_LT(MaxDiff(a->vectors[1], a1->vectors[0]), 1e-5f);
+  EXPECT_LT(MaxDiff(a->vectors[1], a1->vectors[0]), kBatchTolerance);
 
   EXPECT_FALSE(EmbedRunner::Load(Config(stories), "max").ok());
 }
