@@ -267,7 +267,15 @@ class LlmEngine final : public Engine {
     std::lock_guard<std::mutex> lock(entry->load_mu);
     if (entry->runner == nullptr && !entry->attempted) {
       StatusOr<int64_t> reserved = Reserve(entry->config);
-      if (!reserved.ok()) return reserved.status();
+      if (!reserved.ok()) {
+        // Memory may free up later; a bad file stays bad (a load failure, as llama.cpp's).
+        if (reserved.status().code() == StatusCode::kUnavailable) return reserved.status();
+        entry->attempted = true;
+        entry->load_status =
+            Status::Internal("Failed to load model '" + entry->config.name + "' from '" +
+                             entry->config.path + "': " + reserved.status().message());
+        return entry->load_status;
+      }
       StatusOr<std::unique_ptr<llm::ModelRunner>> loaded = llm::ModelRunner::Load(entry->config);
       if (loaded.ok()) {
         entry->runner = std::move(*loaded);
