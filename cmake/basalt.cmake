@@ -4,6 +4,12 @@ option(BASALT_BUILD_TESTS "Build unit tests" ON)
 option(BASALT_SANITIZE_ADDRESS "Build with ASan+UBSan" OFF)
 option(BASALT_SANITIZE_THREAD "Build with TSan" OFF)
 option(BASALT_FUZZ "Build the libFuzzer targets in fuzz/ (clang only; see scripts/fuzz)" OFF)
+# Unity (jumbo) builds of the targets with several sources: a target's .cc files are compiled
+# as one translation unit per 8, so the headers they share (nlohmann/json, spdlog, Asio) are
+# parsed and their templates instantiated once. scripts/test turns it on for its builds; the
+# incremental developer build leaves it off. A name defined in two .cc files of one target (an
+# anonymous-namespace constant or helper) breaks it: give one a distinct name.
+option(BASALT_UNITY_BUILD "Unity builds of multi-source targets (see scripts/test)" OFF)
 
 set(BASALT_WARNINGS -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers)
 if(BASALT_FATAL_WARNINGS)
@@ -34,6 +40,16 @@ function(basalt_library name)
   target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
   target_compile_options(${name} PRIVATE ${BASALT_WARNINGS})
   target_link_libraries(${name} PUBLIC ${ARG_DEPS})
+  basalt_unity(${name} ${ARG_SOURCES})
+endfunction()
+
+# basalt_unity(TARGET SOURCES...): a unity build of TARGET when BASALT_UNITY_BUILD is on and it
+# has several sources (a single source gains nothing and keeps its object file).
+function(basalt_unity name)
+  list(LENGTH ARGN n)
+  if(BASALT_UNITY_BUILD AND n GREATER 1)
+    set_target_properties(${name} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 8)
+  endif()
 endfunction()
 
 # basalt_test(NAME SOURCES ... DEPS ... LABELS ...)
@@ -45,6 +61,7 @@ function(basalt_test name)
   add_executable(${name} ${ARG_SOURCES})
   target_compile_options(${name} PRIVATE ${BASALT_WARNINGS})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
+  basalt_unity(${name} ${ARG_SOURCES})
   add_test(NAME ${name} COMMAND ${name} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   if(NOT ARG_LABELS)
     set(ARG_LABELS unit)
