@@ -31,10 +31,17 @@ struct ModelConfig {
   // Memory-map the GGUF instead of reading its weights into memory. Off by default: a mapped
   // file truncated or rewritten in place under a loaded model makes its pages SIGBUS.
   bool use_mmap = false;
+  // Speculative decoding by prompt lookup for greedy requests (same output, fewer steps on
+  // text that repeats its input). Sampled requests never draft.
+  bool speculative = true;
 };
 
 struct EngineOptions {
   std::vector<ModelConfig> models;
+  // Memory the models may take in all, in bytes. 0: what the system has (MemAvailable, lowered
+  // to the cgroup's memory.max), checked before each load. With a limit, the estimates of the
+  // models already loaded count against it.
+  int64_t memory_limit_bytes = 0;
 };
 
 struct ChatMessage {
@@ -45,7 +52,7 @@ struct ChatMessage {
 struct SamplingParams {
   float temperature = 1.0f;  // 0 = greedy
   float top_p = 1.0f;
-  int top_k = 0;             // 0 = off
+  int top_k = 0;  // 0 = off
   int max_tokens = 512;
   std::optional<uint32_t> seed;
   std::vector<std::string> stop;  // stop sequences; the matched one is not emitted
@@ -53,10 +60,10 @@ struct SamplingParams {
 
 struct GenerateRequest {
   std::string model;
-  std::string prompt;         // already formatted (see FormatChat)
-  bool add_special = true;    // BOS etc. as the model's vocabulary asks
+  std::string prompt;       // already formatted (see FormatChat)
+  bool add_special = true;  // BOS etc. as the model's vocabulary asks
   SamplingParams sampling;
-  std::string grammar;        // optional GBNF constraining the output
+  std::string grammar;  // optional GBNF constraining the output
 };
 
 enum class FinishReason {
@@ -96,20 +103,42 @@ using JobId = uint64_t;
 
 struct ModelInfo {
   std::string name;
-  int context_length = 0;      // per-sequence context available to one request
+  int context_length = 0;  // per-sequence context available to one request
   int train_context_length = 0;
   bool has_chat_template = false;
   std::string architecture;
   int64_t parameter_count = 0;
 };
 
+// Embeddings: texts in, one pooled vector per text out (Titan and Cohere embedding bodies).
+enum class EmbedTruncate {
+  kNone,   // a text over the model's limit is an error (kInvalidArgument)
+  kStart,  // drop tokens from its start until it fits
+  kEnd,    // drop tokens from its end until it fits
+};
+
+struct EmbedRequest {
+  std::string model;
+  std::vector<std::string> texts;
+  EmbedTruncate truncate = EmbedTruncate::kNone;
+  // "mean", "cls" or "last"; empty: the pooling the GGUF names (mean when it names none).
+  std::string pooling;
+};
+
+struct EmbedResult {
+  std::vector<std::vector<float>> vectors;  // one per text, the model's native size, as pooled
+  std::vector<int> token_counts;            // tokens embedded per text (specials included)
+};
+
 struct EngineStats {
   int queued = 0;
   int busy_slots = 0;
   int total_slots = 0;
-  int64_t kv_cells_used = 0;   // KV cells holding tokens (cached prefixes included)
+  int64_t kv_cells_used = 0;  // KV cells holding tokens (cached prefixes included)
   int64_t kv_cells_total = 0;
   int64_t generated_tokens_total = 0;  // since start; a rate comes from two readings
+  int64_t draft_tokens_total = 0;      // speculative draft tokens verified, since start
+  int64_t draft_accepted_total = 0;    // of those, the ones the model agreed with
 };
 
 class Engine {
@@ -142,6 +171,41 @@ class Engine {
   // kAlreadyExists for a known name, kNotFound when the file is missing.
   virtual Status AddModel(const ModelConfig& config) = 0;
   virtual EngineStats Stats(const std::string& model) = 0;
+  // Embeds `request.texts` with the model's own pooling, batching them (and concurrent
+  // requests) into shared decode steps. Blocks until done. Returns kNotFound for an unknown
+  // model, kInvalidArgument for a text too long (with kNone) or empty after tokenizing,
+  // kResourceExhausted when the model's queue is full, kInternal when it fails to load or is
+  // not an embedding model (a reranker), kFailedPrecondition from engines without embeddings.
+  virtual StatusOr<EmbedResult> Embed(const EmbedRequest& request);
+
+  // Hot model changes (the default implementations refuse with kFailedPrecondition).
+  //
+  // Serves `config.name` from `config` (a new file or settings) from now on. When the old
+  // model is loaded, the new one is loaded first: requests keep going to the old one until the
+  // new one is ready, then new requests go to the new one while the old one finishes its
+  // queued and running jobs and unloads. When the new one cannot load (a cut or invalid file,
+  // not enough memory) the old one keeps serving and the error is returned: kInvalidArgument
+  // (bad file), kUnavailable (memory), kInternal (load failure). kNotFound: unknown name or
+  // missing file.
+  virtual Status ReplaceModel(const ModelConfig& config);
+  // Stops serving `name`: new requests get kNotFound; its queued and running jobs finish
+  // normally, then its runner unloads and its memory is freed. kNotFound: unknown name.
+  virtual Status RemoveModel(const std::string& name);
+  // Models removed or replaced whose runner has not unloaded yet.
+  virtual int DrainingModels() { return 0; }
+  // The configuration each served model runs with (by name).
+  virtual std::vector<ModelConfig> Models() { return {}; }
 };
+
+inline Status Engine::ReplaceModel(const ModelConfig&) {
+  return Status::FailedPrecondition("This engine cannot replace models.");
+}
+inline Status Engine::RemoveModel(const std::string&) {
+  return Status::FailedPrecondition("This engine cannot remove models.");
+}
+
+inline StatusOr<EmbedResult> Engine::Embed(const EmbedRequest&) {
+  return Status::FailedPrecondition("This engine does not compute embeddings.");
+}
 
 }  // namespace basalt::engine

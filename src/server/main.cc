@@ -67,6 +67,7 @@ struct ServeFlags {
   std::string log_level = "info";
   int shutdown_grace_s = 30;
   bool mmap = false;
+  bool no_speculative = false;
   int console_session_ttl_s = 43'200;
   int console_signin_max_failures = 5;
   int console_signin_lockout_s = 30;
@@ -240,6 +241,7 @@ int Serve(const ServeFlags& flags) {
       mc.threads = flags.threads;
       mc.max_queue = flags.max_queue;
       mc.use_mmap = flags.mmap;
+      mc.speculative = !flags.no_speculative;
       out.push_back(mc);
     }
     return out;
@@ -574,6 +576,10 @@ int main(int argc, char** argv) {
   serve->add_option("--threads", sf.threads, "CPU threads per model (0 = all cores)")
       ->envname("BASALT_THREADS")
       ->capture_default_str();
+  serve
+      ->add_flag("--no-speculative", sf.no_speculative,
+                 "Turn off speculative decoding by prompt lookup (greedy requests)")
+      ->envname("BASALT_NO_SPECULATIVE");
   serve->add_option("--parallel", sf.parallel, "Concurrent sequences per model")
       ->envname("BASALT_PARALLEL")
       ->capture_default_str();

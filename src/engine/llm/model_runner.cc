@@ -3,8 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cstring>
 #include <climits>
+#include <cstring>
 #include <exception>
 #include <utility>
 
@@ -108,6 +108,7 @@ Status ModelRunner::Init() {
   }
   n_batch_ = std::min(n_batch_, static_cast<int>(llama_n_batch(ctx_)));
   mem_ = llama_get_memory(ctx_);
+  can_share_kv_ = !llama_model_is_recurrent(model_) && !llama_model_is_hybrid(model_);
 
   batch_ = llama_batch_init(n_batch_, 0, 1);
   batch_allocated_ = true;
@@ -129,10 +130,12 @@ Status ModelRunner::Init() {
   info_.architecture = MetaString(model_, "general.architecture");
   info_.parameter_count = static_cast<int64_t>(llama_model_n_params(model_));
 
-  spdlog::info("model '{}' loaded in {} ms ({}): {} slots x {} tokens, {} threads, batch {}",
-               config_.name, MillisBetween(load_start, Clock::now()),
-               config_.use_mmap ? "mapped" : "read into memory", parallel, n_ctx_slot_, threads,
-               n_batch_);
+  spdlog::info(
+      "model '{}' loaded in {} ms ({}): {} slots x {} tokens, {} threads, batch {}, "
+      "speculative {}",
+      config_.name, MillisBetween(load_start, Clock::now()),
+      config_.use_mmap ? "mapped" : "read into memory", parallel, n_ctx_slot_, threads, n_batch_,
+      config_.speculative ? "on" : "off");
   thread_ = std::thread([this] { Run(); });
   return Status::Ok();
 }
@@ -279,6 +282,8 @@ EngineStats ModelRunner::Stats() const {
   stats.kv_cells_used = kv_cells_used_.load(std::memory_order_relaxed);
   stats.kv_cells_total = static_cast<int64_t>(n_ctx_slot_) * static_cast<int64_t>(slots_.size());
   stats.generated_tokens_total = generated_total_.load(std::memory_order_relaxed);
+  stats.draft_tokens_total = drafted_total_.load(std::memory_order_relaxed);
+  stats.draft_accepted_total = accepted_total_.load(std::memory_order_relaxed);
   return stats;
 }
 
@@ -390,181 +395,12 @@ void ModelRunner::StartJob(std::unique_ptr<Job> job) {
   slot.completion_tokens = 0;
   slot.i_batch = -1;
   slot.n_chunk = 0;
+  slot.draft.clear();
+  slot.drafts.Reset();
   slot.text.Reset(slot.job->stop);
   slot.out.clear();
   ++n_active_;
   ingest_order_.push_back(static_cast<int>(&slot - slots_.data()));
-}
-
-void ModelRunner::AddToBatch(llama_token token, llama_pos pos, llama_seq_id seq, bool logits) {
-  const int i = batch_.n_tokens++;
-  batch_.token[i] = token;
-  batch_.pos[i] = pos;
-  batch_.n_seq_id[i] = 1;
-  batch_.seq_id[i][0] = seq;
-  batch_.logits[i] = logits ? 1 : 0;
-}
-
-void ModelRunner::Step() {
-  batch_.n_tokens = 0;
-  // One token for every generating slot, then prompt chunks in arrival order.
-  for (Slot& slot : slots_) {
-    slot.i_batch = -1;
-    slot.n_chunk = 0;
-    if (slot.state != SlotState::kGenerating) continue;
-    slot.i_batch = batch_.n_tokens;
-    slot.n_chunk = 1;
-    AddToBatch(slot.next_token, static_cast<llama_pos>(slot.cache.size()), slot.seq, true);
-  }
-  for (int index : ingest_order_) {
-    const int budget = n_batch_ - batch_.n_tokens;
-    if (budget <= 0) break;
-    Slot& slot = slots_[index];
-    const std::vector<llama_token>& prompt = slot.job->prompt;
-    const int start = static_cast<int>(slot.cache.size());
-    const int total = static_cast<int>(prompt.size());
-    const int n = std::min(budget, total - start);
-    for (int k = 0; k < n; ++k) {
-      AddToBatch(prompt[start + k], start + k, slot.seq, start + k == total - 1);
-    }
-    slot.n_chunk = n;
-    if (start + n == total) slot.i_batch = batch_.n_tokens - 1;
-  }
-  if (batch_.n_tokens == 0) return;
-
-  const int32_t rc = llama_decode(ctx_, batch_);
-  if (rc != 0) {
-    FailBatch(rc);
-    return;
-  }
-
-  for (Slot& slot : slots_) {
-    if (slot.n_chunk == 0) continue;
-    if (slot.state == SlotState::kGenerating) {
-      slot.cache.push_back(slot.next_token);
-    } else {
-      const auto first = slot.job->prompt.begin() + static_cast<ptrdiff_t>(slot.cache.size());
-      slot.cache.insert(slot.cache.end(), first, first + slot.n_chunk);
-    }
-  }
-
-  for (Slot& slot : slots_) {
-    if (slot.i_batch < 0 || slot.job == nullptr) continue;
-    Job& job = *slot.job;
-    const float* logits = llama_get_logits_ith(ctx_, slot.i_batch);
-    if (logits == nullptr) {
-      Finish(slot, Status::Internal("No logits after decoding."), FinishReason::kError);
-      continue;
-    }
-    llama_token token = 0;
-    if (job.sampler == nullptr) {
-      token = static_cast<llama_token>(std::max_element(logits, logits + n_vocab_) - logits);
-    } else {
-      for (int t = 0; t < n_vocab_; ++t) candidates_[t] = {t, logits[t], 0.0f};
-      llama_token_data_array cur = {candidates_.data(), candidates_.size(), -1, false};
-      llama_sampler_apply(job.sampler.get(), &cur);
-      if (cur.selected < 0 || cur.selected >= static_cast<int64_t>(cur.size)) {
-        Finish(slot, Status::Internal("Sampling selected no token."), FinishReason::kError);
-        continue;
-      }
-      token = cur.data[cur.selected].id;
-      llama_sampler_accept(job.sampler.get(), token);
-    }
-    OnToken(slot, token);
-  }
-  int64_t used = 0;
-  for (const Slot& slot : slots_) used += static_cast<int64_t>(slot.cache.size());
-  kv_cells_used_.store(used, std::memory_order_relaxed);
-}
-
-void ModelRunner::FailBatch(int code) {
-  spdlog::warn("model '{}': llama_decode returned {}", config_.name, code);
-  const Status status =
-      Status::Internal("Decoding failed (llama_decode returned " + std::to_string(code) + ").");
-  for (Slot& slot : slots_) {
-    if (slot.n_chunk == 0 || slot.job == nullptr) continue;
-    llama_memory_seq_rm(mem_, slot.seq, -1, -1);
-    slot.cache.clear();
-    Finish(slot, status, FinishReason::kError);
-  }
-}
-
-void ModelRunner::OnToken(Slot& slot, llama_token token) {
-  Job& job = *slot.job;
-  if (slot.state == SlotState::kIngesting) {
-    slot.state = SlotState::kGenerating;
-    job.first_token = Clock::now();
-    ingest_order_.erase(std::find(ingest_order_.begin(), ingest_order_.end(),
-                                  static_cast<int>(&slot - slots_.data())));
-  }
-  if (llama_vocab_is_eog(vocab_, token)) {
-    Finish(slot, Status::Ok(), FinishReason::kEndOfGeneration);
-    return;
-  }
-  ++slot.completion_tokens;
-  generated_total_.fetch_add(1, std::memory_order_relaxed);
-
-  char buf[128];
-  int32_t n = llama_token_to_piece(vocab_, token, buf, sizeof(buf), 0, false);
-  bool stopped = false;
-  if (n >= 0) {
-    stopped = slot.text.Append(std::string_view(buf, n), &slot.out);
-  } else {
-    std::string big(static_cast<size_t>(-n), '\0');
-    n = llama_token_to_piece(vocab_, token, big.data(), static_cast<int32_t>(big.size()), 0, false);
-    if (n > 0) stopped = slot.text.Append(std::string_view(big.data(), n), &slot.out);
-  }
-  if (!slot.out.empty()) {
-    job.sink->OnText(slot.out);
-    slot.out.clear();
-  }
-  if (stopped) {
-    Finish(slot, Status::Ok(), FinishReason::kStopSequence);
-  } else if ((job.max_tokens > 0 && slot.completion_tokens >= job.max_tokens) ||
-             static_cast<int>(slot.cache.size()) >= n_ctx_slot_) {
-    Finish(slot, Status::Ok(), FinishReason::kLength);
-  } else {
-    slot.next_token = token;
-  }
-}
-
-void ModelRunner::Finish(Slot& slot, const Status& status, FinishReason reason) {
-  std::unique_ptr<Job> job = std::move(slot.job);
-  const Clock::time_point now = Clock::now();
-  if (reason == FinishReason::kEndOfGeneration || reason == FinishReason::kLength) {
-    slot.text.Flush(&slot.out);
-    if (!slot.out.empty()) job->sink->OnText(slot.out);
-  }
-  slot.out.clear();
-  if (slot.state == SlotState::kIngesting) {
-    ingest_order_.erase(std::find(ingest_order_.begin(), ingest_order_.end(),
-                                  static_cast<int>(&slot - slots_.data())));
-  }
-  slot.state = SlotState::kFree;
-  slot.i_batch = -1;
-  slot.n_chunk = 0;
-  slot.last_used = ++use_counter_;
-  --n_active_;
-
-  Usage usage;
-  usage.prompt_tokens = static_cast<int>(job->prompt.size());
-  usage.completion_tokens = slot.completion_tokens;
-  usage.cached_prompt_tokens = slot.cached_prompt_tokens;
-  Timing timing;
-  timing.queued_ms = MillisBetween(job->submitted, job->started);
-  if (job->first_token != Clock::time_point()) {
-    timing.first_token_ms = MillisBetween(job->submitted, job->first_token);
-  }
-  timing.total_ms = MillisBetween(job->submitted, now);
-  const std::string stop =
-      reason == FinishReason::kStopSequence ? slot.text.matched_stop() : std::string();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    --busy_;
-    live_.erase(job->id);
-  }
-  need_admit_ = true;
-  job->sink->OnDone(status, reason, stop, usage, timing);
 }
 
 void ModelRunner::FinishQueued(const Job& job, const Status& status) {

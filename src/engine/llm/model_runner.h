@@ -6,13 +6,16 @@
 // non-unified KV, what llama-server uses with an explicit --parallel). That share is the
 // per-request context. Separate streams keep each sequence's attention over its own cells
 // only; a unified buffer makes every sequence attend over the highest cell any slot uses.
-// A new job reuses the cached prefix of its own slot's stream (see StartJob).
+// A new job reuses the cached prefix of its own slot's stream (see StartJob), or copies a
+// longer one from another slot's stream, free or busy; requests that arrive together with a
+// shared prefix compute it once (the earliest does, the others wait and copy it). Greedy
+// requests decode speculatively with drafts looked up in their own tokens (speculative.h).
 #pragma once
 
 #include <atomic>
-#include <cstdint>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -24,6 +27,7 @@
 
 #include "common/status.h"
 #include "engine/engine.h"
+#include "engine/llm/speculative.h"
 #include "engine/llm/text_stream.h"
 #include "llama.h"
 
@@ -78,8 +82,10 @@ class ModelRunner {
     std::unique_ptr<Job> job;
     std::vector<llama_token> cache;  // exactly the tokens in this sequence's KV cells
     llama_token next_token = 0;      // sampled, to be decoded in the next step
-    int i_batch = -1;                // batch index of this slot's logits in the current step
-    int n_chunk = 0;                 // tokens this slot put into the current batch
+    std::vector<llama_token> draft;  // drafted tokens after next_token in the current batch
+    DraftPolicy drafts;
+    int i_batch = -1;  // batch index of this slot's logits in the current step
+    int n_chunk = 0;   // tokens this slot put into the current batch
     int cached_prompt_tokens = 0;
     int completion_tokens = 0;
     uint64_t last_used = 0;
@@ -100,6 +106,13 @@ class ModelRunner {
   bool Admit();
   void StartJob(std::unique_ptr<Job> job);
   void Step();
+  // Copies the longest prompt prefix cached in another slot into `slot` (see model_step.cc).
+  // True when `slot` should wait for an earlier request that is computing a shared prefix.
+  bool SharePrefix(Slot& slot);
+  void AddDraft(Slot& slot, int* budget);
+  // The output token at batch row `i_batch`; false (job finished with an error) when none.
+  bool Sample(Slot& slot, int i_batch, llama_token* token);
+  void Verify(Slot& slot);
   void FailBatch(int code);
   void OnToken(Slot& slot, llama_token token);
   void Finish(Slot& slot, const Status& status, FinishReason reason);
@@ -120,6 +133,7 @@ class ModelRunner {
   // which is known without tokenizing it.
   size_t max_token_bytes_ = 1;
   int n_vocab_ = 0;
+  bool can_share_kv_ = false;  // KV copies between sequences (not for recurrent state)
   bool has_chat_template_ = false;
   std::string chat_template_;
   ModelInfo info_;
@@ -146,6 +160,8 @@ class ModelRunner {
   // Written by the scheduler thread after each step, read by Stats() from any thread.
   std::atomic<int64_t> kv_cells_used_{0};
   std::atomic<int64_t> generated_total_{0};
+  std::atomic<int64_t> drafted_total_{0};
+  std::atomic<int64_t> accepted_total_{0};
 
   std::thread thread_;
 };
