@@ -10,6 +10,10 @@ option(BASALT_FUZZ "Build the libFuzzer targets in fuzz/ (clang only; see script
 # incremental developer build leaves it off. A name defined in two .cc files of one target (an
 # anonymous-namespace constant or helper) breaks it: give one a distinct name.
 option(BASALT_UNITY_BUILD "Unity builds of multi-source targets (see scripts/test)" OFF)
+# What stays out of it: files that define the same anonymous-namespace name as another file of
+# their target (compiled on their own), and targets where many do (under src/, no unity build).
+set(BASALT_UNITY_SKIP_SOURCES http/h2_connection.cc metering/quota_test.cc)
+set(BASALT_UNITY_SKIP_TARGETS basalt_engine)
 
 set(BASALT_WARNINGS -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers)
 if(BASALT_FATAL_WARNINGS)
@@ -47,9 +51,17 @@ endfunction()
 # has several sources (a single source gains nothing and keeps its object file).
 function(basalt_unity name)
   list(LENGTH ARGN n)
-  if(BASALT_UNITY_BUILD AND n GREATER 1)
-    set_target_properties(${name} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 8)
+  if(NOT BASALT_UNITY_BUILD OR n LESS 2 OR name IN_LIST BASALT_UNITY_SKIP_TARGETS)
+    return()
   endif()
+  set_target_properties(${name} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 8)
+  foreach(src ${ARGN})
+    get_filename_component(path ${src} ABSOLUTE)
+    file(RELATIVE_PATH rel ${PROJECT_SOURCE_DIR}/src ${path})
+    if(rel IN_LIST BASALT_UNITY_SKIP_SOURCES)
+      set_source_files_properties(${src} PROPERTIES SKIP_UNITY_BUILD_INCLUSION ON)
+    endif()
+  endforeach()
 endfunction()
 
 # basalt_test(NAME SOURCES ... DEPS ... LABELS ...)
