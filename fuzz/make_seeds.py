@@ -119,7 +119,25 @@ bodies = {
          "toolConfig": {"tools": [{"toolSpec": {"name": "get_weather", "description": "d",
                         "inputSchema": {"json": {"type": "object"}}}}],
                         "toolChoice": {"auto": {}}},
-         "additionalModelRequestFields": {"top_k": 5}}],
+         "additionalModelRequestFields": {"top_k": 5}},
+        {"messages": [{"role": "user", "content": [{"text": "A cat?"}]}],
+         "outputConfig": {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": {
+             "name": "cat", "schema": json.dumps({
+                 "$defs": {"n": {"type": "object", "properties": {
+                     "v": {"type": "integer", "minimum": -3, "maximum": 250},
+                     "next": {"anyOf": [{"$ref": "#/$defs/n"}, {"type": "null"}]}},
+                     "required": ["v"]}},
+                 "type": "object", "additionalProperties": False, "required": ["name", "tags"],
+                 "properties": {"name": {"type": "string", "maxLength": 8},
+                                "born": {"type": "string", "format": "date-time"},
+                                "code": {"type": "string", "pattern": "^[A-Z]{2}-\\d+(x|y)?$"},
+                                "tags": {"type": "array", "items": {"enum": ["a", 1, None]},
+                                         "minItems": 1, "maxItems": 3},
+                                "pair": {"prefixItems": [{"type": "boolean"}, {"const": {"k": [1]}}]},
+                                "list": {"$ref": "#/$defs/n"},
+                                "both": {"allOf": [{"properties": {"x": {"type": "number"}}},
+                                                   {"properties": {"y": {"type": "null"}}}]}}})}}},
+                          "effort": "low"}}],
     6: [{"prompt": "x", "max_tokens": 5, "messages": [], "stop": ["a", "b"], "temperature": 0.5}],
 }
 for mode, items in bodies.items():
@@ -185,8 +203,13 @@ write("api", "api-keys", api("api_keys", idline="userId=x"))
 write("api", "put-model-access", api("put_model_access", {"modelId": model, "status": "GRANTED"}))
 write("api", "invoke", api("invoke", bodies[1][0], idline=model))
 write("api", "invoke-llama", api("invoke", bodies[3][0], idline="meta.llama3-8b-instruct-v1:0"))
+write("api", "invoke-titan-embed", api("invoke", {"inputText": "hello", "dimensions": 256,
+      "normalize": True, "embeddingTypes": ["float", "binary"]}, idline="amazon.titan-embed-text-v2:0"))
+write("api", "invoke-cohere-embed", api("invoke", {"texts": ["a", "b"], "input_type": "search_query",
+      "truncate": "END", "embedding_types": ["int8", "ubinary"]}, idline="cohere.embed-english-v3"))
 write("api", "converse", api("converse", bodies[5][1], idline=model, auth=1))
 write("api", "converse-stream", api("converse_stream", bodies[5][0], idline=model))
+write("api", "converse-structured", api("converse", bodies[5][2], idline=model))
 write("api", "count-tokens", api("count_tokens", {"input": {"converse": bodies[5][0]}}, idline=model))
 write("api", "raw-bearer", api("list", auth=2, authline="Bearer ABSKQmVkcm9ja0FQSUtleS14LWF0LTE6eQ=="))
 write("api", "raw-short-term", api("list", auth=2, authline="Bearer " + vectors["short_term_tokens"][0]["token"]))

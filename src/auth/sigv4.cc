@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <optional>
+#include <unordered_map>
 
 namespace basalt::auth {
 namespace {
@@ -238,10 +239,36 @@ std::string SigningKey(std::string_view secret, std::string_view date, std::stri
   return HmacSha256(k_service, kTerminator);
 }
 
+// The signing key depends only on (secret, date, region, service), so each request thread keeps
+// the keys it derived (four HMACs each) for the few credentials it sees, found by the secret's
+// SHA-256 (the map holds no secret). Thread-local: no lock, and a thread's map is bounded by
+// clearing it when full. A changed or deleted secret is never looked up again (the secret is
+// part of the key), so there is nothing to invalidate.
+const std::string& CachedSigningKey(std::string_view secret, std::string_view date,
+                                    std::string_view region, std::string_view service) {
+  constexpr size_t kMaxKeysPerThread = 64;
+  thread_local std::unordered_map<std::string, std::string> keys;
+  std::string id;
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(secret.data(), secret.size(), digest, &len, EVP_sha256(), nullptr);
+  id.reserve(len + date.size() + region.size() + service.size() + 2);
+  id.append(reinterpret_cast<const char*>(digest), len)
+      .append(date)
+      .append(1, '\0')
+      .append(region)
+      .append(1, '\0');
+  id.append(service);
+  auto it = keys.find(id);
+  if (it != keys.end()) return it->second;
+  if (keys.size() >= kMaxKeysPerThread) keys.clear();
+  return keys.emplace(std::move(id), SigningKey(secret, date, region, service)).first->second;
+}
+
 std::string ComputeSignature(std::string_view secret, std::string_view date,
                              std::string_view region, std::string_view service,
                              std::string_view string_to_sign) {
-  return Hex(HmacSha256(SigningKey(secret, date, region, service), string_to_sign));
+  return Hex(HmacSha256(CachedSigningKey(secret, date, region, service), string_to_sign));
 }
 
 // All values of header `name` (case-insensitive), each trimmed, joined with ','.
@@ -300,9 +327,8 @@ Status CheckWindow(std::string_view amz_date, int64_t request_time, int64_t now)
                    FormatAmzDate(now - kSkewSeconds) + " (" + FormatAmzDate(now) + " - 5 min.)");
   }
   if (request_time > now + kSkewSeconds) {
-    return Invalid("Signature not yet current: " + std::string(amz_date) +
-                   " is still later than " + FormatAmzDate(now + kSkewSeconds) + " (" +
-                   FormatAmzDate(now) + " + 5 min.)");
+    return Invalid("Signature not yet current: " + std::string(amz_date) + " is still later than " +
+                   FormatAmzDate(now + kSkewSeconds) + " (" + FormatAmzDate(now) + " + 5 min.)");
   }
   return Status::Ok();
 }
@@ -490,8 +516,8 @@ std::string SigningKeyHex(std::string_view secret, std::string_view date, std::s
 }
 
 std::string SignRequest(const SignedRequest& request, std::string_view access_key_id,
-                        std::string_view secret, std::string_view region,
-                        std::string_view amz_date, const std::vector<std::string>& signed_headers) {
+                        std::string_view secret, std::string_view region, std::string_view amz_date,
+                        const std::vector<std::string>& signed_headers) {
   std::vector<std::string> names;
   names.reserve(signed_headers.size());
   for (const std::string& name : signed_headers) names.push_back(Lower(name));
@@ -562,9 +588,10 @@ StatusOr<SigV4Authorization> ParseAuthorization(std::string_view header) {
 
   std::optional<Credential> cred = ParseCredential(*credential);
   if (!cred) {
-    return Incomplete("Credential must have the form <AccessKeyId>/<YYYYMMDD>/<region>/"
-                      "<service>/aws4_request, not '" +
-                      std::string(*credential) + "'." + echo);
+    return Incomplete(
+        "Credential must have the form <AccessKeyId>/<YYYYMMDD>/<region>/"
+        "<service>/aws4_request, not '" +
+        std::string(*credential) + "'." + echo);
   }
   SigV4Authorization auth;
   auth.access_key_id = std::move(cred->access_key_id);
@@ -600,10 +627,10 @@ Status VerifySigV4(const SignedRequest& request, const SigV4Authorization& auth,
     return Incomplete("Date must be in ISO-8601 'basic format'. Got '" + amz_date + "'.");
   }
   if (auth.date != std::string_view(amz_date).substr(0, 8)) {
-    return Incomplete("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of "
-                      "date from HTTP: '" +
-                      auth.date + "' != '" + amz_date.substr(0, 8) + "', from '" + amz_date +
-                      "'.");
+    return Incomplete(
+        "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of "
+        "date from HTTP: '" +
+        auth.date + "' != '" + amz_date.substr(0, 8) + "', from '" + amz_date + "'.");
   }
   bool host_signed =
       std::any_of(auth.signed_headers.begin(), auth.signed_headers.end(),
@@ -740,17 +767,17 @@ std::string MakeShortTermToken(std::string_view access_key_id, std::string_view 
   std::string date = amz_date.substr(0, 8);
   std::string scope = CredentialScope(date, region, kService);
   // The exact parameter order botocore's SigV4QueryAuth writes (already sorted).
-  std::string query = "Action=" + std::string(kTokenAction) + "&X-Amz-Algorithm=" +
-                      std::string(kAlgorithm) + "&X-Amz-Credential=" +
-                      UriEncode(std::string(access_key_id) + "/" + scope, false) +
-                      "&X-Amz-Date=" + amz_date + "&X-Amz-Expires=" +
-                      std::to_string(expires_seconds) + "&X-Amz-SignedHeaders=host";
+  std::string query =
+      "Action=" + std::string(kTokenAction) + "&X-Amz-Algorithm=" + std::string(kAlgorithm) +
+      "&X-Amz-Credential=" + UriEncode(std::string(access_key_id) + "/" + scope, false) +
+      "&X-Amz-Date=" + amz_date + "&X-Amz-Expires=" + std::to_string(expires_seconds) +
+      "&X-Amz-SignedHeaders=host";
   std::string cr = "POST\n/\n" + CanonicalQuery(query) + "\nhost:" + std::string(kTokenHost) +
                    "\n\nhost\n" + Sha256Hex("");
   std::string signature =
       ComputeSignature(secret, date, region, kService, StringToSign(amz_date, scope, cr));
-  std::string url = std::string(kTokenHost) + "/?" + query + "&X-Amz-Signature=" + signature +
-                    "&Version=1";
+  std::string url =
+      std::string(kTokenHost) + "/?" + query + "&X-Amz-Signature=" + signature + "&Version=1";
   return std::string(kTokenPrefix) + Base64Encode(url);
 }
 

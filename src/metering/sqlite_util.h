@@ -7,5 +7,6 @@ namespace basalt::metering::internal {
 
 using store::sqlite::Exec;
 using store::sqlite::Stmt;
+using store::sqlite::StmtCache;
 
 }  // namespace basalt::metering::internal

@@ -8,11 +8,11 @@
 #include <cerrno>
 #include <cinttypes>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <mutex>
 #include <set>
 #include <string_view>
@@ -28,6 +28,7 @@ namespace {
 
 using internal::Exec;
 using internal::Stmt;
+using internal::StmtCache;
 
 constexpr int kBusyTimeoutMs = 5000;
 
@@ -276,10 +277,9 @@ class SqliteUsageStore final : public UsageStore {
     int version = s.Step() ? static_cast<int>(s.Int(0)) : 0;
     BASALT_RETURN_IF_ERROR(s.status());
     if (version != kSchemaVersion) {
-      return Status::FailedPrecondition("usage schema version " + std::to_string(version) +
-                                        " is not the one this build reads (" +
-                                        std::to_string(kSchemaVersion) +
-                                        "); start `basalt serve` once to migrate it");
+      return Status::FailedPrecondition(
+          "usage schema version " + std::to_string(version) + " is not the one this build reads (" +
+          std::to_string(kSchemaVersion) + "); start `basalt serve` once to migrate it");
     }
     read_only_ = true;
     return Status::Ok();
@@ -351,7 +351,8 @@ class SqliteUsageStore final : public UsageStore {
     int64_t sql_limit =
         (limit == 0 || limit > static_cast<size_t>(INT64_MAX)) ? -1 : static_cast<int64_t>(limit);
     std::lock_guard lock(read_mu_);
-    Stmt s(reader_, std::string(kRecordCols) + w.sql + " ORDER BY timestamp_ms, request_id LIMIT ?");
+    Stmt s(reader_,
+           std::string(kRecordCols) + w.sql + " ORDER BY timestamp_ms, request_id LIMIT ?");
     w.BindTo(s);
     s.Bind(static_cast<int>(w.args.size()) + 1, sql_limit);
     std::vector<UsageRecord> out;
@@ -589,7 +590,7 @@ class SqliteUsageStore final : public UsageStore {
     std::lock_guard lock(mu_);
     // The price is read inside the write transaction, so a concurrent AddPrice is either
     // wholly before or wholly after these records.
-    Status st = Exec(db_, "BEGIN IMMEDIATE");
+    Status st = Stmt(stmts_, "BEGIN IMMEDIATE").Run();
     if (!st.ok()) {
       for (PendingAppend* p : batch) p->status = st;
       return;
@@ -604,7 +605,7 @@ class SqliteUsageStore final : public UsageStore {
         p->status = lost;
         continue;
       }
-      p->status = Exec(db_, "SAVEPOINT usage_record");
+      p->status = Stmt(stmts_, "SAVEPOINT usage_record").Run();
       if (!p->status.ok() && sqlite3_get_autocommit(db_)) {
         lost = p->status;
         for (PendingAppend* q : batch) q->status = lost;
@@ -620,11 +621,11 @@ class SqliteUsageStore final : public UsageStore {
         for (PendingAppend* q : batch) q->status = lost;
         continue;
       }
-      if (!p->status.ok()) Exec(db_, "ROLLBACK TO usage_record");
-      Exec(db_, "RELEASE usage_record");
+      if (!p->status.ok()) Stmt(stmts_, "ROLLBACK TO usage_record").Run();
+      Stmt(stmts_, "RELEASE usage_record").Run();
     }
     if (!lost.ok()) return;
-    st = Exec(db_, "COMMIT");
+    st = Stmt(stmts_, "COMMIT").Run();
     if (!st.ok()) {
       Exec(db_, "ROLLBACK");
       for (PendingAppend* p : batch) {
@@ -634,10 +635,11 @@ class SqliteUsageStore final : public UsageStore {
   }
 
   Status DeleteUnfinishedLocked(const std::string& request_id, bool interrupted_too) {
-    Stmt s(db_, interrupted_too ? "DELETE FROM usage_records WHERE request_id = ?1 AND outcome "
-                                  "IN ('in_progress', 'interrupted')"
-                                : "DELETE FROM usage_records WHERE request_id = ?1 AND outcome = "
-                                  "'in_progress'");
+    Stmt s(stmts_, interrupted_too
+                       ? "DELETE FROM usage_records WHERE request_id = ?1 AND outcome "
+                         "IN ('in_progress', 'interrupted')"
+                       : "DELETE FROM usage_records WHERE request_id = ?1 AND outcome = "
+                         "'in_progress'");
     s.Bind(1, request_id);
     return s.Run();
   }
@@ -647,7 +649,7 @@ class SqliteUsageStore final : public UsageStore {
     int64_t version = 0;
     {
       // Most specific first: model+region, model+*, *+region, *+*; then the latest in effect.
-      Stmt s(db_,
+      Stmt s(stmts_,
              "SELECT version, input_per_1k_tokens, output_per_1k_tokens FROM prices "
              "WHERE model_id IN (?1, '*') AND region IN (?2, '*') AND effective_from_ms <= ?3 "
              "ORDER BY model_id = '*', region = '*', effective_from_ms DESC, version DESC "
@@ -661,7 +663,7 @@ class SqliteUsageStore final : public UsageStore {
       BASALT_RETURN_IF_ERROR(s.status());
     }
     if (version != 0 && r.images > 0) {
-      Stmt s(db_,
+      Stmt s(stmts_,
              "SELECT price FROM price_images WHERE version = ?1 AND image_key IN (?2, '*') "
              "ORDER BY image_key = '*' LIMIT 1");
       s.Bind(1, version).Bind(2, r.image_size + "/" + r.image_quality);
@@ -672,7 +674,7 @@ class SqliteUsageStore final : public UsageStore {
     r.cost = NanosToCost(r.cost_nanos);
     r.price_version = version;
 
-    Stmt s(db_,
+    Stmt s(stmts_,
            "INSERT INTO usage_records (request_id, timestamp_ms, day, account_id, user_id, "
            "key_id, region, model_id, operation, source, app_id, input_tokens, output_tokens, "
            "cached_input_tokens, images, image_size, image_quality, first_byte_ms, latency_ms, "
@@ -778,6 +780,8 @@ class SqliteUsageStore final : public UsageStore {
   bool committing_ = false;
   sqlite3* db_;
   sqlite3* reader_;
+  // The writer's statements of every Append (CommitBatch), prepared once; used under mu_.
+  StmtCache stmts_{db_};
 };
 
 // Creates `path` with mode 0600 when absent, so the database and its WAL are private.

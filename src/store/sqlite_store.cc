@@ -844,8 +844,8 @@ StatusOr<std::string> ReadMasterKey(const std::string& path) {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<Store>> Store::OpenSqlite(const std::string& path,
-                                                   const std::string& master_key) {
+StatusOr<std::unique_ptr<Store>> Store::OpenSqliteUncached(const std::string& path,
+                                                           const std::string& master_key) {
   if (master_key.size() != kMasterKeySize) {
     return Status::InvalidArgument("the master key must be 32 bytes");
   }

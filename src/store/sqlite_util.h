@@ -8,25 +8,74 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "common/status.h"
 
 namespace basalt::store::sqlite {
 
-// A prepared statement; finalized on destruction. Errors stick and surface in status().
+// Statements of one connection prepared once and kept (SQLITE_PREPARE_PERSISTENT), for hot
+// paths: preparing costs more than running a small statement. Not thread-safe: whoever
+// serializes the use of the connection serializes this too. Statements are finalized on
+// destruction (sqlite3_close_v2 waits for that, so the order of the two does not matter).
+class StmtCache {
+ public:
+  explicit StmtCache(sqlite3* db) : db_(db) {}
+  ~StmtCache() {
+    for (auto& entry : stmts_) sqlite3_finalize(entry.second);
+  }
+  StmtCache(const StmtCache&) = delete;
+  StmtCache& operator=(const StmtCache&) = delete;
+
+  sqlite3* db() const { return db_; }
+  // The statement for `sql`, ready to bind; nullptr with *rc set when it does not prepare.
+  sqlite3_stmt* Get(std::string_view sql, int* rc) {
+    auto it = stmts_.find(std::string(sql));
+    if (it != stmts_.end()) {
+      *rc = SQLITE_OK;
+      return it->second;
+    }
+    sqlite3_stmt* stmt = nullptr;
+    *rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                             SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (*rc != SQLITE_OK) {
+      sqlite3_finalize(stmt);
+      return nullptr;
+    }
+    stmts_.emplace(std::string(sql), stmt);
+    return stmt;
+  }
+
+ private:
+  sqlite3* db_;
+  std::unordered_map<std::string, sqlite3_stmt*> stmts_;
+};
+
+// A prepared statement; finalized on destruction, or, when it comes from a StmtCache, reset
+// and its bindings cleared for the next use. Errors stick and surface in status().
 class Stmt {
  public:
   Stmt(sqlite3* db, std::string_view sql) : db_(db) {
     rc_ = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
   }
-  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(StmtCache& cache, std::string_view sql) : db_(cache.db()), cached_(true) {
+    stmt_ = cache.Get(sql, &rc_);
+  }
+  ~Stmt() {
+    if (!cached_) {
+      sqlite3_finalize(stmt_);
+    } else if (stmt_ != nullptr) {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+    }
+  }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
 
   Stmt& Bind(int i, std::string_view text) {
     if (rc_ == SQLITE_OK) {
-      rc_ = sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()),
-                              SQLITE_TRANSIENT);
+      rc_ =
+          sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
     }
     return *this;
   }
@@ -95,6 +144,7 @@ class Stmt {
   sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
   int rc_;
+  bool cached_ = false;
 };
 
 inline Status Exec(sqlite3* db, const char* sql) {

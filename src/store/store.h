@@ -72,9 +72,14 @@ struct NewApiKey {
 class Store {
  public:
   // Opens (creating if needed) the SQLite database at `path` and applies migrations.
-  // `master_key` is 32 bytes. Returns kInternal on I/O or schema failure.
+  // `master_key` is 32 bytes. Returns kInternal on I/O or schema failure. The store serves
+  // the reads of every request from memory (identity_cache.h), with changes made by any
+  // process taking effect on the next read.
   static StatusOr<std::unique_ptr<Store>> OpenSqlite(const std::string& path,
                                                      const std::string& master_key);
+  // The same without the cache: every read goes to SQLite.
+  static StatusOr<std::unique_ptr<Store>> OpenSqliteUncached(const std::string& path,
+                                                             const std::string& master_key);
   virtual ~Store() = default;
 
   virtual StatusOr<Account> CreateAccount(const std::string& name) = 0;
