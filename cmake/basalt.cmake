@@ -4,6 +4,16 @@ option(BASALT_BUILD_TESTS "Build unit tests" ON)
 option(BASALT_SANITIZE_ADDRESS "Build with ASan+UBSan" OFF)
 option(BASALT_SANITIZE_THREAD "Build with TSan" OFF)
 option(BASALT_FUZZ "Build the libFuzzer targets in fuzz/ (clang only; see scripts/fuzz)" OFF)
+# Unity (jumbo) builds of the targets with several sources: a target's .cc files are compiled
+# as one translation unit per 8, so the headers they share (nlohmann/json, spdlog, Asio) are
+# parsed and their templates instantiated once. scripts/test turns it on for its builds; the
+# incremental developer build leaves it off. A name defined in two .cc files of one target (an
+# anonymous-namespace constant or helper) breaks it: give one a distinct name.
+option(BASALT_UNITY_BUILD "Unity builds of multi-source targets (see scripts/test)" OFF)
+# What stays out of it: files that define the same anonymous-namespace name as another file of
+# their target (compiled on their own), and targets where many do (under src/, no unity build).
+set(BASALT_UNITY_SKIP_SOURCES http/h2_connection.cc metering/quota_test.cc)
+set(BASALT_UNITY_SKIP_TARGETS basalt_engine)
 
 set(BASALT_WARNINGS -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers)
 if(BASALT_FATAL_WARNINGS)
@@ -34,6 +44,24 @@ function(basalt_library name)
   target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
   target_compile_options(${name} PRIVATE ${BASALT_WARNINGS})
   target_link_libraries(${name} PUBLIC ${ARG_DEPS})
+  basalt_unity(${name} ${ARG_SOURCES})
+endfunction()
+
+# basalt_unity(TARGET SOURCES...): a unity build of TARGET when BASALT_UNITY_BUILD is on and it
+# has several sources (a single source gains nothing and keeps its object file).
+function(basalt_unity name)
+  list(LENGTH ARGN n)
+  if(NOT BASALT_UNITY_BUILD OR n LESS 2 OR name IN_LIST BASALT_UNITY_SKIP_TARGETS)
+    return()
+  endif()
+  set_target_properties(${name} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 8)
+  foreach(src ${ARGN})
+    get_filename_component(path ${src} ABSOLUTE)
+    file(RELATIVE_PATH rel ${PROJECT_SOURCE_DIR}/src ${path})
+    if(rel IN_LIST BASALT_UNITY_SKIP_SOURCES)
+      set_source_files_properties(${src} PROPERTIES SKIP_UNITY_BUILD_INCLUSION ON)
+    endif()
+  endforeach()
 endfunction()
 
 # basalt_test(NAME SOURCES ... DEPS ... LABELS ...)
@@ -45,6 +73,7 @@ function(basalt_test name)
   add_executable(${name} ${ARG_SOURCES})
   target_compile_options(${name} PRIVATE ${BASALT_WARNINGS})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
+  basalt_unity(${name} ${ARG_SOURCES})
   add_test(NAME ${name} COMMAND ${name} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   if(NOT ARG_LABELS)
     set(ARG_LABELS unit)
