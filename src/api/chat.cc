@@ -182,7 +182,12 @@ StatusOr<engine::GenerateRequest> BuildGenerateRequest(engine::Engine& engine,
     if (!system.empty()) system += "\n\n";
     system += ToolsSystemPrompt(plan.tools);
   }
-  if (plan.output_schema) {
+  // The schema helps a model fill the fields sensibly; on a small context it would crowd out
+  // the answer, so it goes into the prompt only when it takes at most an eighth of it.
+  auto info = plan.output_schema ? engine.GetModelInfo(engine_model)
+                                 : StatusOr<engine::ModelInfo>(engine::ModelInfo{});
+  if (plan.output_schema && info.ok() &&
+      plan.output_schema_text.size() / 4 <= static_cast<size_t>(info->context_length) / 8) {
     if (!system.empty()) system += "\n\n";
     system +=
         "Answer with one JSON value and nothing else. It must follow this JSON schema" +
