@@ -136,7 +136,7 @@ TEST_F(GrammarTest, GeneratedAnswersValidateOverSeeds) {
     ASSERT_TRUE(grammar.ok()) << grammar.status().ToString();
     int complete = 0;
     for (uint32_t seed = 1; seed <= 5; ++seed) {
-      auto sink = Generate(*grammar, seed, 200);
+      auto sink = Generate(*grammar, seed, 400);
       ASSERT_NE(sink, nullptr);
       ASSERT_TRUE(sink->status_.ok()) << sink->status_.ToString();
       if (sink->reason_ != engine::FinishReason::kEndOfGeneration) continue;
