@@ -251,6 +251,7 @@ TEST(JsonSchemaValidate, AcceptsAndRejects) {
       {R"({"n":2,"tags":["c"]})", "/tags/0"},
       {R"({"n":2,"id":"not-a-uuid"})", "valid uuid"},
       {R"({"n":2,"when":"2023-02-29T00:00:00Z"})", "valid date-time"},
+      {R"({"n":2,"when":"0000-05-10T00:00:00Z"})", "valid date-time"},
       {R"({"n":2,"code":"abc"})", "pattern"},
       {R"({"n":2,"child":{"n":0}})", "/child/n"},
       {R"([1])", "expected type"},
