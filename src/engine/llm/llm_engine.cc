@@ -146,7 +146,7 @@ class LlmEngine final : public Engine {
 
   int DrainingModels() override {
     std::lock_guard<std::mutex> lock(draining_mu_);
-    return static_cast<int>(draining_.size());
+    return static_cast<int>(draining_.size()) + unloading_;
   }
 
   std::vector<ModelConfig> Models() override {
@@ -379,14 +379,18 @@ class LlmEngine final : public Engine {
         }
       }
       if (!done.empty()) {
+        // Still counted as draining until unloaded, so a caller that waits for the drain
+        // also sees the memory released.
+        unloading_ += static_cast<int>(done.size());
         lock.unlock();
         for (const auto& entry : done) {
           const bool was_loaded = entry->ready.load() != nullptr;
           Unload(*entry);
           if (was_loaded) spdlog::info("model '{}' unloaded", entry->config.name);
         }
-        done.clear();
         lock.lock();
+        unloading_ -= static_cast<int>(done.size());
+        done.clear();
       }
       draining_cv_.wait_for(lock, kReapInterval, [this] { return stop_; });
     }
@@ -404,6 +408,7 @@ class LlmEngine final : public Engine {
   std::mutex draining_mu_;
   std::condition_variable draining_cv_;
   std::list<Draining> draining_;  // guarded by draining_mu_
+  int unloading_ = 0;             // taken off draining_, not yet unloaded; guarded by draining_mu_
   bool stop_ = false;             // guarded by draining_mu_
   std::thread reaper_;
 };
