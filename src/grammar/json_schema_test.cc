@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/engine_test_util.h"
 #include "grammar/pattern.h"
 
 namespace basalt::grammar {
@@ -19,16 +20,7 @@ namespace {
 
 SchemaJson S(const char* text) { return SchemaJson::parse(text); }
 
-std::string ModelsDir() {
-  if (const char* dir = std::getenv("BASALT_MODELS_DIR"); dir != nullptr && *dir != '\0') {
-    return dir;
-  }
-  const char* src = std::getenv("BASALT_SOURCE_DIR");
-#ifdef BASALT_DEFAULT_SOURCE_DIR
-  if (src == nullptr || *src == '\0') src = BASALT_DEFAULT_SOURCE_DIR;
-#endif
-  return std::string(src != nullptr ? src : ".") + "/../shared/models";
-}
+using engine::test::ModelsDir;
 
 class Collect : public engine::Sink {
  public:

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/engine_test_util.h"
 #include "engine/llm/memory_budget.h"
 
 namespace basalt::engine {
@@ -22,16 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-std::string ModelsDir() {
-  if (const char* dir = std::getenv("BASALT_MODELS_DIR"); dir != nullptr && *dir != '\0') {
-    return dir;
-  }
-  const char* src = std::getenv("BASALT_SOURCE_DIR");
-#ifdef BASALT_DEFAULT_SOURCE_DIR
-  if (src == nullptr || *src == '\0') src = BASALT_DEFAULT_SOURCE_DIR;
-#endif
-  return std::string(src != nullptr ? src : ".") + "/../shared/models";
-}
+using test::ModelsDir;
 
 class WaitSink : public Sink {
  public:
