@@ -277,7 +277,9 @@ BedrockApi::BedrockApi(ApiDeps deps, ApiOptions options)
       engine_(deps.engine),
       catalog_(deps.catalog),
       options_(std::move(options)),
-      console_(MakeConsoleState(store_, options_)) {}
+      console_(MakeConsoleState(store_, options_)) {
+  InitApps();
+}
 
 void BedrockApi::Handle(http::Request request, std::shared_ptr<http::ResponseWriter> writer) {
   Call call;
@@ -325,6 +327,7 @@ void BedrockApi::Dispatch(Call& call) {
 
   // The web console: its JSON API authenticates by session cookie (console_api.cc), and its
   // static files by nothing at all (the app then asks /console/api/session who is there).
+  if (Members(call)) return;
   if (call.path == "/console/api" || call.path.rfind("/console/api/", 0) == 0) {
     return Console(call);
   }
@@ -387,6 +390,11 @@ void BedrockApi::RouteCall(Call& call) {
                      now);
   }
   for (size_t i = 0; i + 1 < n; ++i) {
+    if (seg[i] == "basalt" &&
+        (seg[i + 1] == "apps" || seg[i + 1] == "shared" || seg[i + 1] == "discover" ||
+         seg[i + 1] == "documents" || seg[i + 1] == "backstage")) {
+      return Apps(call, std::vector<std::string>(seg.begin() + i + 1, seg.end()));
+    }
     if (seg[i] == "basalt" && seg[i + 1] == "admin") {
       return Admin(call, std::vector<std::string>(seg.begin() + i + 2, seg.end()));
     }

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "apps/app_store.h"
 #include "catalog/catalog.h"
 #include "engine/engine.h"
 #include "http/http_server.h"
@@ -33,6 +34,27 @@ struct ConsoleOptions {
   bool secure_cookies = false;  // the server speaks TLS: cookies get `Secure`
 };
 
+// Apps (docs/apps.md).
+struct AppsOptions {
+  // Each user's daily app credits are a quota (metering/quota.h, `--daily-app-credits`):
+  // calls made with source "app" are refused once the day's app usage reaches it.
+  bool seed_samples = true;  // put the sample apps in Discover on first start
+  int64_t max_document_bytes = 5 << 20;
+  std::string pdftotext = "pdftotext";  // poppler-utils, run as a child process
+};
+
+// Members: people who sign in with OpenID Connect or sign up themselves, each in a personal
+// account of their own (docs/apps.md).
+struct MembersOptions {
+  std::string oidc_config_file;  // JSON list of providers; "" = no OpenID Connect sign-in
+  bool allow_signup = false;     // self-service sign-up with e-mail and password
+  // Models a new member's account gets access to; empty = every model in the catalog.
+  std::vector<std::string> member_models;
+  // This server's public base URL (https://basalt.example.com), for OpenID Connect redirect
+  // URIs; "" = from the request's Host header.
+  std::string public_url;
+};
+
 struct ApiOptions {
   std::string default_region = "us-east-1";
   // Regions this deployment serves; a signature scoped to another region is refused.
@@ -49,6 +71,8 @@ struct ApiOptions {
     return std::chrono::system_clock::now();
   };
   ConsoleOptions console;
+  AppsOptions apps;
+  MembersOptions members;
 };
 
 struct GenerationResult;
@@ -75,6 +99,7 @@ struct ApiDeps {
   metering::Metrics* metrics = nullptr;
   metering::InvocationLogs* invocation_log = nullptr;
   ModelAdmin model_admin;
+  apps::AppStore* apps = nullptr;  // null: the apps routes answer 404
 };
 
 class BedrockApi {
@@ -133,6 +158,21 @@ class BedrockApi {
   void PullWeights(Call& call);
   void ReloadModels(Call& call);
 
+  // Apps (apps_api.cc: definitions, versions, sharing, remix, Discover, documents, Backstage;
+  // app_runs.cc: runs, chat, stop). `rest` is the path after /basalt/.
+  struct AppsState;  // runs in flight, seeding (apps_api.cc)
+  struct AppsStateDeleter {
+    void operator()(AppsState* state) const;
+  };
+  void InitApps();  // from the constructor: state, crash recovery, sample seeding
+  void Apps(Call& call, const std::vector<std::string>& rest);
+  void RunApp(Call& call, const apps::StoredApp& app, bool owner);
+  void ChatApp(Call& call, const apps::StoredApp& app, bool owner);
+  void StopAppRun(Call& call, const std::string& run_id);
+  // Members (members_api.cc): OpenID Connect sign-in and sign-up, before authentication.
+  // Returns true when the call was one of theirs (and has been answered).
+  bool Members(Call& call);
+
   // Runtime checks shared by every model operation: the model exists in the caller's
   // region, the caller's policies allow `action` on it, the account has access, and the
   // quotas admit `estimated_tokens`. Replies with the error and returns nullptr otherwise.
@@ -161,6 +201,7 @@ class BedrockApi {
   ApiOptions options_;
   ConsoleStatePtr console_;
   models::PullJobs pulls_;
+  std::unique_ptr<AppsState, AppsStateDeleter> apps_state_;
 };
 
 // The store setting that holds an account's invocation logging configuration (Bedrock's

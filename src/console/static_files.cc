@@ -19,9 +19,10 @@ namespace fs = std::filesystem;
 constexpr std::string_view kIndex = "/index.html";
 constexpr size_t kMaxDevFileBytes = 64 << 20;
 
-constexpr std::array<std::string_view, 11> kPages = {
-    "/signin",           "/catalog", "/access", "/playground/chat", "/playground/text", "/usage",
-    "/playground/image", "/keys",    "/users",  "/models",          "/settings"};
+constexpr std::array<std::string_view, 15> kPages = {
+    "/signin",   "/catalog",          "/access", "/playground/chat", "/playground/text",
+    "/usage",    "/playground/image", "/keys",   "/users",           "/models",
+    "/settings", "/signup",           "/apps",   "/discover",        "/backstage"};
 
 constexpr const char* kCsp =
     "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
@@ -116,10 +117,11 @@ bool IsConsolePagePath(std::string_view path) {
   for (std::string_view page : kPages) {
     if (path == page) return true;
   }
-  // /catalog/<model id>: one more segment.
-  constexpr std::string_view kCatalog = "/catalog/";
-  if (path.substr(0, kCatalog.size()) == kCatalog && path.size() > kCatalog.size()) {
-    return path.find('/', kCatalog.size()) == std::string_view::npos;
+  // /catalog/<model id>, /apps/<app id>, /shared/<token>: one more segment.
+  for (std::string_view prefix : {"/catalog/", "/apps/", "/shared/"}) {
+    if (path.substr(0, prefix.size()) == prefix && path.size() > prefix.size()) {
+      return path.find('/', prefix.size()) == std::string_view::npos;
+    }
   }
   return false;
 }

@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "api/api.h"
+#include "apps/app_store.h"
 #include "catalog/catalog.h"
 #include "console/password.h"
 #include "console/session.h"
@@ -76,6 +77,14 @@ struct ServeFlags {
   int console_signin_max_failures = 5;
   int console_signin_lockout_s = 30;
   std::string console_dir;
+  // Apps and members (docs/apps.md).
+  bool no_sample_apps = false;
+  std::string max_document_size = "5M";
+  std::string pdftotext = "pdftotext";
+  std::string oidc_config;
+  bool allow_signup = false;
+  std::vector<std::string> member_models;
+  std::string public_url;
 };
 
 std::string DefaultDataDir() {
@@ -411,7 +420,24 @@ int Serve(const ServeFlags& flags) {
   aopts.console.secure_cookies = !flags.tls_cert.empty();
   aopts.usage_checkpoint_interval =
       std::chrono::milliseconds(std::max(1, flags.usage_checkpoint_ms));
+  aopts.apps.seed_samples = !flags.no_sample_apps;
+  aopts.apps.max_document_bytes = ParseSize(flags.max_document_size);
+  if (aopts.apps.max_document_bytes <= 0) {
+    return Fail(
+        Status::InvalidArgument("--max-document-size: not a size: " + flags.max_document_size));
+  }
+  aopts.apps.pdftotext = flags.pdftotext;
+  aopts.members.oidc_config_file = flags.oidc_config;
+  aopts.members.allow_signup = flags.allow_signup;
+  aopts.members.member_models = flags.member_models;
+  aopts.members.public_url = flags.public_url;
+  auto app_store = apps::AppStore::OpenSqlite((fs::path(data_dir) / "apps.db").string());
+  // SCAFFOLD (until the apps store lands): a store that is not built yet leaves apps off.
+  if (!app_store.ok() && app_store.status().code() != StatusCode::kUnavailable) {
+    return Fail(app_store.status());
+  }
   api::ApiDeps deps;
+  deps.apps = app_store.ok() ? app_store->get() : nullptr;
   deps.store = store->get();
   deps.engine = engine->get();
   deps.catalog = *cat;
@@ -781,6 +807,27 @@ int main(int argc, char** argv) {
                    "Daily app-run credit allowance per user (0 = unlimited)")
       ->envname("BASALT_DAILY_APP_CREDITS")
       ->capture_default_str();
+  serve->add_flag("--no-sample-apps", sf.no_sample_apps, "Do not seed Discover with sample apps");
+  serve
+      ->add_option("--max-document-size", sf.max_document_size,
+                   "Largest document an app user may upload (5M, 512K, ...)")
+      ->capture_default_str();
+  serve->add_option("--pdftotext", sf.pdftotext, "poppler's pdftotext, for PDF documents in apps")
+      ->capture_default_str();
+  serve
+      ->add_option("--oidc-config", sf.oidc_config,
+                   "JSON file of OpenID Connect providers members sign in with (docs/apps.md)")
+      ->envname("BASALT_OIDC_CONFIG");
+  serve->add_flag("--allow-signup", sf.allow_signup,
+                  "Let people sign up as members with an e-mail address and a password");
+  serve
+      ->add_option("--member-models", sf.member_models,
+                   "Models a new member may use (default: every catalog model)")
+      ->delimiter(',');
+  serve
+      ->add_option("--public-url", sf.public_url,
+                   "This server's public base URL, for OpenID Connect redirects")
+      ->envname("BASALT_PUBLIC_URL");
   serve
       ->add_option("--usage-checkpoint-ms", sf.usage_checkpoint_ms,
                    "How often running invocations checkpoint their usage (crash billing)")

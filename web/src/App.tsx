@@ -19,6 +19,11 @@ const KeysPage = lazy(() => import('./pages/keys/KeysPage'));
 const UsersPage = lazy(() => import('./pages/users/UsersPage'));
 const ModelsPage = lazy(() => import('./pages/models/ModelsPage'));
 const SettingsPage = lazy(() => import('./pages/settings/SettingsPage'));
+const AppPage = lazy(() => import('./pages/apps/AppPage'));
+const AppsPage = lazy(() => import('./pages/backstage/AppsPage'));
+const DiscoverPage = lazy(() => import('./pages/backstage/DiscoverPage'));
+const BackstagePage = lazy(() => import('./pages/backstage/BackstagePage'));
+const SignUpPage = lazy(() => import('./pages/signin/SignUpPage'));
 
 type PageComponent = ComponentType | LazyExoticComponent<ComponentType>;
 
@@ -33,6 +38,9 @@ const PAGES: Partial<Record<Route['name'], PageComponent>> = {
   users: UsersPage,
   models: ModelsPage,
   settings: SettingsPage,
+  apps: AppsPage,
+  discover: DiscoverPage,
+  backstage: BackstagePage,
 };
 
 export function App() {
@@ -45,11 +53,18 @@ export function App() {
   // Redirects: "/" goes to the catalog; signed-out users go to /signin?next=...; a signed-in
   // user on /signin goes on to where they were going.
   useEffect(() => {
-    if (state.status === 'signedOut' && route.name !== 'signin') navigate(signInPath(), { replace: true });
+    if (state.status === 'signedOut' && route.name !== 'signin' && route.name !== 'signup')
+      navigate(signInPath(), { replace: true });
     else if (state.status === 'signedIn' && route.name === 'home') navigate(paths.catalog, { replace: true });
   }, [state.status, route.name, navigate]);
 
   if (route.name === 'signin') return <SignInPage />;
+  if (route.name === 'signup')
+    return (
+      <Suspense fallback={<Loading />}>
+        <SignUpPage />
+      </Suspense>
+    );
   if (state.status === 'loading' || (state.status === 'signedIn' && route.name === 'home'))
     return (
       <div className="fullpage-center">
@@ -68,6 +83,8 @@ export function App() {
 
   let page: ReactNode;
   if (route.name === 'model') page = <ModelPage key={route.id} id={route.id} />;
+  else if (route.name === 'app') page = <AppPage key={route.id} appId={route.id} />;
+  else if (route.name === 'shared') page = <AppPage key={route.token} shareToken={route.token} />;
   else {
     const Page = PAGES[route.name];
     page = Page ? <Page /> : <NotFound />;
@@ -186,6 +203,14 @@ function Shell({ route, children }: { route: Route; children: ReactNode }) {
             {nav(paths.chat, t('navChat'), r === 'chat')}
             {nav(paths.text, t('navText'), r === 'text')}
             {nav(paths.image, t('navImage'), r === 'image')}
+          </ul>
+          <div className="nav-group-title" id="nav-apps">
+            {t('navApps')}
+          </div>
+          <ul className="nav-sub" aria-labelledby="nav-apps">
+            {nav(paths.apps, t('navMyApps'), r === 'apps' || r === 'app')}
+            {nav(paths.discover, t('navDiscover'), r === 'discover' || r === 'shared')}
+            {nav(paths.backstage, t('navBackstage'), r === 'backstage')}
           </ul>
           <ul>
             {nav(paths.usage, t('navUsage'), r === 'usage')}

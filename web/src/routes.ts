@@ -14,6 +14,12 @@ export const PAGE_PATHS = [
   '/users',
   '/models',
   '/settings',
+  '/signup',
+  '/apps',
+  '/apps/<id>',
+  '/shared/<token>',
+  '/discover',
+  '/backstage',
 ] as const;
 
 export const paths = {
@@ -30,6 +36,12 @@ export const paths = {
   users: '/users',
   models: '/models',
   settings: '/settings',
+  signup: '/signup',
+  apps: '/apps',
+  app: (id: string) => `/apps/${encodeURIComponent(id)}`,
+  shared: (token: string) => `/shared/${encodeURIComponent(token)}`,
+  discover: '/discover',
+  backstage: '/backstage',
 } as const;
 
 /** Playground links carry the model as `?model=<id>`; the playground pages preselect it. */
@@ -55,6 +67,12 @@ export type Route =
   | { name: 'users' }
   | { name: 'models' }
   | { name: 'settings' }
+  | { name: 'signup' }
+  | { name: 'apps' }
+  | { name: 'app'; id: string }
+  | { name: 'shared'; token: string }
+  | { name: 'discover' }
+  | { name: 'backstage' }
   | { name: 'notFound' };
 
 const FIXED: Record<string, Route> = {
@@ -70,16 +88,23 @@ const FIXED: Record<string, Route> = {
   '/users': { name: 'users' },
   '/models': { name: 'models' },
   '/settings': { name: 'settings' },
+  '/signup': { name: 'signup' },
+  '/apps': { name: 'apps' },
+  '/discover': { name: 'discover' },
+  '/backstage': { name: 'backstage' },
 };
 
 export function matchRoute(pathname: string): Route {
   const p = pathname.length > 1 ? pathname.replace(/\/+$/, '') : pathname;
   const fixed = FIXED[p];
   if (fixed) return fixed;
-  const m = /^\/catalog\/(.+)$/.exec(p);
+  const m = /^\/catalog\/(.+)$/.exec(p) ?? /^\/(?:apps|shared)\/([^/]+)$/.exec(p);
   if (m) {
     try {
-      return { name: 'model', id: decodeURIComponent(m[1]) };
+      const v = decodeURIComponent(m[1]);
+      if (p.startsWith('/catalog/')) return { name: 'model', id: v };
+      if (p.startsWith('/apps/')) return { name: 'app', id: v };
+      return { name: 'shared', token: v };
     } catch {
       return { name: 'notFound' };
     }
