@@ -1,31 +1,12 @@
 import { del, get, post, put, seg } from '../../api/client';
+import type { App } from '../apps/types';
 
 // The apps API as My apps, Discover, Backstage, Share and Remix call it (docs/apps.md; the
 // console reaches /console/api/basalt/..., the same handlers SDK callers reach at /basalt/...).
 
-export interface AppSummaryRef {
-  appId: string;
-  title: string;
-}
-
-/** An app as every apps route returns it. `shareToken`/`shareUrl` are the owner's only (and
- *  Discover's, where the app is public anyway). */
-export interface AppInfo {
-  appId: string;
-  title: string;
-  description: string;
-  visibility: 'private' | 'public';
-  shareToken?: string;
-  shareUrl?: string;
-  listed: boolean;
-  version: number;
-  definition?: { title?: string; description?: string; widgets?: unknown[]; [k: string]: unknown };
-  owner?: { userName: string };
-  isOwner: boolean;
-  remixedFrom?: AppSummaryRef | null;
-  createdAt: string;
-  updatedAt: string;
-}
+/** An app as every apps route returns it (the app page's type: one shape for both areas).
+ *  `shareToken`/`shareUrl` are the owner's only (and Discover's, where the app is public). */
+export type AppInfo = App;
 
 export interface RunUsage {
   inputTokens?: number;
@@ -98,5 +79,5 @@ export function shareLink(app: Pick<AppInfo, 'shareToken' | 'shareUrl'>, origin 
 
 /** The widget count of an app's definition (0 when it has none). */
 export function widgetCount(app: AppInfo): number {
-  return Array.isArray(app.definition?.widgets) ? app.definition!.widgets!.length : 0;
+  return Array.isArray(app.definition?.widgets) ? app.definition.widgets.length : 0;
 }
