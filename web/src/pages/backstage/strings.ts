@@ -112,6 +112,15 @@ const en = {
   tableView: 'Table',
   chartView: 'Chart',
   deletedApp: 'Deleted app',
+  chartSummary: '{total} in credits from {from} to {to}; the most on {peakDay} ({peak}).',
+  chartSummaryEmpty: 'No credits used from {from} to {to}.',
+  allowanceMeter: 'Today’s allowance used',
+  statusSucceeded: 'Succeeded',
+  statusFailed: 'Failed',
+  statusStopped: 'Stopped',
+  statusRunning: 'Running',
+  statusSuperseded: 'Superseded',
+  lastDays: 'Last {count} days',
 };
 
 const ko: Record<keyof typeof en, string> = {
@@ -219,6 +228,15 @@ const ko: Record<keyof typeof en, string> = {
   tableView: '표',
   chartView: '차트',
   deletedApp: '삭제된 앱',
+  chartSummary: '{from} ~ {to} 크레딧 {total}, 가장 많은 날은 {peakDay} ({peak}).',
+  chartSummaryEmpty: '{from} ~ {to}에 쓴 크레딧이 없습니다.',
+  allowanceMeter: '오늘 한도 사용량',
+  statusSucceeded: '성공',
+  statusFailed: '실패',
+  statusStopped: '중지됨',
+  statusRunning: '실행 중',
+  statusSuperseded: '대체됨',
+  lastDays: '최근 {count}일',
 };
 
 export const backstageStrings = { en, ko };
