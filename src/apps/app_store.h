@@ -67,6 +67,9 @@ struct Document {
   int64_t created_at = 0;
 };
 
+// A fresh run id ("run-" + 16 hex, from the OpenSSL random generator) for CreateRun.
+StatusOr<std::string> NewRunId();
+
 class AppStore {
  public:
   // Opens (creating if needed) the SQLite database at `path`, applying migrations.
@@ -100,11 +103,13 @@ class AppStore {
                                             const std::string& visibility, bool listed) = 0;
   virtual Status DeleteApp(const std::string& app_id) = 0;  // its versions and runs too
 
+  // kNotFound for an unknown app, kAlreadyExists for a run id in use; an empty status is
+  // "running", started_at 0 is now. FinishRun: kNotFound for an unknown run.
   virtual Status CreateRun(const AppRun& run) = 0;
   virtual Status FinishRun(const std::string& run_id, const std::string& status,
                            const std::string& error, int64_t finished_at) = 0;
   // Runs of an app by anyone (for its owner), newest first; or a user's own runs of any app
-  // when app_id is "".
+  // when app_id is "" (user_id is not used when app_id is set). limit <= 0: all.
   virtual StatusOr<std::vector<AppRun>> ListRuns(const std::string& app_id,
                                                  const std::string& user_id, int limit) = 0;
   // Marks runs still "running" as "failed" (after a crash). Returns how many.

@@ -432,12 +432,9 @@ int Serve(const ServeFlags& flags) {
   aopts.members.member_models = flags.member_models;
   aopts.members.public_url = flags.public_url;
   auto app_store = apps::AppStore::OpenSqlite((fs::path(data_dir) / "apps.db").string());
-  // SCAFFOLD (until the apps store lands): a store that is not built yet leaves apps off.
-  if (!app_store.ok() && app_store.status().code() != StatusCode::kUnavailable) {
-    return Fail(app_store.status());
-  }
+  if (!app_store.ok()) return Fail(app_store.status());
   api::ApiDeps deps;
-  deps.apps = app_store.ok() ? app_store->get() : nullptr;
+  deps.apps = app_store->get();
   deps.store = store->get();
   deps.engine = engine->get();
   deps.catalog = *cat;
