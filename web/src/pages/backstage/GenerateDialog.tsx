@@ -4,17 +4,8 @@ import { Alert, Button, Dialog, Spinner, TextArea } from '../../components';
 import { common } from '../../i18n/strings';
 import { useT } from '../../i18n';
 import { appsApi, type AppInfo } from './appsApi';
+import { describeProblem, MAX_DESCRIPTION } from './backstage';
 import { backstageStrings } from './strings';
-
-export const MAX_DESCRIPTION = 2000;
-
-/** What is wrong with a description before it is sent (null when it can go). */
-export function describeProblem(text: string): 'describeRequired' | 'describeTooLong' | null {
-  const s = text.trim();
-  if (!s) return 'describeRequired';
-  if (s.length > MAX_DESCRIPTION) return 'describeTooLong';
-  return null;
-}
 
 const SAMPLES = ['sample1', 'sample2', 'sample3', 'sample4'] as const;
 

@@ -72,3 +72,15 @@ export function usedShare(today: BackstageData['today']): number | null {
   if (today.allowance === null || today.allowance === undefined || !(today.allowance > 0)) return null;
   return Math.max(0, Math.min(1, today.used / today.allowance));
 }
+
+/** The longest description Generate takes (the server has its own limit too). */
+export const MAX_DESCRIPTION = 2000;
+
+/** What is wrong with a description before it is sent (null when it can go). */
+export function describeProblem(text: string): 'describeRequired' | 'describeTooLong' | null {
+  const s = text.trim();
+  if (!s) return 'describeRequired';
+  if (s.length > MAX_DESCRIPTION) return 'describeTooLong';
+  return null;
+}
+
