@@ -5,31 +5,10 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { ApiError } from '../../api/client';
 import { isAbort } from '../playground/converse';
 import { stopRun, streamChat, streamRun, uploadDocument, type AppRef, type RunInputs } from './api';
-import { affectedWaves, dependencies } from './refs';
+import { affectedWaves } from './refs';
+import { RUNS_IN_A_RUN, runnableIds, withMissingUpstream } from './runplan';
 import type { AppDefinition, RunEvent, RunUsage, Widget } from './types';
 import { IDLE, type ChatTurn, type DocState, type WidgetOutput } from './Widgets';
-
-const RUNS_IN_A_RUN = new Set(['text-generation', 'image-generation']);
-
-export const runnableIds = (def: AppDefinition) => def.widgets.filter((w) => RUNS_IN_A_RUN.has(w.type)).map((w) => w.id);
-
-/** The widgets to run when `targets` run: they, and every text generation they need (directly
- *  or not) that has no output yet. */
-export function withMissingUpstream(def: AppDefinition, targets: string[], hasOutput: (id: string) => boolean): string[] {
-  const deps = dependencies(def);
-  const byId = new Map(def.widgets.map((w) => [w.id, w]));
-  const out = new Set(targets);
-  const stack = [...targets];
-  while (stack.length) {
-    for (const d of deps.get(stack.pop()!) ?? []) {
-      if (!out.has(d) && byId.get(d)?.type === 'text-generation' && !hasOutput(d)) {
-        out.add(d);
-        stack.push(d);
-      }
-    }
-  }
-  return def.widgets.filter((w) => out.has(w.id)).map((w) => w.id);
-}
 
 export type RunNotice = { tone: 'success' | 'error' | 'info'; text: string; usage?: RunUsage } | null;
 
