@@ -82,9 +82,14 @@ test('rename rewrites every reference in every prompt, and refuses bad titles', 
   // The input definition is unchanged.
   assert.equal(def.widgets[1].prompt, 'Plan @destination; again @Destination. Not @Dest.');
   assert.deepEqual(renameWidget(def, 'w1', 'plan'), { error: 'duplicate' });
-  assert.deepEqual(renameWidget(def, 'w1', '  '), { error: 'empty' });
-  assert.deepEqual(renameWidget(def, 'w1', '가'.repeat(21)), { error: 'tooLong' }); // 63 bytes
-  assert.equal(checkTitle(def, 'w1', '가'.repeat(20)), null); // 60 bytes
+  // At most 60 characters (code points, as definition.cc counts them), one line, no spaces at
+  // either end.
+  assert.deepEqual(renameWidget(def, 'w1', '가'.repeat(61)), { error: 'tooLong' });
+  assert.equal(checkTitle(def, 'w1', '가'.repeat(60)), null);
+  assert.equal(checkTitle(def, 'w1', '😀'.repeat(60)), null);
+  assert.equal(checkTitle(def, 'w1', ' City'), 'notOneLine');
+  assert.equal(checkTitle(def, 'w1', 'Ci\nty'), 'notOneLine');
+  assert.equal(checkTitle(def, 'w1', ''), 'empty');
   assert.deepEqual(renameWidget(def, 'w9', 'X'), { error: 'notFound' });
   // Renaming to its own title in another case is allowed.
   assert.ok('def' in renameWidget(def, 'w1', 'DESTINATION'));
@@ -106,11 +111,21 @@ test('dependencies, run waves and affected waves', () => {
   assert.deepEqual([...deps.get('w8')!], []);
   assert.deepEqual(runWaves(def), [['w3', 'w5', 'w7'], ['w4'], ['w6']]);
   assert.deepEqual(affectedWaves(def, ['w1']), [['w3', 'w5'], ['w4'], ['w6']]);
-  // The Tone input: the essay (and what follows it) and the chatbot; the outline does not run,
-  // so the essay is in the first wave.
-  assert.deepEqual(affectedWaves(def, ['w2']), [['w4', 'w7'], ['w6']]);
+  // The Tone input: the essay (and what follows it) and the chatbot, in the waves of a whole
+  // run (as AffectedWaves in graph.cc), empty waves dropped.
+  assert.deepEqual(affectedWaves(def, ['w2']), [['w7'], ['w4'], ['w6']]);
   assert.deepEqual(affectedWaves(def, ['w6']), []);
   assert.deepEqual(affectedWaves(def, ['w3']), [['w4'], ['w6']]);
+});
+
+test('a prompt naming its own widget depends on it (Validate reports the cycle); waves still end', () => {
+  const def = app([
+    { type: 'text-generation', title: 'Loop', prompt: 'Again @Loop' },
+    { type: 'text-generation', title: 'A', prompt: '@B' },
+    { type: 'text-generation', title: 'B', prompt: '@A' },
+  ]);
+  assert.deepEqual([...dependencies(def).get('w1')!], ['w1']);
+  assert.deepEqual(runWaves(def), [['w1', 'w3'], ['w2']]);
 });
 
 test('substitute replaces references with values and keeps missing ones as written', () => {

@@ -11,9 +11,10 @@ import { findReferences, referenceAtCaret, referenceCandidates, type TitleError 
 import { appStrings } from './strings';
 import { GRID_COLUMNS, MAX_ROWS_PER_WIDGET, type AppDefinition, type Layout, type Widget } from './types';
 
-const TITLE_ERROR: Record<TitleError, 'titleEmpty' | 'titleTooLong' | 'titleDuplicate'> = {
+const TITLE_ERROR: Record<TitleError, 'titleEmpty' | 'titleTooLong' | 'titleNotOneLine' | 'titleDuplicate'> = {
   empty: 'titleEmpty',
   tooLong: 'titleTooLong',
+  notOneLine: 'titleNotOneLine',
   duplicate: 'titleDuplicate',
   notFound: 'titleEmpty',
 };

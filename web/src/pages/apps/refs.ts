@@ -85,13 +85,16 @@ export const REFERENCEABLE: ReadonlySet<WidgetType> = new Set<WidgetType>(['user
 export const RUNNABLE: ReadonlySet<WidgetType> = new Set<WidgetType>(['text-generation', 'image-generation', 'chatbot']);
 export const hasPrompt = (t: WidgetType | undefined) => !!t && RUNNABLE.has(t);
 
-export type TitleError = 'empty' | 'tooLong' | 'duplicate' | 'notFound';
+export type TitleError = 'empty' | 'tooLong' | 'notOneLine' | 'duplicate' | 'notFound';
 
-/** Why `title` cannot be the title of widget `id`, or null. */
+/** Why `title` cannot be the title of widget `id`, or null: as RenameWidget, one line of 1 to
+ *  60 characters (code points) without spaces at either end, unique case-insensitively. */
 export function checkTitle(def: Def, id: string, title: string): TitleError | null {
   if (!def.widgets.some((w) => w.id === id)) return 'notFound';
-  if (title.trim() === '') return 'empty';
-  if (utf8Bytes(title) > MAX_TITLE_BYTES) return 'tooLong';
+  if (title === '') return 'empty';
+  if ([...title].length > MAX_TITLE_BYTES) return 'tooLong';
+  // eslint-disable-next-line no-control-regex
+  if (title.startsWith(' ') || title.endsWith(' ') || /[\u0000-\u001f\u007f]/.test(title)) return 'notOneLine';
   const lower = asciiLower(title);
   if (def.widgets.some((w) => w.id !== id && asciiLower(w.title) === lower)) return 'duplicate';
   return null;
@@ -123,51 +126,54 @@ export function dependencies(def: Def): Map<string, Set<string>> {
   for (const w of def.widgets) {
     const s = new Set<string>();
     if (hasPrompt(w.type) && w.prompt) {
-      for (const r of findReferences(w.prompt, def)) if (r.widgetId && r.widgetId !== w.id) s.add(r.widgetId);
+      for (const r of findReferences(w.prompt, def)) if (r.widgetId) s.add(r.widgetId);
     }
     deps.set(w.id, s);
   }
   return deps;
 }
 
-/** Levels for the widgets in `members` (definition order kept inside a wave): a widget's wave
- *  is one after the latest wave of the members it depends on, directly or through others. */
-function wavesOf(def: Def, members: Set<string>): string[][] {
-  const deps = dependencies(def);
-  const level = new Map<string, number>();
+/** The wave of every runnable widget: 0 when it needs no other runnable widget, else one more
+ *  than the latest wave among the runnable widgets it references (a cycle, which Validate
+ *  refuses, is cut where the walk meets it). */
+function waveIndex(def: Def, deps: Map<string, Set<string>>): Map<string, number> {
+  const byId = new Map(def.widgets.map((w) => [w.id, w]));
+  const index = new Map<string, number>();
   const visiting = new Set<string>();
-  // The longest chain of members below a widget; a cycle (which Validate refuses) stops.
-  const depth = (id: string): number => {
-    const known = level.get(id);
+  const level = (id: string): number => {
+    const known = index.get(id);
     if (known !== undefined) return known;
-    if (visiting.has(id)) return 0;
+    if (visiting.has(id)) return -1;
     visiting.add(id);
-    let l = 0;
-    for (const d of deps.get(id) ?? []) {
-      const below = depth(d);
-      l = Math.max(l, members.has(d) ? below + 1 : below);
-    }
+    let wave = 0;
+    for (const d of deps.get(id) ?? []) if (hasPrompt(byId.get(d)?.type)) wave = Math.max(wave, level(d) + 1);
     visiting.delete(id);
-    level.set(id, l);
-    return l;
+    index.set(id, wave);
+    return wave;
   };
+  for (const w of def.widgets) if (hasPrompt(w.type)) level(w.id);
+  return index;
+}
+
+function toWaves(def: Def, index: Map<string, number>, only: Set<string> | null): string[][] {
   const waves: string[][] = [];
   for (const w of def.widgets) {
-    if (!members.has(w.id)) continue;
-    const l = depth(w.id);
+    if (!hasPrompt(w.type) || (only && !only.has(w.id))) continue;
+    const l = index.get(w.id)!;
     while (waves.length <= l) waves.push([]);
     waves[l].push(w.id);
   }
   return waves.filter((x) => x.length > 0);
 }
 
-/** Every runnable widget in waves: a widget's dependencies are in earlier waves. */
+/** Every runnable widget in waves: a widget's dependencies are in earlier waves; widgets of
+ *  one wave run at the same time. */
 export function runWaves(def: Def): string[][] {
-  return wavesOf(def, new Set(def.widgets.filter((w) => hasPrompt(w.type)).map((w) => w.id)));
+  return toWaves(def, waveIndex(def, dependencies(def)), null);
 }
 
 /** The runnable widgets that must run again when the widgets `changed` change (all that
- *  depend on them, directly or not), in wave order. */
+ *  depend on them, directly or not), in the waves of a whole run (empty ones dropped). */
 export function affectedWaves(def: Def, changed: Iterable<string>): string[][] {
   const deps = dependencies(def);
   const dependents = new Map<string, string[]>();
@@ -183,14 +189,7 @@ export function affectedWaves(def: Def, changed: Iterable<string>): string[][] {
       }
     }
   }
-  const runnable = new Set(def.widgets.filter((w) => hasPrompt(w.type) && hit.has(w.id)).map((w) => w.id));
-  return runWavesWithin(def, runnable);
-}
-
-/** Waves inside a set (running only these widgets): what depends on another in the set waits. */
-function runWavesWithin(def: Def, members: Set<string>): string[][] {
-  // A widget outside the set passes on the depth of what it depends on, so only members count.
-  return wavesOf(def, members);
+  return toWaves(def, waveIndex(def, deps), hit);
 }
 
 /** The prompt with every reference replaced by values[widgetId] ("" when absent); a missing
