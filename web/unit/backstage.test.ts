@@ -4,10 +4,12 @@ import assert from 'node:assert/strict';
 import {
   describeProblem,
   fillDays,
+  mergeRuns,
   MAX_DESCRIPTION,
   runAppTitle,
   runCredits,
   runRunner,
+  runSeconds,
   runStarted,
   usedShare,
 } from '../src/pages/backstage/backstage.ts';
@@ -81,4 +83,27 @@ test('share links: the token, or the last segment of the share URL; absolute URL
   assert.equal(shareLink({ shareUrl: '/shared/xyz' }, 'http://h:1'), 'http://h:1/shared/xyz');
   assert.equal(shareLink({ shareUrl: 'https://apps.example.com/shared/xyz' }, 'http://h:1'), 'https://apps.example.com/shared/xyz');
   assert.equal(shareLink({}, 'http://h:1'), undefined);
+});
+
+test('runs of several apps merge newest first with their titles; durations in seconds', () => {
+  const merged = mergeRuns(
+    [
+      { appId: 'a', title: 'A', runs: [{ runId: 'r1', startedAt: '2026-11-29T01:00:00Z', finishedAt: '2026-11-29T01:00:02.500Z' }] },
+      {
+        appId: 'b',
+        title: 'B',
+        runs: [
+          { runId: 'r2', appId: 'b', startedAt: '2026-11-29T02:00:00Z' },
+          { runId: 'r3', appId: 'b', startedAt: '2026-11-28T02:00:00Z' },
+        ],
+      },
+    ],
+    2,
+  );
+  assert.deepEqual(merged.map((r) => [r.runId, r.appId, r.appTitle]), [
+    ['r2', 'b', 'B'],
+    ['r1', 'a', 'A'],
+  ]);
+  assert.equal(runSeconds(merged[1]), 2.5);
+  assert.equal(runSeconds(merged[0]), null);
 });

@@ -5,26 +5,40 @@ import { useFormat, useLang, useT } from '../../i18n';
 import { Link } from '../../router';
 import { paths } from '../../routes';
 import { BarChart, type Datum } from '../usage/charts';
-import { appsApi, type AppRun, type BackstageData } from './appsApi';
-import { fillDays, runAppTitle, runCredits, runRunner, runStarted, usedShare } from './backstage';
+import { appsApi, type AppRun, type BackstageApp, type BackstageData } from './appsApi';
+import { fillDays, mergeRuns, runAppTitle, runRunner, runSeconds, runStarted, usedShare } from './backstage';
 import { backstageStrings } from './strings';
 import '../usage/usage.css';
 import './backstage.css';
 
-const CHART_DAYS = 14;
+const CHART_DAYS = 30;
+/** Apps whose runs by anyone are fetched for "Runs of your apps" (newest apps first). */
+const RUN_APPS = 20;
 
 /** Backstage (/backstage): the user's apps with their runs and the credits the user's own
  *  runs used, credits per day (chart and table), today's allowance, and recent runs. */
 export default function BackstagePage() {
   const t = useT(backstageStrings);
   const data = useApi((s) => appsApi.backstage(s), []);
+  // Runs of the caller's own apps by anyone (Backstage itself lists the caller's own runs).
+  const ownRuns = useApi(
+    async (s): Promise<AppRun[] | undefined> => {
+      if (!data.data) return undefined;
+      const own = (data.data?.apps ?? []).filter((a) => a.isOwner !== false && a.appId).slice(0, RUN_APPS);
+      const lists = await Promise.all(
+        own.map(async (a) => ({ appId: a.appId, title: a.title, runs: await appsApi.runs(a.appId, s).catch(() => [] as AppRun[]) })),
+      );
+      return mergeRuns(lists, 20);
+    },
+    [data.data],
+  );
   return (
     <>
       <PageHeader
         title={t('backstageTitle')}
         description={t('backstageDescription')}
         actions={
-          <Button onClick={() => void data.reload()} loading={data.loading && !!data.data}>
+          <Button onClick={() => void data.reload()} loading={(data.loading && !!data.data) || (ownRuns.loading && !!ownRuns.data)}>
             {t('refresh')}
           </Button>
         }
@@ -34,13 +48,13 @@ export default function BackstagePage() {
       ) : data.error && !data.data ? (
         <LoadFailedAlert title={t('backstageLoadFailed')} error={data.error} onRetry={() => void data.reload()} />
       ) : (
-        <Backstage data={data.data!} />
+        <Backstage data={data.data!} appRuns={ownRuns.data} />
       )}
     </>
   );
 }
 
-function Backstage({ data }: { data: BackstageData }) {
+function Backstage({ data, appRuns }: { data: BackstageData; appRuns: AppRun[] | undefined }) {
   const t = useT(backstageStrings);
   const fmt = useFormat();
   const { locale } = useLang();
@@ -73,8 +87,18 @@ function Backstage({ data }: { data: BackstageData }) {
     { key: 'runs', header: t('colRuns'), align: 'right', cell: (d) => fmt.number(d.runs) },
     { key: 'credits', header: t('colCredits'), align: 'right', cell: (d) => usd(d.credits) },
   ];
-  const appColumns: Column<BackstageData['apps'][number]>[] = [
-    { key: 'app', header: t('colApp'), cell: (a) => <Link to={paths.app(a.appId)}>{a.title || a.appId}</Link> },
+  const appName = (a: BackstageApp) =>
+    !a.appId ? (
+      <span className="muted">{t('generateUsage')}</span>
+    ) : a.isOwner === false ? (
+      <>
+        {a.title} <Badge>{t('othersApp')}</Badge>
+      </>
+    ) : (
+      <Link to={paths.app(a.appId)}>{a.title || a.appId}</Link>
+    );
+  const appColumns: Column<BackstageApp>[] = [
+    { key: 'app', header: t('colApp'), cell: appName },
     { key: 'runs', header: t('colRuns'), align: 'right', cell: (a) => fmt.number(a.runs) },
     { key: 'credits', header: t('colCredits'), align: 'right', cell: (a) => usd(a.credits) },
   ];
@@ -89,17 +113,21 @@ function Backstage({ data }: { data: BackstageData }) {
     const m = s ? map[s] : undefined;
     return m ? <Badge tone={m[0]}>{t(m[1])}</Badge> : s ? <Badge>{s}</Badge> : null;
   };
-  const runColumns: Column<AppRun>[] = [
+  const ownIds = new Set(apps.filter((a) => a.isOwner !== false && a.appId).map((a) => a.appId));
+  const runColumns = (withRunner: boolean): Column<AppRun>[] => [
     {
       key: 'app',
       header: t('colApp'),
       cell: (r) => {
         const title = runAppTitle(r, apps);
-        const mine = r.appId && apps.some((a) => a.appId === r.appId);
-        return mine ? <Link to={paths.app(r.appId!)}>{title ?? r.appId}</Link> : (title ?? <span className="muted">{t('deletedApp')}</span>);
+        return r.appId && ownIds.has(r.appId) ? (
+          <Link to={paths.app(r.appId)}>{title || r.appId}</Link>
+        ) : (
+          (title || <span className="muted">{t('deletedApp')}</span>)
+        );
       },
     },
-    { key: 'runner', header: t('colRunner'), cell: (r) => runRunner(r) || '—' },
+    ...(withRunner ? [{ key: 'runner', header: t('colRunner'), cell: (r: AppRun) => runRunner(r) || '—' }] : []),
     { key: 'status', header: t('colStatus'), cell: (r) => statusBadge(r.status) },
     {
       key: 'started',
@@ -109,7 +137,15 @@ function Backstage({ data }: { data: BackstageData }) {
         return s ? <time dateTime={s}>{fmt.dateTime(s)}</time> : '—';
       },
     },
-    { key: 'credits', header: t('colCredits'), align: 'right', cell: (r) => usd(runCredits(r)) },
+    {
+      key: 'took',
+      header: t('colTook'),
+      align: 'right',
+      cell: (r) => {
+        const sec = runSeconds(r);
+        return sec === null ? '—' : t('seconds', { n: fmt.number(sec, { maximumFractionDigits: 1 }) });
+      },
+    },
   ];
 
   return (
@@ -170,18 +206,22 @@ function Backstage({ data }: { data: BackstageData }) {
         </details>
       </Card>
 
+      <Card title={t('appsTableTitle')} level={2}>
+        <p className="muted backstage-help">{t('appsTableHelp')}</p>
+        <Table caption={t('appsTableCaption')} columns={appColumns} rows={apps} rowKey={(a) => a.appId || '(generate)'} empty={t('noAppsBackstage')} />
+      </Card>
       <div className="backstage-cols">
-        <Card title={t('appsTableTitle')} level={2}>
-          <Table caption={t('appsTableCaption')} columns={appColumns} rows={apps} rowKey={(a) => a.appId} empty={t('noAppsBackstage')} />
+        <Card title={t('appRunsTitle')} level={2}>
+          <p className="muted backstage-help">{t('appRunsHelp')}</p>
+          {appRuns === undefined ? (
+            <Loading />
+          ) : (
+            <Table caption={t('appRunsTitle')} columns={runColumns(true)} rows={appRuns} rowKey={(r) => r.runId} empty={t('noAppRuns')} />
+          )}
         </Card>
         <Card title={t('recentRuns')} level={2}>
-          <Table
-            caption={t('recentCaption')}
-            columns={runColumns}
-            rows={runs}
-            rowKey={(r) => r.runId}
-            empty={t('noRuns')}
-          />
+          <p className="muted backstage-help">{t('recentRunsHelp')}</p>
+          <Table caption={t('recentCaption')} columns={runColumns(false)} rows={runs} rowKey={(r) => r.runId} empty={t('noRuns')} />
         </Card>
       </div>
     </div>

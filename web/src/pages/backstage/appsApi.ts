@@ -32,10 +32,20 @@ export interface AppRun {
   [k: string]: unknown;
 }
 
+export interface BackstageApp {
+  appId: string;
+  title: string;
+  /** False for another owner's shared app the caller ran ("" appId: Generate's own calls). */
+  isOwner?: boolean;
+  runs: number;
+  requests?: number;
+  credits: number;
+}
+
 export interface BackstageData {
-  apps: { appId: string; title: string; runs: number; credits: number }[];
-  days: { day: string; credits: number; runs: number }[];
-  today: { allowance: number | null; used: number; remaining: number | null };
+  apps: BackstageApp[];
+  days: { day: string; credits: number; runs: number; requests?: number }[];
+  today: { day?: string; allowance: number | null; used: number; remaining: number | null };
   recentRuns: AppRun[];
 }
 
@@ -57,6 +67,9 @@ export const appsApi = {
   discover: (signal?: AbortSignal) =>
     get<{ apps: AppInfo[] }>(`${B}/discover`, { signal }).then((r) => r.apps ?? []),
   backstage: (signal?: AbortSignal) => get<BackstageData>(`${B}/backstage`, { signal }),
+  /** Runs of one of the caller's apps, by anyone (runner names only). */
+  runs: (id: string, signal?: AbortSignal) =>
+    get<{ runs: AppRun[] }>(`${B}/apps/${seg(id)}/runs`, { signal }).then((r) => r.runs ?? []),
 };
 
 /** The share token of an app: its own field, or the last segment of its share URL. */

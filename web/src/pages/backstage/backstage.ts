@@ -84,3 +84,22 @@ export function describeProblem(text: string): 'describeRequired' | 'describeToo
   return null;
 }
 
+
+/** Seconds from start to finish (null while running or when a time is missing). */
+export function runSeconds(r: AppRun): number | null {
+  const s = runStarted(r);
+  const f = typeof r.finishedAt === 'string' ? Date.parse(r.finishedAt) : NaN;
+  if (!s || Number.isNaN(f)) return null;
+  return Math.max(0, (f - Date.parse(s)) / 1000);
+}
+
+/** Runs of several apps as one list, newest first, each with its app's title, at most `limit`. */
+export function mergeRuns(lists: { appId: string; title: string; runs: AppRun[] }[], limit = 20): AppRun[] {
+  const all: AppRun[] = [];
+  for (const l of lists) for (const r of l.runs) all.push({ ...r, appId: r.appId ?? l.appId, appTitle: r.appTitle || l.title });
+  const at = (r: AppRun) => {
+    const s = runStarted(r);
+    return s ? Date.parse(s) : 0;
+  };
+  return all.sort((a, b) => at(b) - at(a) || (a.runId < b.runId ? 1 : -1)).slice(0, limit);
+}

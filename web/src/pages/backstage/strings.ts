@@ -104,7 +104,7 @@ const en = {
   appsTableTitle: 'Your apps',
   appsTableCaption: 'Runs and credits per app',
   noAppsBackstage: 'You have no apps yet.',
-  recentRuns: 'Recent runs',
+  recentRuns: 'Your recent runs',
   recentCaption: 'Recent runs',
   noRuns: 'No runs yet. Open an app and run it.',
   noDays: 'No credits used in this period.',
@@ -121,6 +121,15 @@ const en = {
   statusRunning: 'Running',
   statusSuperseded: 'Superseded',
   lastDays: 'Last {count} days',
+  generateUsage: 'Generate (writing apps)',
+  othersApp: 'Shared with you',
+  colTook: 'Took',
+  seconds: '{n} s',
+  appsTableHelp: 'Runs and credits are your own runs: your apps and shared apps you ran.',
+  appRunsTitle: 'Runs of your apps',
+  appRunsHelp: 'Everyone’s runs of your apps, yours and those of people you shared them with (they pay for their own).',
+  noAppRuns: 'Nobody has run your apps yet.',
+  recentRunsHelp: 'Your own runs, of any app.',
 };
 
 const ko: Record<keyof typeof en, string> = {
@@ -220,7 +229,7 @@ const ko: Record<keyof typeof en, string> = {
   appsTableTitle: '내 앱',
   appsTableCaption: '앱별 실행과 크레딧',
   noAppsBackstage: '아직 앱이 없습니다.',
-  recentRuns: '최근 실행',
+  recentRuns: '내 최근 실행',
   recentCaption: '최근 실행',
   noRuns: '아직 실행이 없습니다. 앱을 열어 실행해 보세요.',
   noDays: '이 기간에 쓴 크레딧이 없습니다.',
@@ -237,6 +246,15 @@ const ko: Record<keyof typeof en, string> = {
   statusRunning: '실행 중',
   statusSuperseded: '대체됨',
   lastDays: '최근 {count}일',
+  generateUsage: '생성 (앱 작성)',
+  othersApp: '공유받은 앱',
+  colTook: '소요 시간',
+  seconds: '{n}초',
+  appsTableHelp: '실행과 크레딧은 내가 실행한 것입니다. 내 앱과 내가 실행한 공유 앱이 포함됩니다.',
+  appRunsTitle: '내 앱의 실행',
+  appRunsHelp: '내 앱을 실행한 모든 기록입니다. 내가 실행한 것과 공유받은 사람이 실행한 것(비용은 실행한 사람이 냅니다)이 포함됩니다.',
+  noAppRuns: '아직 아무도 내 앱을 실행하지 않았습니다.',
+  recentRunsHelp: '내가 실행한 모든 앱의 실행입니다.',
 };
 
 export const backstageStrings = { en, ko };
