@@ -111,6 +111,7 @@ TEST_F(AppStoreTest, VersionsAndStaleBase) {
   auto stale = store_->SaveVersion(a.app_id, "AIDAUSER1", Def("lost"), "edited", 1);
   EXPECT_EQ(stale.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(stale.status().message().find("changed since you opened it"), std::string::npos);
+  EXPECT_EQ(stale.status().reason(), "Conflict");  // 409 ConflictException
   EXPECT_EQ(store_->GetApp(a.app_id)->title, "v2");
 
   // base_version 0: no check (Generate's Regenerate, restores).

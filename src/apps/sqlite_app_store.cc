@@ -352,10 +352,12 @@ class SqliteAppStore final : public AppStore {
       current = s.Int(0);
     }
     if (base_version > 0 && base_version != current) {
-      return Status::FailedPrecondition("the app changed since you opened it (you edited version " +
-                                        std::to_string(base_version) + ", it is now at version " +
-                                        std::to_string(current) +
-                                        "): reload it and make your change again");
+      // Reason "Conflict": api/errors.cc answers 409 ConflictException.
+      return Status(StatusCode::kFailedPrecondition,
+                    "the app changed since you opened it (you edited version " +
+                        std::to_string(base_version) + ", it is now at version " +
+                        std::to_string(current) + "): reload it and make your change again",
+                    "Conflict");
     }
     const int64_t next = current + 1;
     BASALT_RETURN_IF_ERROR(InsertVersion(app_id, next, definition_json, user_id, note, now));
