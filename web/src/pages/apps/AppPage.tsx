@@ -211,14 +211,17 @@ function AppView({
       replaceApp(a, message(a));
       setDialog(null);
     } catch (e) {
-      setSaveError({ message: e instanceof ApiError ? e.message : String(e), widgetId: null });
+      if (e instanceof ApiError && e.status === 409) {
+        setConflict(true);
+        setDialog(null);
+      } else setSaveError({ message: e instanceof ApiError ? e.message : String(e), widgetId: null });
     } finally {
       setBusy(null);
     }
   };
   const undo = () =>
-    act('undo', () => restoreVersion(app.appId, app.version - 1), (a) => t('undone', { from: app.version - 1, n: a.version }));
-  const restore = (v: number) => act(`restore-${v}`, () => restoreVersion(app.appId, v), (a) => t('restored', { from: v, n: a.version }));
+    act('undo', () => restoreVersion(app.appId, app.version - 1, app.version), (a) => t('undone', { from: app.version - 1, n: a.version }));
+  const restore = (v: number) => act(`restore-${v}`, () => restoreVersion(app.appId, v, app.version), (a) => t('restored', { from: v, n: a.version }));
 
   const patch = (id: string, p: Partial<Widget>) =>
     setDraft((d) => ({ ...d, widgets: d.widgets.map((w) => (w.id === id ? ({ ...w, ...p } as Widget) : w)) }));
@@ -378,7 +381,7 @@ function AppView({
         }
       />
       <p className="app-meta">
-        <span>{t('by', { user: app.owner?.userName ?? '' })}</span>
+        {app.owner?.userName && <span>{t('by', { user: app.owner.userName })}</span>}
         {owner && <span>{t('version', { n: app.version })}</span>}
         {owner && <Badge tone={app.visibility === 'public' ? 'info' : 'neutral'}>{app.visibility === 'public' ? t('sharedBadge') : t('privateBadge')}</Badge>}
         {app.remixedFrom && <span>{t('remixedFrom', { title: app.remixedFrom.title })}</span>}
@@ -484,7 +487,7 @@ function AppView({
           initial={app.generatedFrom || app.description}
           busy={busy === 'regenerate'}
           onSubmit={(description) =>
-            void act('regenerate', () => regenerateApp(app.appId, description), (a) => t('regenerated', { n: a.version }))
+            void act('regenerate', () => regenerateApp(app.appId, description, app.version), (a) => t('regenerated', { n: a.version }))
           }
         />
       )}

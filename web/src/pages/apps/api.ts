@@ -17,11 +17,12 @@ export const saveApp = (appId: string, definition: AppDefinition, baseVersion: n
 export const listVersions = (appId: string) =>
   get<{ versions: AppVersion[] }>(`/basalt/apps/${seg(appId)}/versions`).then((r) => r.versions ?? []);
 
-export const restoreVersion = (appId: string, version: number) =>
-  post<{ app: App }>(`/basalt/apps/${seg(appId)}/versions/${version}/restore`).then((r) => r.app);
+/** A new version equal to `version`; `baseVersion` is the version shown (409 when stale). */
+export const restoreVersion = (appId: string, version: number, baseVersion: number) =>
+  post<{ app: App }>(`/basalt/apps/${seg(appId)}/versions/${version}/restore`, { baseVersion }).then((r) => r.app);
 
-export const regenerateApp = (appId: string, description: string) =>
-  post<{ app: App }>('/basalt/apps/generate', { appId, description }).then((r) => r.app);
+export const regenerateApp = (appId: string, description: string, baseVersion: number) =>
+  post<{ app: App }>('/basalt/apps/generate', { appId, description, baseVersion }).then((r) => r.app);
 
 export const stopRun = (runId: string) => post<unknown>(`/basalt/apps/runs/${seg(runId)}/stop`);
 

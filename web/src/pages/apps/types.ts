@@ -55,7 +55,8 @@ export interface App {
   listed: boolean;
   version: number;
   definition: AppDefinition;
-  owner: { userName: string };
+  /** Null for anyone but the owner (a user name can be an e-mail address). */
+  owner: { userName: string } | null;
   isOwner: boolean;
   remixedFrom: { appId: string; title: string } | null;
   createdAt: string;
