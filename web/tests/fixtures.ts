@@ -76,6 +76,8 @@ export interface Credentials {
   account: string;
   userName: string;
   password: string;
+  /** Set by createUser (the 12-digit id behind `account`). */
+  accountId?: string;
 }
 
 export class BasaltServer {
@@ -152,7 +154,7 @@ export class BasaltServer {
     const user = this.adminCli(['create-user', '--account', accountId, userName, '--role', 'user']);
     const userId: string = user.User?.UserId ?? user.UserId;
     this.adminCli(['set-password', '--user', userId, '--password-stdin'], password + '\n');
-    return { account: accountName, userName, password };
+    return { account: accountName, userName, password, accountId };
   }
 
   async stop(): Promise<void> {
