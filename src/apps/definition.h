@@ -25,6 +25,18 @@ inline constexpr int kGridColumns = 12;
 inline constexpr size_t kMaxWidgets = 40;
 inline constexpr size_t kMaxTitleBytes = 60;
 inline constexpr size_t kMaxPromptBytes = 20'000;
+// Text limits count characters (Unicode code points), as the JSON Schema's maxLength does, so
+// that the "...Bytes" limits above and below allow as many Korean characters as Latin ones.
+inline constexpr size_t kMaxAppTitleBytes = 100;
+inline constexpr size_t kMaxDescriptionBytes = 1000;
+inline constexpr size_t kMaxPlaceholderBytes = 200;
+inline constexpr size_t kMaxModelIdBytes = 200;
+inline constexpr int kMaxGridRow = 999;      // largest layout.y
+inline constexpr int kMaxWidgetHeight = 24;  // largest layout.h
+inline constexpr int kMaxMaxTokens = 8192;   // largest maxTokens
+inline constexpr int kMinImageSide = 256;    // width and height: multiples of 64 in range
+inline constexpr int kMaxImageSide = 1024;
+inline constexpr int64_t kMaxSeed = 2'147'483'647;  // image seed: 0..kMaxSeed
 
 // Widget types, as the JSON names them.
 inline constexpr const char* kUserInput = "user-input";
@@ -61,8 +73,8 @@ struct Widget {
 
 struct AppDefinition {
   int schema_version = kSchemaVersion;
-  std::string title;        // 1..100 bytes
-  std::string description;  // 0..1000 bytes
+  std::string title;        // 1..100 characters, one line
+  std::string description;  // 0..1000 characters
   std::vector<Widget> widgets;
 };
 
