@@ -346,8 +346,9 @@ function AppView({
   const editActions = (
     <>
       <MenuButton
-        label={`+ ${t('addWidget')}`}
-        ariaLabel={t('widgetTypes')}
+        className="app-add-menu"
+        label={t('addWidget')}
+        ariaLabel={t('addWidget')}
         align="end"
         items={WIDGET_TYPES.map((type) => ({ key: type, label: t(`type.${type}`), onSelect: () => add(type) }))}
       />

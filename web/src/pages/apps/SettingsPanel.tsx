@@ -217,7 +217,7 @@ function LayoutFields({ def, widget, onChange }: { def: AppDefinition; widget: W
   return (
     <fieldset className="app-layout-fields">
       <legend className="field-label">{t('layout')}</legend>
-      <div className="app-field-row">
+      <div className="app-field-row app-field-row-2">
         <TextField label={t('column')} type="number" min={1} max={GRID_COLUMNS} value={l.x + 1} onChange={(e) => set('x', e.target.value)} />
         <TextField label={t('row')} type="number" min={1} value={l.y + 1} onChange={(e) => set('y', e.target.value)} />
         <TextField label={t('widthCells')} type="number" min={1} max={GRID_COLUMNS} value={l.w} onChange={(e) => set('w', e.target.value)} />
@@ -300,7 +300,6 @@ function PromptField({ def, widget, onChange }: { def: AppDefinition; widget: Wi
           aria-describedby={`${hintId}${missing.length ? ` ${id}-missing` : ''}`}
           aria-autocomplete="list"
           aria-controls={open ? `${id}-list` : undefined}
-          aria-expanded={open}
           aria-activedescendant={open ? `${id}-opt-${Math.min(active, candidates.length - 1)}` : undefined}
           onChange={(e) => {
             onChange(e.target.value);

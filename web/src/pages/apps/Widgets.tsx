@@ -81,6 +81,8 @@ export function WidgetFrame({
   actions?: ReactNode;
 }) {
   const t = useT(appStrings);
+  // Output that may scroll is reachable with the keyboard (a focusable region).
+  const scrolls = widget.type === 'static-text' || widget.type === 'text-generation' || widget.type === 'image-generation';
   return (
     <>
       <div className="app-widget-head">
@@ -91,7 +93,9 @@ export function WidgetFrame({
         {status && <StatusBadge status={status} />}
         {actions}
       </div>
-      <div className="app-widget-body">{children}</div>
+      <div className="app-widget-body" tabIndex={scrolls ? 0 : undefined}>
+        {children}
+      </div>
     </>
   );
 }
@@ -117,6 +121,7 @@ export function UserInputBody({
         className="input textarea app-input"
         aria-labelledby={labelId}
         aria-describedby={hint}
+        title={t('inputHint')}
         placeholder={widget.placeholder}
         value={value}
         onChange={(e) => onChange(e.target.value)}
@@ -128,7 +133,7 @@ export function UserInputBody({
           }
         }}
       />
-      <p id={hint} className="field-hint app-input-hint">
+      <p id={hint} className="visually-hidden">
         {t('inputHint')}
       </p>
     </>
