@@ -123,7 +123,7 @@ test('two users: generate, run, edit with a renamed reference, share, run on the
   await toolbar.getByRole('button', { name: 'Share' }).click();
   const share = a.getByRole('dialog', { name: /^Share/ });
   await share.getByRole('button', { name: 'Make public' }).click();
-  const linkBox = share.getByLabel('Link to this app');
+  const linkBox = share.getByRole('textbox', { name: 'Link to this app' });
   await expect(linkBox).toBeFocused();
   const link = await linkBox.inputValue();
   expect(link).toMatch(new RegExp(`^${server.url}/shared/[A-Za-z0-9_-]+$`));

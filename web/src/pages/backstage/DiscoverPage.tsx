@@ -57,11 +57,11 @@ function DiscoverCard({ app }: { app: AppInfo }) {
   const n = widgetCount(app);
   return (
     <li className="card app-card" aria-labelledby={titleId}>
-      <div className="app-card-badges">
-        {app.owner?.userName && <span className="app-card-owner">{t('byOwner', { owner: app.owner.userName })}</span>}
-        <span className="spacer" />
-        {app.isOwner && <Badge tone="info">{t('yours')}</Badge>}
-      </div>
+      {app.isOwner && (
+        <div className="app-card-badges">
+          <Badge tone="info">{t('yours')}</Badge>
+        </div>
+      )}
       <h2 className="app-card-title" id={titleId} lang={lang}>
         {to ? <Link to={to}>{app.title}</Link> : app.title}
       </h2>

@@ -100,7 +100,7 @@ export function ShareDialog({
                 value={link}
                 onFocus={(e) => e.currentTarget.select()}
               />
-              <CopyButton text={link} label={t('copyLink')} what={t('shareLink')} size="md" />
+              <CopyButton text={link} label={t('copyLink')} size="md" />
             </div>
           </div>
         )}
