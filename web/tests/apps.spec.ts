@@ -96,7 +96,7 @@ test('two users: generate, run, edit with a renamed reference, share, run on the
   const toolbar = a.getByRole('toolbar', { name: 'App actions' });
   await toolbar.getByRole('button', { name: 'Edit' }).click();
   const add = async (type: string) => {
-    await toolbar.getByRole('button', { name: 'Widget types' }).click();
+    await toolbar.getByRole('button', { name: 'Add widget' }).click();
     await a.getByRole('menuitem', { name: type, exact: true }).click();
   };
   await add('User input');
