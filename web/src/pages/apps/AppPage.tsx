@@ -269,7 +269,7 @@ function AppView({
               widget={w}
               labelId={headingId}
               state={runner.docs[w.id] ?? {}}
-              onFile={(file) => void runner.upload(w, file)}
+              onFile={(file) => void runner.upload(w, file, t('unsupportedType', { name: file.name }))}
               onClear={() => runner.clearDoc(w.id)}
             />
           </WidgetFrame>

@@ -100,6 +100,9 @@ export function WidgetFrame({
   );
 }
 
+/** How long typing must pause before an input's new value runs its dependents. */
+export const INPUT_PAUSE_MS = 1500;
+
 export function UserInputBody({
   widget,
   value,
@@ -115,6 +118,18 @@ export function UserInputBody({
 }) {
   const t = useT(appStrings);
   const hint = useId();
+  // A pause in typing applies the value too.
+  const commit = useRef(onCommit);
+  commit.current = onCommit;
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    const timer = window.setTimeout(() => commit.current(), INPUT_PAUSE_MS);
+    return () => window.clearTimeout(timer);
+  }, [value]);
   return (
     <>
       <textarea

@@ -26,6 +26,9 @@ export const regenerateApp = (appId: string, description: string, baseVersion: n
 
 export const stopRun = (runId: string) => post<unknown>(`/basalt/apps/runs/${seg(runId)}/stop`);
 
+/** The media types POST /documents takes. */
+export const DOCUMENT_TYPES: ReadonlySet<string> = new Set(['text/plain', 'text/markdown', 'application/pdf']);
+
 /** The media type a document upload is sent with: the file's own, else by its extension. */
 export function documentMediaType(file: { name: string; type: string }): string {
   if (file.type === 'text/plain' || file.type === 'text/markdown' || file.type === 'application/pdf') return file.type;

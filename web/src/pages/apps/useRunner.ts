@@ -4,7 +4,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { ApiError } from '../../api/client';
 import { isAbort } from '../playground/converse';
-import { stopRun, streamChat, streamRun, uploadDocument, type AppRef, type RunInputs } from './api';
+import { documentMediaType, DOCUMENT_TYPES, stopRun, streamChat, streamRun, uploadDocument, type AppRef, type RunInputs } from './api';
 import { affectedWaves } from './refs';
 import { RUNS_IN_A_RUN, runnableIds, withMissingUpstream } from './runplan';
 import type { AppDefinition, RunEvent, RunUsage, Widget } from './types';
@@ -168,7 +168,11 @@ export function useRunner(ref: AppRef, def: AppDefinition | undefined) {
     rerunFor([id]);
   }, [rerunFor]);
 
-  const upload = useCallback(async (w: Widget, file: File) => {
+  const upload = useCallback(async (w: Widget, file: File, unsupported: string) => {
+    if (!DOCUMENT_TYPES.has(documentMediaType(file))) {
+      setDocs((prev) => ({ ...prev, [w.id]: { ...prev[w.id], uploading: undefined, error: unsupported } }));
+      return;
+    }
     setDocs((prev) => ({ ...prev, [w.id]: { ...prev[w.id], uploading: file.name, error: undefined } }));
     try {
       const doc = await uploadDocument(file);
