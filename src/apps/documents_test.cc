@@ -17,9 +17,9 @@ namespace fs = std::filesystem;
 
 // A one-page PDF 1.4 with the lines in a Helvetica text object, written by hand: the xref
 // table's offsets are computed here, so pdftotext reads it without repairing anything.
-std::string MakePdf(const std::vector<std::string>& lines) {
+std::string MakePdf(std::initializer_list<const char*> lines) {
   std::string content = "BT /F1 18 Tf 72 720 Td 22 TL";
-  for (const std::string& line : lines) content += " (" + line + ") '";
+  for (const char* line : lines) content += std::string(" (") + line + ") '";
   content += " ET";
   const std::vector<std::string> objects = {
       "<< /Type /Catalog /Pages 2 0 R >>",
