@@ -499,14 +499,14 @@ function AppView({
         size="sm"
         footer={
           <>
-            <Button onClick={() => setDialog(null)}>{t('edit')}</Button>
+            <Button onClick={() => setDialog(null)}>{t('keepEditing')}</Button>
             <Button variant="danger" onClick={() => finishEdit(true)}>
               {t('discard')}
             </Button>
           </>
         }
       >
-        <p>{t('unsaved')}</p>
+        <p>{t('leaveEditBody')}</p>
       </Dialog>
       {typeof dialog === 'object' && dialog !== null && (
         <RemoveDialog
