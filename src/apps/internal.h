@@ -1,6 +1,7 @@
 // Helpers shared by the apps core's source files (not part of the apps interface).
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,5 +28,17 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 const Widget* FindWidget(const AppDefinition& def, const std::string& id);
 // A cycle of references as ids, first id repeated at the end ("a", "b", "a"); empty if none.
 std::vector<std::string> FindCycle(const AppDefinition& def);
+
+// Text files embedded at build time (embed_text.cmake), by path under the source root:
+// "docs/schemas/app-definition-v1.json", "src/apps/generate_instructions_v1.md",
+// "src/apps/samples/<name>.json" (sorted).
+struct EmbeddedText {
+  const char* path;
+  const char* data;
+  size_t size;
+};
+std::span<const EmbeddedText> EmbeddedTexts();
+// The embedded text at `path`; empty when there is none.
+std::string_view FindEmbeddedText(std::string_view path);
 
 }  // namespace basalt::apps::internal
