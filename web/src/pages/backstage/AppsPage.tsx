@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import { ApiError } from '../../api/client';
 import { useApi } from '../../api/useApi';
 import {
@@ -35,6 +35,7 @@ export default function AppsPage() {
   const [sharing, setSharing] = useState<AppInfo | null>(null);
   const [shareOpen, setShareOpen] = useState(false);
   const [deleting, setDeleting] = useState<AppInfo | null>(null);
+  const generateRef = useRef<HTMLButtonElement>(null);
 
   const blank = async () => {
     setCreating(true);
@@ -50,7 +51,7 @@ export default function AppsPage() {
 
   const actions = (
     <>
-      <Button variant="primary" onClick={() => setGenerateOpen(true)}>
+      <Button ref={generateRef} variant="primary" onClick={() => setGenerateOpen(true)}>
         {t('generate')}
       </Button>
       <Button loading={creating} onClick={() => void blank()}>
@@ -132,6 +133,8 @@ export default function AppsPage() {
           await appsApi.remove(d.appId);
           setNotice({ tone: 'success', text: t('deleted', { title: d.title }) });
           await apps.reload();
+          // The card's Delete button is gone: focus goes to the page's first action instead.
+          window.setTimeout(() => generateRef.current?.focus(), 50);
         }}
       >
         {t('deleteBody')}
