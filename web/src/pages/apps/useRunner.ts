@@ -101,6 +101,8 @@ export function useRunner(ref: AppRef, def: AppDefinition | undefined) {
         if (mine(e.widgetId)) setOut(e.widgetId, (o) => ({ ...o, status: e.status, usage: e.usage, error: e.error }));
         break;
       case 'done':
+        // Only the newest run speaks: an older one ends quietly (superseded or not).
+        if (n !== seq.current || e.status === 'superseded') break;
         if (e.status === 'stopped') setNotice({ tone: 'info', text: 'stopped' });
         else setNotice({ tone: e.status === 'failed' ? 'error' : 'success', text: 'done', usage: e.usage });
         break;
