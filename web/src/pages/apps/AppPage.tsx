@@ -119,6 +119,18 @@ function AppView({
   const [modelsError, setModelsError] = useState<string | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
 
+  // Entering or leaving edit mode replaces the toolbar's buttons: focus goes to the first one
+  // of the new set (Add widget, or Run), not to the page.
+  const toolbarRef = useRef<HTMLDivElement>(null);
+  const toggled = useRef(false);
+  useEffect(() => {
+    if (!toggled.current) {
+      toggled.current = true;
+      return;
+    }
+    toolbarRef.current?.querySelector<HTMLElement>('button:not([disabled])')?.focus();
+  }, [editing]);
+
   const def = editing ? draft : app.definition;
   const dirty = editing && JSON.stringify(draft) !== JSON.stringify(app.definition);
   const runner = useRunner(appRef, app.definition);
@@ -235,6 +247,8 @@ function AppView({
     setDraft((d) => ({ ...d, widgets: d.widgets.filter((w) => w.id !== id) }));
     setSelected(null);
     setDialog(null);
+    // The widget and its Remove button are gone: focus the toolbar's Add widget.
+    setTimeout(() => toolbarRef.current?.querySelector<HTMLElement>('button')?.focus(), 0);
   };
 
   const generated = versions?.some((v) => /generat/i.test(v.note)) ?? false;
@@ -376,7 +390,7 @@ function AppView({
         description={def.description || undefined}
         breadcrumbs={owner ? [{ label: t('breadcrumbApps'), to: paths.apps }, { label: app.title }] : [{ label: t('breadcrumbShared') }, { label: app.title }]}
         actions={
-          <div className="app-actions" role="toolbar" aria-label={t('appActions')}>
+          <div ref={toolbarRef} className="app-actions" role="toolbar" aria-label={t('appActions')}>
             {editing ? editActions : viewActions}
           </div>
         }
