@@ -76,6 +76,8 @@ struct ApiOptions {
 };
 
 struct GenerationResult;
+struct AppCallRequest;  // app_invoke.h
+struct AppCallResult;
 
 // Weight downloads from the console (/basalt/models/pull).
 struct ModelAdmin {
@@ -169,6 +171,10 @@ class BedrockApi {
   void RunApp(Call& call, const apps::StoredApp& app, bool owner);
   void ChatApp(Call& call, const apps::StoredApp& app, bool owner);
   void StopAppRun(Call& call, const std::string& run_id);
+  // A model call made for an app as `outer`'s caller (the runner): source "app", the app id on
+  // the usage record, through Converse/InvokeModel's own admission, metering and cancellation
+  // (app_invoke.h, app_invoke.cc). Blocks until the call ends; thread-safe.
+  AppCallResult InvokeForApp(const Call& outer, const AppCallRequest& request);
   // Members (members_api.cc): OpenID Connect sign-in and sign-up, before authentication.
   // Returns true when the call was one of theirs (and has been answered).
   bool Members(Call& call);

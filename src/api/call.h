@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -32,6 +33,10 @@ struct BedrockApi::Call {
   bool responded = false;
   // Where the call came from, as usage records say: "api" (SigV4, bearer) or "console".
   std::string source = "api";
+  // A model call made for an app (app_invoke.cc): the app id for the usage record, and a hook
+  // that receives the invocation's usage record (priced) once it is written.
+  std::string app_id;
+  std::function<void(const metering::UsageRecord&)> on_usage;
 };
 
 inline constexpr const char* kInvalidModel = "The provided model identifier is invalid.";

@@ -180,6 +180,7 @@ Status BedrockApi::FinishInvocation(Call& call, const std::string& operation,
     rec.model_id = model_id;
     rec.operation = operation;
     rec.source = call.source;
+    rec.app_id = call.app_id;
     rec.input_tokens = in;
     rec.output_tokens = out;
     rec.cached_input_tokens = r ? r->usage.cached_prompt_tokens : 0;
@@ -190,7 +191,10 @@ Status BedrockApi::FinishInvocation(Call& call, const std::string& operation,
     // transient failure (a busy or briefly full disk) gets two more tries first.
     for (int attempt = 0;; ++attempt) {
       auto appended = deps_.usage->Append(rec);
-      if (appended.ok() || appended.status().code() == StatusCode::kAlreadyExists) break;
+      if (appended.ok() || appended.status().code() == StatusCode::kAlreadyExists) {
+        if (appended.ok() && call.on_usage) call.on_usage(*appended);
+        break;
+      }
       spdlog::error("request {}: usage record not written (try {}): {}", call.request_id,
                     attempt + 1, appended.status().ToString());
       if (attempt == 2) {
@@ -201,6 +205,13 @@ Status BedrockApi::FinishInvocation(Call& call, const std::string& operation,
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50 << (2 * attempt)));
     }
+  }
+  if (deps_.usage == nullptr && call.on_usage) {
+    metering::UsageRecord rec;
+    rec.input_tokens = in;
+    rec.output_tokens = out;
+    rec.outcome = outcome;
+    call.on_usage(rec);
   }
   if (deps_.metrics) {
     std::string m = outcome == "success" || outcome == "cancelled" || outcome == "client_gone"
@@ -249,6 +260,7 @@ void BedrockApi::CheckpointInvocation(Call& call, const std::string& operation,
   rec.model_id = model_id;
   rec.operation = operation;
   rec.source = call.source;
+  rec.app_id = call.app_id;
   rec.input_tokens = input_tokens;
   rec.output_tokens = output_tokens;
   rec.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(

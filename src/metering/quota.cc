@@ -51,6 +51,16 @@ void QuotaManager::SetConfig(QuotaConfig config) {
   config_ = std::move(config);
 }
 
+Status QuotaManager::CheckAllowances(const QuotaRequest& request) {
+  QuotaLimits account, key;
+  {
+    std::lock_guard lock(mu_);
+    account = LimitsFor(config_.accounts, config_.account_default, request.account_id);
+    if (!request.key_id.empty()) key = LimitsFor(config_.keys, config_.key_default, request.key_id);
+  }
+  return CheckBudgets(request, account, key, now_ms_());
+}
+
 Status QuotaManager::Admit(const QuotaRequest& request) {
   const int64_t now = now_ms_();
   const int64_t estimate = request.estimated_tokens > 0 ? request.estimated_tokens : 0;

@@ -56,6 +56,9 @@ class QuotaManager {
   void Settle(const QuotaRequest& request, int64_t actual_tokens);
 
   void SetConfig(QuotaConfig config);
+  // The budget checks of Admit() alone (monthly budgets; the daily app credits for source
+  // "app"), counting nothing: refuses an app run before any of its widgets starts.
+  Status CheckAllowances(const QuotaRequest& request);
 
   static constexpr int64_t kWindowMs = 60'000;
 
