@@ -325,8 +325,8 @@ function AppView({
   const runNotice =
     n &&
     (n.text === 'done' ? (
-      <Alert tone={n.tone === 'error' ? 'error' : 'success'} onDismiss={() => runner.setNotice(null)}>
-        {t('runDone', {
+      <Alert tone={n.tone === 'error' ? 'warning' : 'success'} onDismiss={() => runner.setNotice(null)}>
+        {t(n.tone === 'error' ? 'runDoneErrors' : 'runDone', {
           tokens: f.number((n.usage?.inputTokens ?? 0) + (n.usage?.outputTokens ?? 0)),
           cost: f.usd(n.usage?.cost ?? 0),
         })}
