@@ -214,6 +214,12 @@ AppCallResult BedrockApi::InvokeForApp(const Call& outer, const AppCallRequest& 
   result.model_id = model;
   auto cancel = request.cancel ? request.cancel : std::make_shared<AppCallCancel>();
   auto writer = std::make_shared<CapturingWriter>(cancel, request.on_delta);
+  // The outer caller going away cancels the call, as it would its own SDK call.
+  if (outer.writer) {
+    outer.writer->OnClose([weak = std::weak_ptr<AppCallCancel>(cancel)] {
+      if (auto c = weak.lock()) c->Cancel();
+    });
+  }
 
   Call call;
   call.request.method = "POST";

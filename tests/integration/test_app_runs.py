@@ -162,8 +162,8 @@ INPUT = widget("w1", "user-input", "Topic", 0, placeholder="", default="a cat")
 
 
 def test_waves_feed_dependents_and_independent_widgets_overlap(srv):
-    app = make_app(srv, [INPUT, gen("wa", "Story", 2, "Tell a story about @Topic.", max_tokens=120),
-                         gen("wb", "Poem", 4, "A poem about @Topic.", max_tokens=120),
+    app = make_app(srv, [INPUT, gen("wa", "Story", 2, "Tell a story about @Topic.", max_tokens=400),
+                         gen("wb", "Poem", 4, "A poem about @Topic.", max_tokens=400),
                          gen("wc", "Summary", 6, "Summarize: @Story", max_tokens=4)])
     sse = Sse(srv, f"/basalt/apps/{app}/runs", {"inputs": {"Topic": "the sea"}})
     events = sse.rest()
@@ -174,19 +174,22 @@ def test_waves_feed_dependents_and_independent_widgets_overlap(srv):
     # The two independent widgets run at the same time...
     assert names.index(("widget-start", "wa")) < first_end
     assert names.index(("widget-start", "wb")) < first_end
+    # (generating together: each streams text before the other one ends)
+    assert names.index(("delta", "wa")) < names.index(("widget-end", "wb"))
+    assert names.index(("delta", "wb")) < names.index(("widget-end", "wa"))
     # ...and the dependent one starts after its dependency ended.
     assert names.index(("widget-end", "wa")) < names.index(("widget-start", "wc"))
     ends = {d["widgetId"]: d for e, d in events if e == "widget-end"}
     assert all(d["status"] == "succeeded" for d in ends.values()), ends
     text_a = "".join(d["text"] for e, d in events if e == "delta" and d["widgetId"] == "wa")
-    assert ends["wa"]["usage"]["outputTokens"] == 120 and text_a
+    assert ends["wa"]["usage"]["outputTokens"] == 400 and text_a
     # The summary's prompt carried the story: run it alone with an empty story to compare.
     st, alone = call(srv, "POST", f"/basalt/apps/{app}/runs",
                      {"inputs": {"Story": ""}, "widgets": ["wc"]})
     assert st == 200, alone
     assert list(alone["outputs"]) == ["wc"] and alone["outputs"]["wc"]["status"] == "succeeded"
     grown = ends["wc"]["usage"]["inputTokens"] - alone["outputs"]["wc"]["usage"]["inputTokens"]
-    assert grown >= 60, (grown, ends["wc"]["usage"])
+    assert grown >= 200, (grown, ends["wc"]["usage"])
     total = events[-1][1]["usage"]
     assert total["outputTokens"] == sum(d["usage"]["outputTokens"] for d in ends.values())
 
