@@ -12,6 +12,7 @@
 #include "api/api.h"
 #include "api/authorize.h"
 #include "api/call.h"
+#include "api/console_state.h"
 #include "api/errors.h"
 #include "console/password.h"
 #include "console/session.h"
@@ -21,30 +22,6 @@
 namespace basalt::api {
 
 using http::Header;
-
-struct BedrockApi::ConsoleState {
-  ConsoleState(store::Store* store, const ApiOptions& options)
-      : sessions(store, options.console.session_ttl, options.clock),
-        throttle({.max_failures = options.console.signin_max_failures,
-                  .lockout = options.console.signin_lockout}),
-        files(options.console.static_dir) {}
-
-  // A real hash to verify against when the account or user does not exist, so a wrong
-  // name takes as long as a wrong password. Made on first use (hashing takes ~50 ms).
-  const std::string& DummyHash() {
-    std::call_once(dummy_once, [this] {
-      auto h = console::HashPassword("basalt-no-such-user-password");
-      if (h.ok()) dummy_hash = *h;
-    });
-    return dummy_hash;
-  }
-
-  console::Sessions sessions;
-  console::SigninThrottle throttle;
-  console::StaticFiles files;
-  std::once_flag dummy_once;
-  std::string dummy_hash;
-};
 
 BedrockApi::ConsoleStatePtr BedrockApi::MakeConsoleState(store::Store* store,
                                                          const ApiOptions& options) {
@@ -258,17 +235,29 @@ void BedrockApi::ConsoleSignIn(Call& call) {
     return SendError(call, SignInFailed(), now);
   }
   console_->throttle.RecordSuccess(throttle_key, address);
-  auto session = console_->sessions.Create(*user);
-  if (!session.ok()) return SendError(call, session.status(), now);
-  auto reply = SessionJson(*store_, *catalog_, session->row, call.request, options_.default_region,
-                           options_.console.secure_cookies);
-  if (!reply.ok()) return SendError(call, reply.status(), now);
+  auto signed_in =
+      StartConsoleSession(console_->sessions, *store_, *catalog_, options_, call.request, *user);
+  if (!signed_in.ok()) return SendError(call, signed_in.status(), now);
   spdlog::info("{} console sign-in: {} ({}) from {}", call.request_id, user->name, user->id,
                address);
-  SendJson(call, 200, *reply, now,
-           {{"Set-Cookie", console::SessionCookie(session->token, console_->sessions.ttl(),
-                                                  options_.console.secure_cookies)},
-            {"Cache-Control", "no-store"}});
+  SendJson(call, 200, signed_in->reply, now,
+           {{"Set-Cookie", signed_in->set_cookie}, {"Cache-Control", "no-store"}});
+}
+
+// The one way a console session starts (password sign-in here, members in members_api.cc).
+StatusOr<ConsoleSignedIn> StartConsoleSession(console::Sessions& sessions, store::Store& store,
+                                              const catalog::Catalog& catalog,
+                                              const ApiOptions& options,
+                                              const http::Request& request,
+                                              const store::User& user) {
+  auto session = sessions.Create(user);
+  if (!session.ok()) return session.status();
+  auto reply = SessionJson(store, catalog, session->row, request, options.default_region,
+                           options.console.secure_cookies);
+  if (!reply.ok()) return reply.status();
+  return ConsoleSignedIn{
+      console::SessionCookie(session->token, sessions.ttl(), options.console.secure_cookies),
+      std::move(*reply)};
 }
 
 void BedrockApi::ConsoleGetSession(Call& call) {

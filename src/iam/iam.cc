@@ -21,6 +21,7 @@ constexpr const char* kBuiltinNames[] = {
     "AmazonBedrockReadOnly",
     "BasaltInvokeOnly",
     "BasaltAdministrator",
+    "BasaltMember",
 };
 
 Policy AllowAll(const std::string& name, std::vector<std::string> actions) {
@@ -151,6 +152,21 @@ StatusOr<Policy> BuiltinPolicy(const std::string& name) {
                         "bedrock:GetFoundationModel", "bedrock:ListFoundationModels"}));
   }
   if (name == "BasaltAdministrator") return AllowAll(name, {"*"});
+  if (name == "BasaltMember") {
+    Policy p = WithOwnUsage(
+        AllowAll(name, {"bedrock:InvokeModel*", "bedrock:Converse*", "bedrock:CountTokens",
+                        "bedrock:GetFoundationModel", "bedrock:ListFoundationModels",
+                        "bedrock:GetFoundationModelAvailability", "bedrock:GetInferenceProfile",
+                        "bedrock:ListInferenceProfiles", "basalt:ListModels"}));
+    p.statements.push_back(
+        Statement{true,
+                  {"iam:GetUser", "iam:CreateAccessKey", "iam:ListAccessKeys",
+                   "iam:UpdateAccessKey", "iam:DeleteAccessKey",
+                   "iam:CreateServiceSpecificCredential", "iam:ListServiceSpecificCredentials",
+                   "iam:UpdateServiceSpecificCredential", "iam:DeleteServiceSpecificCredential"},
+                  {"arn:aws:iam::${aws:PrincipalAccount}:user/${aws:username}"}});
+    return p;
+  }
   return Status::NotFound("no built-in policy named '" + name + "'");
 }
 

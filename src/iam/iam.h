@@ -30,7 +30,12 @@ struct Policy {
 //   BasaltInvokeOnly             bedrock:InvokeModel*, bedrock:Converse*, bedrock:CountTokens,
 //                                bedrock:GetFoundationModel, bedrock:ListFoundationModels
 //   BasaltAdministrator          * on * (account and key administration too)
-// The first three also allow basalt:GetUsageReport on the user's own ARN
+//   BasaltMember                 what a member (docs/apps.md) needs: BasaltInvokeOnly's
+//                                actions, model availability, inference profiles and the
+//                                served-model list, and the user's own access keys and API keys
+//                                (iam:*AccessKey*, iam:*ServiceSpecificCredential*, iam:GetUser
+//                                on arn:aws:iam::${aws:PrincipalAccount}:user/${aws:username})
+// All but BasaltAdministrator also allow basalt:GetUsageReport on the user's own ARN
 // (arn:aws:iam::*:user/${aws:username}): everyone may see their own usage.
 // Returns kNotFound for other names.
 StatusOr<Policy> BuiltinPolicy(const std::string& name);

@@ -42,9 +42,36 @@ TEST(GlobMatch, StarsAndQuestionMarks) {
   EXPECT_FALSE(GlobMatch(std::string(50, '*') + "b", std::string(5000, 'a')));
 }
 
+TEST(Builtins, MemberPolicy) {
+  auto member = *BuiltinPolicy("BasaltMember");
+  EvalContext me{"ada@example.com", "AIDAMEMBER", "123456789012"};
+  auto allowed = [&](const std::string& action, const std::string& resource) {
+    return Evaluate({member}, action, resource, me) == Decision::kAllow;
+  };
+  for (const char* a : {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream",
+                        "bedrock:Converse", "bedrock:ConverseStream", "bedrock:CountTokens",
+                        "bedrock:ListFoundationModels", "bedrock:GetFoundationModel"}) {
+    EXPECT_TRUE(allowed(a, kModelArn)) << a;
+  }
+  const std::string own = "arn:aws:iam::123456789012:user/ada@example.com";
+  const std::string other = "arn:aws:iam::123456789012:user/bob@example.com";
+  EXPECT_TRUE(allowed("basalt:GetUsageReport", own));
+  EXPECT_FALSE(allowed("basalt:GetUsageReport", other));
+  EXPECT_TRUE(allowed("iam:CreateServiceSpecificCredential", own));
+  EXPECT_TRUE(allowed("iam:CreateAccessKey", own));
+  EXPECT_FALSE(allowed("iam:CreateAccessKey", other));
+  EXPECT_FALSE(allowed("iam:CreateAccessKey", "arn:aws:iam::999999999999:user/ada@example.com"));
+  EXPECT_FALSE(allowed("iam:CreateUser", own));
+  EXPECT_FALSE(allowed("iam:AttachUserPolicy", own));
+  EXPECT_FALSE(allowed("bedrock:CreateFoundationModelAgreement", kModelArn));
+  EXPECT_FALSE(allowed("bedrock:PutUseCaseForModelAccess", "*"));
+  EXPECT_FALSE(allowed("basalt:PutModelAccess", "arn:aws:iam::123456789012:root"));
+  EXPECT_FALSE(allowed("basalt:PullModel", "*"));
+}
+
 TEST(Builtins, NamesAndContents) {
   std::vector<std::string> names = BuiltinPolicyNames();
-  ASSERT_EQ(names.size(), 4u);
+  ASSERT_EQ(names.size(), 5u);
   for (const std::string& name : names) {
     auto p = BuiltinPolicy(name);
     ASSERT_TRUE(p.ok()) << name;

@@ -27,6 +27,7 @@
 #include "api/api.h"
 #include "apps/app_store.h"
 #include "catalog/catalog.h"
+#include "console/oidc.h"
 #include "console/password.h"
 #include "console/session.h"
 #include "engine/engine.h"
@@ -431,6 +432,15 @@ int Serve(const ServeFlags& flags) {
   aopts.members.allow_signup = flags.allow_signup;
   aopts.members.member_models = flags.member_models;
   aopts.members.public_url = flags.public_url;
+  if (!flags.oidc_config.empty()) {  // a bad provider list stops the start (console/oidc.h)
+    auto providers = console::oidc::LoadProviderConfigs(flags.oidc_config);
+    if (!providers.ok()) return Fail(providers.status());
+  }
+  for (const std::string& m : flags.member_models) {
+    if ((*cat)->Find(m) == nullptr) {
+      return Fail(Status::InvalidArgument("--member-models: " + m + " is not in the catalog"));
+    }
+  }
   auto app_store = apps::AppStore::OpenSqlite((fs::path(data_dir) / "apps.db").string());
   if (!app_store.ok()) return Fail(app_store.status());
   api::ApiDeps deps;
