@@ -34,6 +34,9 @@ export function GenerateDialog({
     if (!open) return;
     setProblem(null);
     setError(null);
+    // After the Dialog's showModal() (a child's effect runs first), which focuses its first
+    // button: the description is what the user came to type.
+    areaRef.current?.focus();
   }, [open]);
 
   useEffect(() => {
@@ -107,7 +110,6 @@ export function GenerateDialog({
           placeholder={t('describePlaceholder')}
           rows={4}
           value={text}
-          autoFocus
           readOnly={busy}
           error={problem ? t(problem, { max: MAX_DESCRIPTION }) : undefined}
           onChange={(e) => {
