@@ -323,23 +323,24 @@ def test_documents_of_others_are_refused(srv, bob):
     assert call(srv, "POST", f"/basalt/apps/{app}/runs", {"inputs": {"Nope": "x"}})[0] == 400
 
 
-def test_app_api_with_a_botocore_signed_request(srv):
+def test_app_api_with_a_botocore_signed_request(srv, monkeypatch):
     app_id = make_app(srv, [INPUT, gen("wa", "Story", 2, "Once upon a time @Topic", STORIES, 8)])
     endpoint = srv.url
-    session = boto3.Session(aws_access_key_id=srv.env["AWS_ACCESS_KEY_ID"],
-                            aws_secret_access_key=srv.env["AWS_SECRET_ACCESS_KEY"],
-                            region_name="us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", srv.env["AWS_ACCESS_KEY_ID"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", srv.env["AWS_SECRET_ACCESS_KEY"])
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     # --- the docs/apps.md example, as written there ---
-    url = f"{endpoint}/basalt/apps/{app_id}/runs"
-    body = json.dumps({"inputs": {"Topic": "Jeju"}})
-    req = AWSRequest(method="POST", url=url, data=body,
-                     headers={"Content-Type": "application/json"})
-    SigV4Auth(session.get_credentials(), "bedrock", session.region_name).add_auth(req)
+    body = json.dumps({"inputs": {"Topic": "Jeju"}}).encode()
+
+    request = AWSRequest(method="POST", url=f"{endpoint}/basalt/apps/{app_id}/runs", data=body,
+                         headers={"Content-Type": "application/json"})
+    credentials = boto3.Session().get_credentials()  # AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
+    SigV4Auth(credentials, "bedrock", "us-east-1").add_auth(request)
     with urllib.request.urlopen(urllib.request.Request(
-            url, data=body.encode(), headers=dict(req.headers.items()), method="POST")) as r:
-        run = json.load(r)
-    for widget_id, out in run["outputs"].items():
-        print(widget_id, out["status"], out["text"])
+            request.url, data=body, headers=dict(request.headers), method="POST")) as reply:
+        run = json.load(reply)
+    for widget_id, output in run["outputs"].items():
+        print(widget_id, output["status"], output["text"])
     # ---
     assert run["outputs"]["wa"]["status"] == "succeeded" and run["outputs"]["wa"]["text"]
     assert run["usage"]["outputTokens"] == run["outputs"]["wa"]["usage"]["outputTokens"] > 0
