@@ -62,7 +62,7 @@ export default function AppPage({ appId, shareToken }: { appId?: string; shareTo
     if (load.error.status === 404) {
       return (
         <>
-          <PageHeader title={t('notFoundTitle')} />
+          <NotFoundTitle title={t('notFoundTitle')} />
           <EmptyState
             title={t('notFoundTitle')}
             action={
@@ -239,6 +239,10 @@ function AppView({
     setDraft((d) => ({ ...d, widgets: d.widgets.map((w) => (w.id === id ? ({ ...w, ...p } as Widget) : w)) }));
   const setLayout = (id: string, layout: Layout) => patch(id, { layout });
   const add = (type: Widget['type']) => {
+    if (draft.widgets.length >= MAX_WIDGETS) {
+      setAnnounce(t('tooManyWidgets', { n: MAX_WIDGETS }));
+      return;
+    }
     const w = newWidget(draft, type, t(`type.${type}`));
     setDraft((d) => ({ ...d, widgets: [...d.widgets, w] }));
     setSelected(w.id);
@@ -479,7 +483,7 @@ function AppView({
             ) : (
               <AppSettings def={draft} onChange={setDraft} />
             )}
-            {draft.widgets.length >= MAX_WIDGETS && <p className="field-hint">{MAX_WIDGETS}</p>}
+            {draft.widgets.length >= MAX_WIDGETS && <p className="field-hint">{t('tooManyWidgets', { n: MAX_WIDGETS })}</p>}
           </aside>
         )}
       </div>
@@ -531,6 +535,14 @@ function AppView({
       )}
     </div>
   );
+}
+
+/** The page's h1 for screen readers and the tab title, as the console's own not-found page. */
+function NotFoundTitle({ title }: { title: string }) {
+  useEffect(() => {
+    document.title = `${title} · Basalt`;
+  }, [title]);
+  return <h1 className="visually-hidden">{title}</h1>;
 }
 
 function RemoveDialog({ title, onClose, onConfirm }: { title: string; onClose: () => void; onConfirm: () => void }) {

@@ -84,6 +84,7 @@ const en = {
   // edit mode
   editing: 'Editing',
   addWidget: 'Add widget',
+  tooManyWidgets: 'An app has at most {n} widgets: remove one to add another.',
   removeWidget: 'Remove {title}',
   removeConfirmTitle: 'Remove {title}?',
   removeConfirmBody: 'Prompts that refer to @{title} will then name a missing widget, and the app will not save until they are fixed.',
@@ -244,6 +245,7 @@ const ko: Record<keyof typeof en, string> = {
 
   editing: '편집 중',
   addWidget: '위젯 추가',
+  tooManyWidgets: '앱의 위젯은 최대 {n}개입니다. 하나를 제거해야 새로 추가할 수 있습니다.',
   removeWidget: '{title} 제거',
   removeConfirmTitle: '{title}을(를) 제거할까요?',
   removeConfirmBody: '@{title}을(를) 참조하는 프롬프트는 없는 위젯을 가리키게 되며, 고치기 전까지 앱을 저장할 수 없습니다.',
