@@ -375,3 +375,38 @@ def test_daily_app_credits_exhausted(tmp_path):
         assert st == 200, out
     finally:
         s.stop()
+
+
+def test_console_session_runs_an_app(srv, bob):
+    """The web console's path: session cookie and CSRF token, Accept: text/event-stream."""
+    import subprocess
+    from conftest import BINARY
+    out = subprocess.run([str(BINARY), "admin", "set-password", "--user", bob["user"],
+                          "--password-stdin", "--data-dir", str(srv.data_dir)],
+                         input="app-runs-pass-1\n", capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+
+    def console(method, path, body, headers=None):
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=120)
+        conn.request(method, path, body=json.dumps(body).encode(),
+                     headers={"Content-Type": "application/json", **(headers or {})})
+        return conn.getresponse()
+
+    r = console("POST", "/console/api/session", {"account": bob["account"], "userName": "bob",
+                                                 "password": "app-runs-pass-1"})
+    assert r.status == 200
+    cookie = r.getheader("Set-Cookie").split(";")[0]
+    auth = {"Cookie": cookie, "X-CSRF-Token": json.loads(r.read())["csrfToken"]}
+    r = console("POST", "/console/api/basalt/apps", {"definition": {
+        "schemaVersion": 1, "title": "Console run", "description": "",
+        "widgets": [INPUT, gen("wa", "Story", 2, "Once upon a time @Topic", STORIES, 6)]}}, auth)
+    assert r.status == 201
+    app = json.loads(r.read())["app"]["appId"]
+    r = console("POST", f"/console/api/basalt/apps/{app}/runs", {"inputs": {"Topic": "owls"}},
+                {**auth, "Accept": "text/event-stream"})
+    assert r.status == 200 and r.getheader("Content-Type").startswith("text/event-stream")
+    events = [json.loads(line[6:]) for line in r.read().decode().splitlines()
+              if line.startswith("data: ")]
+    assert events[-1]["status"] == "succeeded" and events[-1]["usage"]["outputTokens"] > 0
+    recs = app_records(srv, app, who=bob)
+    assert [(x["source"], x["appId"]) for x in recs] == [("app", app)]
