@@ -1,5 +1,5 @@
 import type { APIRequestContext, Page } from '@playwright/test';
-import { test, expect, shot, checkA11y, signInWith, type BasaltServer, type Credentials } from './fixtures';
+import { test, expect, shot, checkA11y, signInWith, TEST_CATALOG, type BasaltServer, type Credentials } from './fixtures';
 
 // Apps as two users against the real server (issue 10): alice generates an app from a
 // description and runs it, edits it (a chatbot whose prompt references an input that is then
@@ -7,8 +7,13 @@ import { test, expect, shot, checkA11y, signInWith, type BasaltServer, type Cred
 // withdraws the link and bob's copy of the link fails; Backstage shows the runs. Discover lists
 // the seeded samples (English and Korean).
 
-// A daily app allowance, so Backstage shows what remains of it.
-test.use({ serverOptions: { args: ['--daily-app-credits', '5'] } });
+// A daily app allowance, so Backstage shows what remains of it. stories260K gets the 2048-token
+// context its GGUF header declares (the test catalog gives it the 512 it was trained at): Generate's
+// instructions and schema alone take more than 512 of its tokens.
+const CATALOG = {
+  models: TEST_CATALOG.models.map((m) => (m.weights === 'stories260K.gguf' ? { ...m, contextLength: 2048 } : m)),
+};
+test.use({ serverOptions: { catalog: CATALOG, args: ['--daily-app-credits', '5'] } });
 test.describe.configure({ mode: 'serial' });
 
 // Only stories260K, which has a price: the apps' default model is then a priced one, so a run's
