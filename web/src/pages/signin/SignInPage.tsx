@@ -1,10 +1,12 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { ApiError } from '../../api/client';
-import { Alert, Button, LanguageMenu, Loading, TextField } from '../../components';
+import { Alert, Button, buttonClass, LanguageMenu, Loading, TextField } from '../../components';
 import { useT } from '../../i18n';
-import { useNavigate, useSearchParams } from '../../router';
+import { post } from '../../api/client';
+import { Link, useNavigate, useSearchParams } from '../../router';
 import { paths } from '../../routes';
 import { useSession } from '../../session';
+import { errorKey, loadMembersConfig, providerStartUrl, type MembersConfig } from './members';
 import { signinStrings } from './strings';
 import './signin.css';
 
@@ -28,10 +30,30 @@ function remembered(key: string): string {
 
 export default function SignInPage() {
   const t = useT(signinStrings);
-  const { state, signIn } = useSession();
+  const { state, signIn, refresh } = useSession();
   const navigate = useNavigate();
   const params = useSearchParams();
   const next = safeNext(params.get('next'));
+  const rawNext = params.get('next');
+  const memberNext = rawNext && safeNext(rawNext) === rawNext ? rawNext : null;
+  const callbackError = params.get('error');
+
+  const [members, setMembers] = useState<MembersConfig | null>(null);
+  const [email, setEmail] = useState('');
+  const [memberPassword, setMemberPassword] = useState('');
+  const [memberBusy, setMemberBusy] = useState(false);
+  const [memberError, setMemberError] = useState<ApiError | null>(null);
+  const [memberMissing, setMemberMissing] = useState<Record<string, boolean>>({});
+
+  useEffect(() => {
+    let live = true;
+    void loadMembersConfig().then((c) => {
+      if (live) setMembers(c);
+    });
+    return () => {
+      live = false;
+    };
+  }, []);
 
   const [account, setAccount] = useState(() => remembered(LAST_ACCOUNT));
   const [userName, setUserName] = useState(() => remembered(LAST_USER));
@@ -99,6 +121,28 @@ export default function SignInPage() {
     }
   };
 
+  const onMemberSubmit = async (e: FormEvent) => {
+    e.preventDefault();
+    const m = { email: !email.trim(), password: !memberPassword };
+    setMemberMissing(m);
+    if (m.email || m.password) {
+      document.getElementById(m.email ? 'member-email' : 'member-password')?.focus();
+      return;
+    }
+    setMemberBusy(true);
+    setMemberError(null);
+    try {
+      await post('/members/signin', { email: email.trim(), password: memberPassword }, { noAuthRedirect: true });
+      await refresh();
+    } catch (err) {
+      setMemberError(err instanceof ApiError ? err : new ApiError(0, '', String(err)));
+      setMemberPassword('');
+      document.getElementById('member-password')?.focus();
+    } finally {
+      setMemberBusy(false);
+    }
+  };
+
   if (state.status === 'loading' || state.status === 'signedIn') {
     return (
       <div className="fullpage-center">
@@ -124,6 +168,76 @@ export default function SignInPage() {
       <main id="main" className="signin-main">
         <div className="signin-card card">
           <h1 className="signin-title">{t('heading')}</h1>
+          {callbackError && (
+            <Alert tone="error" title={t('errorTitle')} className="signin-error">
+              <p data-testid="signin-callback-error">{t(errorKey(callbackError))}</p>
+            </Alert>
+          )}
+          {members && (members.providers.length > 0 || members.signup) && (
+            <section className="signin-members" aria-labelledby="signin-members-heading">
+              <h2 id="signin-members-heading" className="signin-subtitle">
+                {t('membersHeading')}
+              </h2>
+              {members.providers.length > 0 && (
+                <ul className="signin-providers">
+                  {members.providers.map((p) => (
+                    <li key={p.id}>
+                      <a className={`${buttonClass('normal')} signin-provider`} href={providerStartUrl(p.id, memberNext)}>
+                        {t('withProvider', { label: p.label })}
+                      </a>
+                    </li>
+                  ))}
+                </ul>
+              )}
+              {members.signup && (
+                <>
+                  {members.providers.length > 0 && <p className="signin-or muted">{t('or')}</p>}
+                  <p className="muted">{t('memberIntro')}</p>
+                  {memberError && (
+                    <Alert tone="error" title={t('failedTitle')} className="signin-error">
+                      <p>{memberError.message}</p>
+                    </Alert>
+                  )}
+                  <form className="stack" onSubmit={onMemberSubmit} noValidate aria-label={t('memberSubmit')}>
+                    <TextField
+                      id="member-email"
+                      label={t('email')}
+                      type="email"
+                      name="email"
+                      autoComplete="email"
+                      autoCapitalize="off"
+                      spellCheck={false}
+                      value={email}
+                      required
+                      error={memberMissing.email ? t('required', { field: t('email') }) : undefined}
+                      onChange={(e) => setEmail(e.target.value)}
+                    />
+                    <TextField
+                      id="member-password"
+                      label={t('password')}
+                      type="password"
+                      name="member-password"
+                      autoComplete="current-password"
+                      value={memberPassword}
+                      required
+                      error={memberMissing.password ? t('required', { field: t('password') }) : undefined}
+                      onChange={(e) => setMemberPassword(e.target.value)}
+                    />
+                    <Button type="submit" variant="primary" loading={memberBusy} className="signin-submit">
+                      {memberBusy ? t('signingIn') : t('memberSubmit')}
+                    </Button>
+                  </form>
+                  <p className="signin-note">
+                    {t('noAccount')}{' '}
+                    <Link to={memberNext ? `/signup?next=${encodeURIComponent(memberNext)}` : '/signup'}>
+                      {t('createAccount')}
+                    </Link>
+                  </p>
+                </>
+              )}
+              <h2 className="signin-subtitle signin-console-heading">{t('consoleHeading')}</h2>
+            </section>
+          )}
           <p className="muted">{t('intro')}</p>
           {error && (
             <Alert tone="error" title={t('failedTitle')} className="signin-error">
