@@ -175,6 +175,25 @@ class BedrockApi {
   // the usage record, through Converse/InvokeModel's own admission, metering and cancellation
   // (app_invoke.h, app_invoke.cc). Blocks until the call ends; thread-safe.
   AppCallResult InvokeForApp(const Call& outer, const AppCallRequest& request);
+  // The apps routes beside definitions (apps_generate.cc, apps_backstage.cc).
+  void GenerateApp(Call& call);
+  void AppDocuments(Call& call, const std::vector<std::string>& rest);
+  void Backstage(Call& call);
+  // Whether the caller may name `model` in a widget of `type` (apps::Validate's
+  // model_allowed): "" (the default) always; else the model is served in the caller's region,
+  // makes that widget's modality, and the caller's policies and model access allow invoking
+  // it. kInvalidArgument naming the model otherwise.
+  Status AppModelAllowed(const Call& call, const std::string& type, const std::string& model);
+  // The models the caller may use for widgets of `type` (text: text-generation and chatbot;
+  // image-generation), one id per local model (primary ids before aliases), in catalog order:
+  // the first is the default a widget with model "" runs on. Empty when there is none.
+  std::vector<std::string> AppModels(const Call& call, const std::string& type);
+  Status SeedSampleApps();
+  // Saves a new version; a stale base version is kFailedPrecondition with reason "Conflict"
+  // (409 ConflictException).
+  StatusOr<apps::StoredApp> SaveAppVersion(const Call& call, const std::string& app_id,
+                                           const std::string& definition_json,
+                                           const std::string& note, int64_t base_version);
   // Members (members_api.cc): OpenID Connect sign-in and sign-up, before authentication.
   // Returns true when the call was one of theirs (and has been answered).
   bool Members(Call& call);

@@ -42,6 +42,8 @@ ErrorReply MapStatus(const Status& status) {
     case StatusCode::kAlreadyExists:
       return {400, "ConflictException", status.message()};
     case StatusCode::kFailedPrecondition:
+      // An edit based on a version that is no longer current (apps: the editor reloads).
+      if (reason == "Conflict") return {409, "ConflictException", status.message()};
       return {400, "ValidationException", status.message()};
     case StatusCode::kCancelled:
     case StatusCode::kInternal:

@@ -51,6 +51,11 @@ void QuotaManager::SetConfig(QuotaConfig config) {
   config_ = std::move(config);
 }
 
+double QuotaManager::DailyAppCredits(const std::string& account_id) {
+  std::lock_guard lock(mu_);
+  return LimitsFor(config_.accounts, config_.account_default, account_id).daily_app_credits;
+}
+
 Status QuotaManager::CheckAllowances(const QuotaRequest& request) {
   QuotaLimits account, key;
   {

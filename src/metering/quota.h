@@ -59,6 +59,9 @@ class QuotaManager {
   // The budget checks of Admit() alone (monthly budgets; the daily app credits for source
   // "app"), counting nothing: refuses an app run before any of its widgets starts.
   Status CheckAllowances(const QuotaRequest& request);
+  // The daily app-credit allowance in effect for the users of `account_id` (the account's
+  // override, else the default); 0 = unlimited.
+  double DailyAppCredits(const std::string& account_id);
 
   static constexpr int64_t kWindowMs = 60'000;
 
