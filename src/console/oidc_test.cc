@@ -1,12 +1,18 @@
 #include "console/oidc.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 namespace basalt::console::oidc {
 namespace {
@@ -347,6 +353,123 @@ TEST(ProviderFlow, RedeemRefetchesKeysOnUnknownKid) {
   // The wrong nonce is refused.
   EXPECT_EQ(p.Redeem("code-2", "verifier", "http://127.0.0.1/cb", "other").status().code(),
             StatusCode::kUnauthenticated);
+}
+
+// A one-connection HTTP peer on 127.0.0.1 for Fetch: reads the request head (and a body of
+// Content-Length bytes), then sends `reply` (or nothing, holding the connection open).
+class OnePeer {
+ public:
+  explicit OnePeer(std::string reply, bool silent = false) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    EXPECT_EQ(::listen(fd_, 1), 0);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this, reply = std::move(reply), silent] {
+      int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      char buf[4096];
+      ssize_t n;
+      while ((n = ::read(c, buf, sizeof buf)) > 0) {
+        request_.append(buf, static_cast<size_t>(n));
+        size_t head = request_.find("\r\n\r\n");
+        if (head == std::string::npos) continue;
+        size_t cl = request_.find("Content-Length: ");
+        size_t want = cl == std::string::npos ? 0 : std::stoul(request_.substr(cl + 16));
+        if (request_.size() >= head + 4 + want) break;
+      }
+      if (!silent) {
+        size_t off = 0;
+        while (off < reply.size()) {
+          ssize_t w = ::write(c, reply.data() + off, reply.size() - off);
+          if (w <= 0) break;
+          off += static_cast<size_t>(w);
+        }
+      } else {
+        while (!done_ && ::read(c, buf, sizeof buf) > 0) {
+        }
+      }
+      ::close(c);
+    });
+  }
+  ~OnePeer() {
+    done_ = true;
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+  }
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+  const std::string& request() const { return request_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> done_{false};
+  std::string request_;
+  std::thread thread_;
+};
+
+TEST(Fetch, GetAndPostOverLoopbackHttp) {
+  std::string body = R"({"ok":true})";
+  {
+    OnePeer peer("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                 std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+    auto r = Fetch("GET", peer.url("/.well-known/openid-configuration"), {}, "");
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->content_type, "application/json");
+    EXPECT_EQ(r->body, body);
+    EXPECT_EQ(peer.request().rfind("GET /.well-known/openid-configuration HTTP/1.1\r\n", 0), 0u);
+  }
+  {
+    OnePeer peer("HTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\n\r\n{}");
+    auto r = Fetch("POST", peer.url("/token"),
+                   {{"Content-Type", "application/x-www-form-urlencoded"}}, "a=1&b=2");
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->status, 400);
+    EXPECT_NE(peer.request().find("Content-Length: 7\r\n"), std::string::npos);
+    EXPECT_EQ(peer.request().substr(peer.request().size() - 7), "a=1&b=2");
+  }
+}
+
+TEST(Fetch, SilentPeerTimesOut) {
+  OnePeer peer("", /*silent=*/true);
+  FetchOptions o;
+  o.timeout = std::chrono::milliseconds(300);
+  auto start = std::chrono::steady_clock::now();
+  auto r = Fetch("GET", peer.url("/jwks"), {}, "", o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(r.status().message().find("timed out"), std::string::npos) << r.status().message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+TEST(Fetch, OversizedReplyIsRefused) {
+  std::string big(64 * 1024, 'x');
+  OnePeer peer("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(big.size()) + "\r\n\r\n" +
+               big);
+  FetchOptions o;
+  o.max_body_bytes = 1024;
+  auto r = Fetch("GET", peer.url("/jwks"), {}, "", o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted) << r.status().ToString();
+}
+
+TEST(Fetch, PlainHttpToOtherHostsAndClosedPortsFail) {
+  auto r = Fetch("GET", "http://idp.example.com/.well-known/openid-configuration", {}, "");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("loopback"), std::string::npos);
+  // Nothing listens on port 1.
+  auto closed = Fetch("GET", "http://127.0.0.1:1/", {}, "");
+  ASSERT_FALSE(closed.ok());
+  EXPECT_EQ(closed.status().code(), StatusCode::kUnavailable);
 }
 
 }  // namespace
