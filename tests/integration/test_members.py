@@ -334,3 +334,33 @@ def test_bad_oidc_config_stops_the_start(tmp_path):
                                 "clientId": "c"}]))
     with pytest.raises(RuntimeError, match="plain http"):
         BasaltServer(tmp_path / "data", extra_args=["--oidc-config", str(bad)])
+
+
+def test_https_provider_certificate_is_verified(tmp_path):
+    """Over https the provider's certificate must chain to a trusted CA: a self-signed one is
+    refused, and accepted once SSL_CERT_FILE names it."""
+    if not (MODELS_DIR / "stories260K.gguf").exists():
+        pytest.skip("test models not found")
+    with OidcProvider(client_id="basalt-tls", client_secret="tls-secret", tls=True) as idp:
+        assert idp.issuer.startswith("https://127.0.0.1:")
+        cfg = tmp_path / "oidc.json"
+        cfg.write_text(json.dumps([{"id": "tls", "label": "TLS", "issuer": idp.issuer,
+                                    "clientId": "basalt-tls", "clientSecret": "tls-secret"}]))
+        untrusted = BasaltServer(tmp_path / "a", extra_args=["--oidc-config", str(cfg)])
+        try:
+            r = requests.get(untrusted.url + "/console/oidc/tls/start", allow_redirects=False)
+            assert error_code(r) == "provider_unavailable"
+            assert "certificate" in untrusted.log_text()
+        finally:
+            untrusted.stop()
+        trusted = BasaltServer(tmp_path / "b", extra_args=["--oidc-config", str(cfg)],
+                               env={"SSL_CERT_FILE": idp.cert_file})
+        try:
+            s = requests.Session()
+            s.verify = idp.cert_file
+            _, r = oidc_login(trusted, provider="tls", browser=s)
+            assert r.status_code == 302 and r.headers["Location"] == "/apps", \
+                r.headers.get("Location")
+            assert session_of(trusted, s)["user"]["UserName"] == "ada@example.com"
+        finally:
+            trusted.stop()
