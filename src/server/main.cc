@@ -436,6 +436,10 @@ int Serve(const ServeFlags& flags) {
     auto providers = console::oidc::LoadProviderConfigs(flags.oidc_config);
     if (!providers.ok()) return Fail(providers.status());
   }
+  if (!flags.public_url.empty() && !console::oidc::ParseUrl(flags.public_url).ok()) {
+    return Fail(
+        Status::InvalidArgument("--public-url must be an http(s) URL: " + flags.public_url));
+  }
   for (const std::string& m : flags.member_models) {
     if ((*cat)->Find(m) == nullptr) {
       return Fail(Status::InvalidArgument("--member-models: " + m + " is not in the catalog"));

@@ -364,3 +364,24 @@ def test_https_provider_certificate_is_verified(tmp_path):
             assert session_of(trusted, s)["user"]["UserName"] == "ada@example.com"
         finally:
             trusted.stop()
+
+
+def test_identity_link_survives_a_restart(tmp_path, idps):
+    if not (MODELS_DIR / "stories260K.gguf").exists():
+        pytest.skip("test models not found")
+    cfg = write_config(tmp_path, idps)
+    first = BasaltServer(tmp_path / "data", extra_args=["--oidc-config", str(cfg)])
+    try:
+        s, r = oidc_login(first, provider="es")
+        assert r.status_code == 302
+        before = session_of(first, s)["user"]
+    finally:
+        first.stop()
+    again = BasaltServer(tmp_path / "data", extra_args=["--oidc-config", str(cfg)])
+    try:
+        s, r = oidc_login(again, provider="es")
+        assert r.status_code == 302
+        after = session_of(again, s)["user"]
+        assert (after["UserId"], after["AccountId"]) == (before["UserId"], before["AccountId"])
+    finally:
+        again.stop()
