@@ -370,9 +370,18 @@ bool BedrockApi::Members(Call& call) {
     SendError(call, Status::NotFound("Unknown operation " + method + " " + path), now);
     return true;
   }
-  auto fail = [&](const std::string& code, const std::string& why) {
-    spdlog::warn("{} OpenID Connect sign-in with {} refused ({}): {}", call.request_id, seg[2],
-                 code, why);
+  auto fail = [&](const std::string& code, std::string why) {
+    // The reason may quote the provider (or a crafted URL): one printable line in the log.
+    if (why.size() > 300) why.resize(300);
+    for (char& c : why) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    }
+    std::string id = seg[2].substr(0, 32);
+    for (char& c : id) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    }
+    spdlog::warn("{} OpenID Connect sign-in with {} refused ({}): {}", call.request_id, id, code,
+                 why);
     Redirect(call, "/signin?error=" + code, now, {{"Set-Cookie", OidcCookie("", 0, secure)}});
     return true;
   };
