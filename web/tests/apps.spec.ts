@@ -82,10 +82,19 @@ test('two users: generate, run, edit with a renamed reference, share, run on the
   await checkA11y(a, 'generate dialog');
   const description = 'A story helper: takes the name of a hero and writes a short bedtime story about them.';
   await gen.getByLabel('Describe the app').fill(description);
+  // The request is held in the browser until the progress has been seen (a quick answer
+  // would otherwise replace it before the check), then goes to the server unchanged.
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  await a.route('**/console/api/basalt/apps/generate', async (route) => {
+    await held;
+    await route.continue();
+  });
   const generated = a.waitForResponse((r) => r.url().endsWith('/basalt/apps/generate'), { timeout: 180_000 });
   await gen.getByRole('button', { name: 'Generate', exact: true }).click();
   await expect(gen.getByRole('status').filter({ hasText: 'Generating the app' })).toBeVisible();
   await shot(a, 'generate-progress');
+  release();
   const genReply = await generated;
   expect(genReply.status(), await genReply.text()).toBe(201);
   const app = (await genReply.json()).app;
