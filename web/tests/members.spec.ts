@@ -57,7 +57,7 @@ test.afterAll(() => {
 test('the sign-in page offers the provider and e-mail sign-in; sign-up makes a member', async ({ page }) => {
   await page.goto('/signin');
   await expect(page.getByRole('link', { name: 'Sign in with Test IdP' })).toBeVisible();
-  await expect(page.getByLabel('E-mail address')).toBeVisible();
+  await expect(page.getByLabel('E-mail address')).toBeFocused();
   await shot(page, 'members-signin');
   await checkA11y(page, 'members signin');
 

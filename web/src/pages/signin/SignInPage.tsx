@@ -81,6 +81,15 @@ export default function SignInPage() {
     else firstField.current?.focus();
   }, [state.status]);
 
+  // With member e-mail sign-in offered and no console user remembered, start there.
+  useEffect(() => {
+    if (state.status === 'signedOut' && members?.signup && !account && !userName) {
+      document.getElementById('member-email')?.focus();
+    }
+    // Only when the members' options arrive or the form first shows.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [members, state.status]);
+
   // Count down a throttling lockout.
   useEffect(() => {
     if (retryAt === null) return;
