@@ -54,7 +54,8 @@ Status BedrockApi::AppModelAllowed(const Call& call, const std::string& type,
     return Status::InvalidArgument(type == apps::kImageGeneration ? "it does not generate images."
                                                                   : "it does not generate text.");
   }
-  if (!Authorize(call.identity, "bedrock:InvokeModel", FoundationModelArn(call.region, model))
+  if (!Authorize(call.identity, "bedrock:InvokeModel",
+                 FoundationModelArn(call.region, entry->model_id))
            .ok()) {
     return Status::InvalidArgument("your policies do not allow invoking it.");
   }
