@@ -224,10 +224,8 @@ TEST(Generate, StoriesModelUnderTheGrammarAlwaysValidates) {
   auto call_model = [&](const ModelCall& call) -> StatusOr<std::string> {
     engine::GenerateRequest request;
     request.model = "stories";
-    // The user message only: stories260K follows no instructions, and the instructions (about
-    // 1,200 of its tokens) would leave little of its 2,048-token context for the answer. What
-    // this test checks is the grammar and the repairs: every answer becomes a valid app.
-    request.prompt = call.user;
+    // The instructions and the request, as a Converse call sends them.
+    request.prompt = call.system + "\n\n" + call.user;
     request.grammar = *gbnf;
     request.sampling.temperature = 1.0f;
     request.sampling.seed = static_cast<uint32_t>(call.seed);
