@@ -108,8 +108,9 @@ test('two users: generate, run, edit with a renamed reference, share, run on the
   await expect.poll(() => usedToday(a)).toBeGreaterThan(aliceBefore);
   await shot(a, 'app-generated-run');
 
-  // Edit: an input "Hero", a chatbot whose initial prompt references it; renaming the input
-  // rewrites the reference in the chatbot's prompt.
+  // Edit: an input "Companion", a chatbot "Narrator" whose initial prompt references it;
+  // renaming the input "Best friend" rewrites the reference in the chatbot's prompt. (Titles the
+  // generated app is unlikely to have.)
   const toolbar = a.getByRole('toolbar', { name: 'App actions' });
   await toolbar.getByRole('button', { name: 'Edit' }).click();
   const add = async (type: string) => {
@@ -118,22 +119,24 @@ test('two users: generate, run, edit with a renamed reference, share, run on the
   };
   await add('User input');
   const side = a.getByRole('complementary', { name: 'Editing' });
-  await side.getByLabel('Title', { exact: true }).fill('Hero');
+  await side.getByLabel('Title', { exact: true }).fill('Companion');
   await side.getByLabel('Title', { exact: true }).press('Enter');
   await add('Chatbot');
-  await side.getByLabel('Initial prompt').fill('You are a storyteller. Tell stories about @Hero.');
-  await a.getByRole('button', { name: 'Edit Hero' }).click();
-  await side.getByLabel('Title', { exact: true }).fill('Main character');
+  await side.getByLabel('Title', { exact: true }).fill('Narrator');
   await side.getByLabel('Title', { exact: true }).press('Enter');
-  await a.getByRole('button', { name: /^Edit Chatbot/ }).click();
-  await expect(side.getByLabel('Initial prompt')).toHaveValue('You are a storyteller. Tell stories about @Main character.');
+  await side.getByLabel('Initial prompt').fill('You are a storyteller. Tell stories about @Companion.');
+  await a.getByRole('button', { name: 'Edit Companion', exact: true }).click();
+  await side.getByLabel('Title', { exact: true }).fill('Best friend');
+  await side.getByLabel('Title', { exact: true }).press('Enter');
+  await a.getByRole('button', { name: 'Edit Narrator', exact: true }).click();
+  await expect(side.getByLabel('Initial prompt')).toHaveValue('You are a storyteller. Tell stories about @Best friend.');
   await shot(a, 'app-edit-renamed-reference');
   await toolbar.getByRole('button', { name: 'Save' }).click();
   await expect(a.getByText(/Saved as version \d+\./)).toBeVisible();
   const saved = (await getJson(a.request, `/apps/${app.appId}`)).app;
-  const chatbot = saved.definition.widgets.find((w: any) => w.type === 'chatbot');
-  expect(chatbot.prompt).toBe('You are a storyteller. Tell stories about @Main character.');
-  expect(saved.definition.widgets.some((w: any) => w.type === 'user-input' && w.title === 'Main character')).toBe(true);
+  const chatbot = saved.definition.widgets.find((w: any) => w.type === 'chatbot' && w.title === 'Narrator');
+  expect(chatbot.prompt).toBe('You are a storyteller. Tell stories about @Best friend.');
+  expect(saved.definition.widgets.some((w: any) => w.type === 'user-input' && w.title === 'Best friend')).toBe(true);
   await toolbar.getByRole('button', { name: 'Done' }).click();
 
   // Share: make it public and read the link.
