@@ -195,6 +195,21 @@ TEST(Rename, ReferencesFollow) {
   EXPECT_TRUE(RenameWidget(def, "w1", "도시").ok());  // same title: a no-op
 }
 
+TEST(Rename, RefusedWhenAnotherReferenceWouldChangeTarget) {
+  AppDefinition def;
+  def.title = "t";
+  def.widgets = {Make("a", kUserInput, "Topic", 0), Make("b", kUserInput, "Other", 1),
+                 Make("c", kTextGeneration, "Out", 2, "@Topic summary and @Other")};
+  AppDefinition before = def;
+  Status st = RenameWidget(def, "b", "Topic summary");
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("would change what a reference in 'Out' refers to"),
+            std::string::npos);
+  EXPECT_EQ(ToJson(def), ToJson(before));  // unchanged
+  ASSERT_TRUE(RenameWidget(def, "a", "Subject").ok());
+  EXPECT_EQ(def.widgets[2].prompt, "@Subject summary and @Other");
+}
+
 TEST(Validate, MissingReferenceNamesWidgets) {
   AppDefinition def = Trip();
   def.widgets[3].prompt = "About @Topc";

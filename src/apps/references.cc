@@ -101,11 +101,7 @@ std::vector<Reference> FindReferences(const std::string& prompt, const AppDefini
 }
 
 Status RenameWidget(AppDefinition& def, const std::string& widget_id, const std::string& title) {
-  Widget* target = nullptr;
-  for (Widget& w : def.widgets) {
-    if (w.id == widget_id) target = &w;
-  }
-  if (target == nullptr) {
+  if (internal::FindWidget(def, widget_id) == nullptr) {
     return Status::NotFound("This app has no widget with the id '" + widget_id + "'.");
   }
   const size_t n = internal::CodePoints(title);
@@ -119,15 +115,39 @@ Status RenameWidget(AppDefinition& def, const std::string& widget_id, const std:
       return Status::InvalidArgument("Another widget is already titled '" + w.title + "'.");
     }
   }
-  // Rewrite the references (found with the old titles) back to front, then rename.
-  for (Widget& w : def.widgets) {
-    if (!internal::HasPrompt(w.type)) continue;
-    const std::vector<Reference> refs = FindReferences(w.prompt, def);
+  // Rewrite the references (found with the old titles) back to front, then rename. Every
+  // reference must still name the same widget afterwards: a longer new title could otherwise
+  // capture text after another reference ("@Topic summary" naming "Topic" would name a widget
+  // renamed "Topic summary"), and then the rename is refused and nothing changes.
+  AppDefinition renamed = def;
+  std::vector<std::vector<std::string>> before;
+  for (size_t i = 0; i < def.widgets.size(); ++i) {
+    Widget& w = renamed.widgets[i];
+    if (w.id == widget_id) w.title = title;
+    std::vector<std::string> targets;
+    if (!internal::HasPrompt(w.type)) {
+      before.push_back(targets);
+      continue;
+    }
+    const std::vector<Reference> refs = FindReferences(def.widgets[i].prompt, def);
     for (auto it = refs.rbegin(); it != refs.rend(); ++it) {
       if (it->widget_id == widget_id) w.prompt.replace(it->offset + 1, it->length - 1, title);
     }
+    for (const Reference& ref : refs) targets.push_back(ref.widget_id);
+    before.push_back(std::move(targets));
   }
-  target->title = title;
+  for (size_t i = 0; i < renamed.widgets.size(); ++i) {
+    const Widget& w = renamed.widgets[i];
+    if (!internal::HasPrompt(w.type)) continue;
+    std::vector<std::string> after;
+    for (const Reference& ref : FindReferences(w.prompt, renamed)) after.push_back(ref.widget_id);
+    if (after != before[i]) {
+      return Status::InvalidArgument("Renaming the widget to '" + title +
+                                     "' would change what a reference in '" + w.title +
+                                     "' refers to; choose another title.");
+    }
+  }
+  def = std::move(renamed);
   return Status::Ok();
 }
 

@@ -15,7 +15,9 @@ namespace {
 
 std::string SourceDir() {
   const char* dir = std::getenv("BASALT_SOURCE_DIR");
-  return dir != nullptr ? dir : ".";
+  if (dir != nullptr && *dir != '\0') return dir;
+  // Run by hand: the source root is two folders above this file.
+  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path().string();
 }
 
 std::string ReadFile(const std::string& path) {
