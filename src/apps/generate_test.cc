@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <random>
 
 #include "apps/definition.h"
 #include "engine/engine.h"
@@ -200,6 +201,32 @@ TEST(Generate, ModelErrorsAndBadRequests) {
   no_text.text_models.clear();
   EXPECT_EQ(Generate(no_text, throttled).status().code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(calls, 1);
+}
+
+// Random answers built to hit the repairs (titles that are prefixes of each other, differ in
+// case, start with '@' or are blank; references in every direction): every app validates.
+TEST(Generate, RandomAnswersAlwaysRepairToAValidApp) {
+  std::mt19937 rng(42);
+  const std::vector<std::string> kinds = {kUserInput,       kDocument, kStaticText, kTextGeneration,
+                                          kImageGeneration, kChatbot,  "bogus"};
+  const std::vector<std::string> words = {"A",  "a",    "Ab",   "AB c",  "@A",    " ",       "",
+                                          "가", "가나", "x\ny", "Topic", "topic", "Topic 2", "@"};
+  auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
+  for (int round = 0; round < 500; ++round) {
+    Json reply = {{"name", pick(words)}, {"summary", pick(words)}, {"widgets", Json::array()}};
+    const int n = static_cast<int>(rng() % 9);
+    for (int i = 0; i < n; ++i) {
+      std::string text;
+      for (int k = static_cast<int>(rng() % 5); k > 0; --k) {
+        text += (rng() % 2 ? "@" : " @") + pick(words) + (rng() % 2 ? "" : "s ");
+      }
+      reply["widgets"].push_back({{"kind", pick(kinds)}, {"name", pick(words)}, {"text", text}});
+    }
+    Scripted model{{reply.dump()}};
+    SCOPED_TRACE(reply.dump());
+    auto def = GenerateWith(model, Request("random app"));
+    ASSERT_TRUE(def.ok()) << def.status().message();
+  }
 }
 
 TEST(Generate, SchemaCompilesToAGrammar) {
