@@ -1,16 +1,12 @@
 // The SQLite implementation of AppStore (apps.db in the data dir): one connection behind a
-// mutex, WAL journal, synchronous=FULL, schema versioned by PRAGMA user_version, as
-// src/store/sqlite_store.cc does. Multi-statement changes run in BEGIN IMMEDIATE transactions,
-// so a second process on the same file (a restart overlapping the old one) sees whole changes.
-#include <fcntl.h>
+// mutex, WAL journal, synchronous=FULL, schema versioned by PRAGMA user_version, set up by
+// the helpers every store shares (src/store/sqlite_util.h). Multi-statement changes run in BEGIN
+// IMMEDIATE transactions, so a second process on the same file (a restart overlapping the old one)
+// sees whole changes.
 #include <openssl/rand.h>
 #include <sqlite3.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
-#include <cstring>
-#include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
@@ -21,10 +17,9 @@ namespace basalt::apps {
 namespace sqlite_app_store {
 namespace {
 
-using store::sqlite::Exec;
 using store::sqlite::Stmt;
+using store::sqlite::Transaction;
 
-constexpr int kBusyTimeoutMs = 5000;
 constexpr int kIdAttempts = 8;  // random ids that collide are drawn again
 
 // Each entry moves the schema from version i to i+1; never edit one that has shipped.
@@ -88,7 +83,6 @@ CREATE TABLE app_settings (
 ) STRICT;
 )sql",
 };
-constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -155,25 +149,6 @@ bool ValidRunStatus(const std::string& s) {
   return s == "running" || s == "succeeded" || s == "failed" || s == "stopped" || s == "superseded";
 }
 
-// Creates `path` with mode 0600 when absent, so the database and its WAL are private.
-Status CreatePrivateDbFile(const std::string& path) {
-  std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(parent, ec);
-    if (ec) {
-      return Status::Internal("cannot create directory " + parent.string() + ": " + ec.message());
-    }
-  }
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd >= 0) {
-    ::close(fd);
-    return Status::Ok();
-  }
-  if (errno == EEXIST) return Status::Ok();
-  return Status::Internal("cannot create " + path + ": " + std::strerror(errno));
-}
-
 constexpr char kAppCols[] =
     "SELECT a.id, a.account_id, a.user_id, a.title, a.description, a.visibility, "
     "COALESCE(a.share_token, ''), a.listed, a.version, v.definition, a.remixed_from, "
@@ -215,54 +190,14 @@ Document ReadDocument(const Stmt& s) {
   return {s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Int(5), s.Text(6), s.Int(7)};
 }
 
-// A BEGIN IMMEDIATE transaction that rolls back unless committed.
-class Transaction {
- public:
-  explicit Transaction(sqlite3* db) : db_(db) { begin_ = Exec(db_, "BEGIN IMMEDIATE"); }
-  ~Transaction() {
-    if (begin_.ok() && !done_) Exec(db_, "ROLLBACK");
-  }
-  Transaction(const Transaction&) = delete;
-  Transaction& operator=(const Transaction&) = delete;
-  const Status& begin_status() const { return begin_; }
-  Status Commit() {
-    done_ = true;
-    Status st = Exec(db_, "COMMIT");
-    if (!st.ok()) Exec(db_, "ROLLBACK");
-    return st;
-  }
-
- private:
-  sqlite3* db_;
-  Status begin_;
-  bool done_ = false;
-};
-
 class SqliteAppStore final : public AppStore {
  public:
   explicit SqliteAppStore(sqlite3* db) : db_(db) {}
   ~SqliteAppStore() override { sqlite3_close_v2(db_); }
 
   Status Init() {
-    BASALT_RETURN_IF_ERROR(Exec(db_, "PRAGMA foreign_keys = ON"));
-    {
-      Stmt wal(db_, "PRAGMA journal_mode = WAL");
-      std::string mode = wal.Step() ? wal.Text(0) : "";
-      BASALT_RETURN_IF_ERROR(wal.status());
-      if (mode != "wal") return Status::Internal("sqlite: cannot enable WAL (mode " + mode + ")");
-    }
-    BASALT_RETURN_IF_ERROR(Exec(db_, "PRAGMA synchronous = FULL"));
-    sqlite3_busy_timeout(db_, kBusyTimeoutMs);
-    while (true) {
-      // The version is read inside the write transaction, so two processes opening a fresh
-      // database at once apply each step exactly once.
-      Transaction tx(db_);
-      BASALT_RETURN_IF_ERROR(tx.begin_status());
-      StatusOr<bool> stepped = MigrateOneStep();
-      if (!stepped.ok()) return stepped.status();
-      BASALT_RETURN_IF_ERROR(tx.Commit());
-      if (!*stepped) return Status::Ok();
-    }
+    BASALT_RETURN_IF_ERROR(store::sqlite::ConfigureWriter(db_));
+    return store::sqlite::Migrate(db_, "apps store", kMigrations);
   }
 
   StatusOr<StoredApp> CreateApp(const std::string& account_id, const std::string& user_id,
@@ -553,30 +488,6 @@ class SqliteAppStore final : public AppStore {
   }
 
  private:
-  StatusOr<bool> MigrateOneStep() {
-    int version = 0;
-    {
-      Stmt s(db_, "PRAGMA user_version");
-      if (s.Step()) version = static_cast<int>(s.Int(0));
-      BASALT_RETURN_IF_ERROR(s.status());
-    }
-    if (version > kSchemaVersion) {
-      return Status::Internal("apps store schema version " + std::to_string(version) +
-                              " is newer than this build understands (" +
-                              std::to_string(kSchemaVersion) + ")");
-    }
-    if (version == kSchemaVersion) return false;
-    Status st = Exec(db_, kMigrations[version]);
-    if (st.ok()) {
-      st = Exec(db_, ("PRAGMA user_version = " + std::to_string(version + 1)).c_str());
-    }
-    if (!st.ok()) {
-      return Status::Internal("apps store migration to version " + std::to_string(version + 1) +
-                              " failed: " + st.message());
-    }
-    return true;
-  }
-
   Status InsertVersion(const std::string& app_id, int64_t version, const std::string& definition,
                        const std::string& user_id, const std::string& note, int64_t now) {
     Stmt s(db_,
@@ -627,16 +538,11 @@ class SqliteAppStore final : public AppStore {
 StatusOr<std::string> NewRunId() { return sqlite_app_store::RandomHexId("run-"); }
 
 StatusOr<std::unique_ptr<AppStore>> AppStore::OpenSqlite(const std::string& path) {
-  BASALT_RETURN_IF_ERROR(sqlite_app_store::CreatePrivateDbFile(path));
-  sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(
-      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-    sqlite3_close_v2(db);
-    return Status::Internal("cannot open the apps store " + path + ": " + message);
-  }
-  sqlite3_extended_result_codes(db, 1);
+  BASALT_RETURN_IF_ERROR(store::sqlite::EnsureParentDir(path));
+  BASALT_RETURN_IF_ERROR(store::sqlite::CreatePrivateFile(path));
+  BASALT_ASSIGN_OR_RETURN(
+      sqlite3 * db, store::sqlite::OpenConnection(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                                                  "the apps store"));
   auto store = std::make_unique<sqlite_app_store::SqliteAppStore>(db);
   Status st = store->Init();
   if (!st.ok()) {

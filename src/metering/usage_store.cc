@@ -1,16 +1,12 @@
 // UsageStore on SQLite: one connection behind a mutex, WAL journal with synchronous=FULL and
 // one transaction per record (so a record is on disk when Append returns), schema versioned by
 // PRAGMA user_version. Costs are integer nano-units so that every sum is exact.
-#include <fcntl.h>
 #include <sqlite3.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cinttypes>
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
-#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <mutex>
@@ -19,18 +15,18 @@
 #include <utility>
 #include <variant>
 
-#include "metering/sqlite_util.h"
 #include "metering/time_util.h"
 #include "metering/usage.h"
+#include "store/sqlite_util.h"
 
 namespace basalt::metering {
 namespace {
 
-using internal::Exec;
-using internal::Stmt;
-using internal::StmtCache;
-
-constexpr int kBusyTimeoutMs = 5000;
+using store::sqlite::Exec;
+using store::sqlite::kBusyTimeoutMs;
+using store::sqlite::Stmt;
+using store::sqlite::StmtCache;
+using store::sqlite::Transaction;
 
 // Each entry moves the schema from version i to i+1; never edit one that has shipped.
 constexpr const char* kMigrations[] = {
@@ -286,17 +282,9 @@ class SqliteUsageStore final : public UsageStore {
   }
 
   Status Init() {
-    BASALT_RETURN_IF_ERROR(Exec(db_, "PRAGMA foreign_keys = ON"));
-    {
-      Stmt wal(db_, "PRAGMA journal_mode = WAL");
-      std::string mode = wal.Step() ? wal.Text(0) : "";
-      BASALT_RETURN_IF_ERROR(wal.status());
-      if (mode != "wal") return Status::Internal("sqlite: cannot enable WAL (mode " + mode + ")");
-    }
-    BASALT_RETURN_IF_ERROR(Exec(db_, "PRAGMA synchronous = FULL"));
-    sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+    BASALT_RETURN_IF_ERROR(store::sqlite::ConfigureWriter(db_));
     sqlite3_busy_timeout(reader_, kBusyTimeoutMs);
-    return Migrate();
+    return store::sqlite::Migrate(db_, "usage", kMigrations);
   }
 
   // Group commit: concurrent Appends and Checkpoints share one transaction and one fsync.
@@ -459,13 +447,10 @@ class SqliteUsageStore final : public UsageStore {
   StatusOr<Price> AddPrice(Price price) override {
     BASALT_RETURN_IF_ERROR(ValidatePrice(price));
     std::lock_guard lock(mu_);
-    BASALT_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
-    Status st = AddPriceLocked(price);
-    if (st.ok()) st = Exec(db_, "COMMIT");
-    if (!st.ok()) {
-      Exec(db_, "ROLLBACK");
-      return st;
-    }
+    Transaction tx(db_);
+    BASALT_RETURN_IF_ERROR(tx.begin_status());
+    BASALT_RETURN_IF_ERROR(AddPriceLocked(price));
+    BASALT_RETURN_IF_ERROR(tx.Commit());
     return price;
   }
 
@@ -730,46 +715,6 @@ class SqliteUsageStore final : public UsageStore {
     return Status::Ok();
   }
 
-  Status Migrate() {
-    while (true) {
-      // The version is read inside the write transaction, so two processes opening a fresh
-      // database at once apply each step exactly once.
-      BASALT_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
-      StatusOr<bool> stepped = MigrateOneStep();
-      if (!stepped.ok()) {
-        Exec(db_, "ROLLBACK");
-        return stepped.status();
-      }
-      BASALT_RETURN_IF_ERROR(Exec(db_, "COMMIT"));
-      if (!*stepped) return Status::Ok();
-    }
-  }
-
-  // Applies the next migration; false when the schema is already current.
-  StatusOr<bool> MigrateOneStep() {
-    int version = 0;
-    {
-      Stmt s(db_, "PRAGMA user_version");
-      if (s.Step()) version = static_cast<int>(s.Int(0));
-      BASALT_RETURN_IF_ERROR(s.status());
-    }
-    if (version > kSchemaVersion) {
-      return Status::Internal("usage schema version " + std::to_string(version) +
-                              " is newer than this build understands (" +
-                              std::to_string(kSchemaVersion) + ")");
-    }
-    if (version == kSchemaVersion) return false;
-    Status st = Exec(db_, kMigrations[version]);
-    if (st.ok()) {
-      st = Exec(db_, ("PRAGMA user_version = " + std::to_string(version + 1)).c_str());
-    }
-    if (!st.ok()) {
-      return Status::Internal("usage migration to version " + std::to_string(version + 1) +
-                              " failed: " + st.message());
-    }
-    return true;
-  }
-
   std::mutex mu_;       // the writer connection
   std::mutex read_mu_;  // the reader connection
   bool read_only_ = false;
@@ -784,42 +729,8 @@ class SqliteUsageStore final : public UsageStore {
   StmtCache stmts_{db_};
 };
 
-// Creates `path` with mode 0600 when absent, so the database and its WAL are private.
-Status CreatePrivateFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd >= 0) {
-    ::close(fd);
-    return Status::Ok();
-  }
-  if (errno == EEXIST) return Status::Ok();
-  return Status::Internal("cannot create " + path + ": " + std::strerror(errno));
-}
-
-Status EnsureParentDir(const std::string& path) {
-  std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  if (parent.empty()) return Status::Ok();
-  std::error_code ec;
-  std::filesystem::create_directories(parent, ec);
-  if (ec) {
-    return Status::Internal("cannot create directory " + parent.string() + ": " + ec.message());
-  }
-  return Status::Ok();
-}
-
-}  // namespace
-
-namespace {
-
 StatusOr<sqlite3*> OpenConnection(const std::string& path, int flags) {
-  sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-    sqlite3_close_v2(db);
-    return Status::Internal("cannot open usage database " + path + ": " + message);
-  }
-  sqlite3_extended_result_codes(db, 1);
-  return db;
+  return store::sqlite::OpenConnection(path, flags, "usage database");
 }
 
 }  // namespace
@@ -836,8 +747,8 @@ StatusOr<std::unique_ptr<UsageStore>> UsageStore::Open(const std::string& path, 
     if (!st.ok()) return st;
     return std::unique_ptr<UsageStore>(std::move(store));
   }
-  BASALT_RETURN_IF_ERROR(EnsureParentDir(path));
-  BASALT_RETURN_IF_ERROR(CreatePrivateFile(path));
+  BASALT_RETURN_IF_ERROR(store::sqlite::EnsureParentDir(path));
+  BASALT_RETURN_IF_ERROR(store::sqlite::CreatePrivateFile(path));
   BASALT_ASSIGN_OR_RETURN(sqlite3 * db,
                           OpenConnection(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
   auto reader = OpenConnection(path, SQLITE_OPEN_READWRITE);

@@ -15,8 +15,8 @@
 #include "iam/iam.h"
 #include "store/secret_box.h"
 #include "store/sqlite_console.h"
-#include "store/store.h"
 #include "store/sqlite_util.h"
+#include "store/store.h"
 
 namespace basalt::store {
 namespace {
@@ -28,7 +28,6 @@ constexpr std::string_view kLowerAlnum = "abcdefghijklmnopqrstuvwxyz0123456789";
 constexpr std::string_view kDigits = "0123456789";
 constexpr std::string_view kSecretAlphabet =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-constexpr int kBusyTimeoutMs = 5000;
 constexpr int kIdAttempts = 8;  // random ids that collide are drawn again
 
 // Each entry moves the schema from version i to i+1; never edit one that has shipped.
@@ -133,7 +132,6 @@ CREATE INDEX console_sessions_by_user ON console_sessions(user_id);
 CREATE INDEX console_sessions_by_expiry ON console_sessions(expires_at);
 )sql",
 };
-constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
 int64_t NowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -183,21 +181,12 @@ constexpr char kApiKeyCols[] =
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(sqlite3* db, std::string master_key)
-      : db_(db), master_key_(std::move(master_key)) {}
+  SqliteStore(sqlite3* db, std::string master_key) : db_(db), master_key_(std::move(master_key)) {}
   ~SqliteStore() override { sqlite3_close_v2(db_); }
 
   Status Init() {
-    BASALT_RETURN_IF_ERROR(Exec(db_, "PRAGMA foreign_keys = ON"));
-    {
-      Stmt wal(db_, "PRAGMA journal_mode = WAL");
-      std::string mode = wal.Step() ? wal.Text(0) : "";
-      BASALT_RETURN_IF_ERROR(wal.status());
-      if (mode != "wal") return Status::Internal("sqlite: cannot enable WAL (mode " + mode + ")");
-    }
-    BASALT_RETURN_IF_ERROR(Exec(db_, "PRAGMA synchronous = FULL"));
-    sqlite3_busy_timeout(db_, kBusyTimeoutMs);
-    return Migrate();
+    BASALT_RETURN_IF_ERROR(sqlite::ConfigureWriter(db_));
+    return sqlite::Migrate(db_, "store", kMigrations);
   }
 
   StatusOr<Account> CreateAccount(const std::string& name) override {
@@ -253,8 +242,7 @@ class SqliteStore final : public Store {
       Status st = s.Run();
       if (st.ok()) return user;
       if (s.constraint_violation()) {
-        return Status::AlreadyExists("user '" + name + "' already exists in account " +
-                                     account_id);
+        return Status::AlreadyExists("user '" + name + "' already exists in account " + account_id);
       }
       return st;
     }
@@ -340,8 +328,8 @@ class SqliteStore final : public Store {
       if (!suffix.ok()) return suffix.status();
       key.access_key_id = "AKIA" + *suffix;
       // The key id is the associated data: a sealed secret only opens under its own id.
-      StatusOr<std::string> sealed = internal::Seal(master_key_, key.secret_access_key,
-                                                    key.access_key_id);
+      StatusOr<std::string> sealed =
+          internal::Seal(master_key_, key.secret_access_key, key.access_key_id);
       if (!sealed.ok()) return sealed.status();
       Stmt s(db_,
              "INSERT INTO access_keys (access_key_id, user_id, account_id, secret_sealed, status,"
@@ -368,8 +356,8 @@ class SqliteStore final : public Store {
     AccessKey key = ReadAccessKey(q);
     StatusOr<std::string> secret = internal::Open(master_key_, q.Blob(5), key.access_key_id);
     if (!secret.ok()) {
-      return Status::Internal("cannot decrypt the secret of access key " + access_key_id +
-                              ": " + secret.status().message());
+      return Status::Internal("cannot decrypt the secret of access key " + access_key_id + ": " +
+                              secret.status().message());
     }
     key.secret_access_key = std::move(secret).value();
     return key;
@@ -379,8 +367,9 @@ class SqliteStore final : public Store {
     std::lock_guard lock(mu_);
     StatusOr<User> user = GetUserLocked(user_id);
     if (!user.ok()) return user.status();
-    Stmt s(db_, std::string(kAccessKeyCols) + " WHERE user_id = ? ORDER BY created_at, "
-                                               "access_key_id");
+    Stmt s(db_, std::string(kAccessKeyCols) +
+                    " WHERE user_id = ? ORDER BY created_at, "
+                    "access_key_id");
     s.Bind(1, user_id);
     std::vector<AccessKey> out;
     while (s.Step()) out.push_back(ReadAccessKey(s));
@@ -489,8 +478,7 @@ class SqliteStore final : public Store {
     return s.Run();
   }
 
-  StatusOr<std::string> GetPolicy(const std::string& account_id,
-                                  const std::string& name) override {
+  StatusOr<std::string> GetPolicy(const std::string& account_id, const std::string& name) override {
     std::lock_guard lock(mu_);
     BASALT_RETURN_IF_ERROR(RequireAccountLocked(account_id));
     // Built-ins answer too, so callers can resolve any attached name the same way.
@@ -666,8 +654,7 @@ class SqliteStore final : public Store {
     return ChangedOne(s, "agreement for model " + model_id + " in account " + account_id);
   }
 
-  StatusOr<bool> HasAgreement(const std::string& account_id,
-                              const std::string& model_id) override {
+  StatusOr<bool> HasAgreement(const std::string& account_id, const std::string& model_id) override {
     std::lock_guard lock(mu_);
     BASALT_RETURN_IF_ERROR(RequireAccountLocked(account_id));
     Stmt s(db_, "SELECT 1 FROM agreements WHERE account_id = ? AND model_id = ?");
@@ -716,46 +703,6 @@ class SqliteStore final : public Store {
   }
 
  private:
-  Status Migrate() {
-    while (true) {
-      // The version is read inside the write transaction, so two processes opening a fresh
-      // database at once apply each step exactly once.
-      BASALT_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
-      StatusOr<bool> stepped = MigrateOneStep();
-      if (!stepped.ok()) {
-        Exec(db_, "ROLLBACK");
-        return stepped.status();
-      }
-      BASALT_RETURN_IF_ERROR(Exec(db_, "COMMIT"));
-      if (!*stepped) return Status::Ok();
-    }
-  }
-
-  // Applies the next migration; false when the schema is already current.
-  StatusOr<bool> MigrateOneStep() {
-    int version = 0;
-    {
-      Stmt s(db_, "PRAGMA user_version");
-      if (s.Step()) version = static_cast<int>(s.Int(0));
-      BASALT_RETURN_IF_ERROR(s.status());
-    }
-    if (version > kSchemaVersion) {
-      return Status::Internal("store schema version " + std::to_string(version) +
-                              " is newer than this build understands (" +
-                              std::to_string(kSchemaVersion) + ")");
-    }
-    if (version == kSchemaVersion) return false;
-    Status st = Exec(db_, kMigrations[version]);
-    if (st.ok()) {
-      st = Exec(db_, ("PRAGMA user_version = " + std::to_string(version + 1)).c_str());
-    }
-    if (!st.ok()) {
-      return Status::Internal("store migration to version " + std::to_string(version + 1) +
-                              " failed: " + st.message());
-    }
-    return true;
-  }
-
   StatusOr<Account> GetAccountLocked(const std::string& id) {
     Stmt s(db_, std::string(kAccountCols) + " WHERE id = ?");
     s.Bind(1, id);
@@ -764,9 +711,7 @@ class SqliteStore final : public Store {
     return Status::NotFound("account " + id + " not found");
   }
 
-  Status RequireAccountLocked(const std::string& id) {
-    return GetAccountLocked(id).status();
-  }
+  Status RequireAccountLocked(const std::string& id) { return GetAccountLocked(id).status(); }
 
   StatusOr<User> GetUserLocked(const std::string& id) {
     Stmt s(db_, std::string(kUserCols) + " WHERE id = ?");
@@ -792,28 +737,6 @@ class SqliteStore final : public Store {
   sqlite3* db_;
   const std::string master_key_;
 };
-
-// Creates `path` with mode 0600 when absent, so the database and its WAL are private.
-Status CreatePrivateFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd >= 0) {
-    ::close(fd);
-    return Status::Ok();
-  }
-  if (errno == EEXIST) return Status::Ok();
-  return Status::Internal("cannot create " + path + ": " + std::strerror(errno));
-}
-
-Status EnsureParentDir(const std::string& path) {
-  std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  if (parent.empty()) return Status::Ok();
-  std::error_code ec;
-  std::filesystem::create_directories(parent, ec);
-  if (ec) {
-    return Status::Internal("cannot create directory " + parent.string() + ": " + ec.message());
-  }
-  return Status::Ok();
-}
 
 Status ReadAll(int fd, const std::string& path, std::string& out) {
   char buf[256];
@@ -849,18 +772,11 @@ StatusOr<std::unique_ptr<Store>> Store::OpenSqliteUncached(const std::string& pa
   if (master_key.size() != kMasterKeySize) {
     return Status::InvalidArgument("the master key must be 32 bytes");
   }
-  BASALT_RETURN_IF_ERROR(EnsureParentDir(path));
-  BASALT_RETURN_IF_ERROR(CreatePrivateFile(path));
-  sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
-  if (rc != SQLITE_OK) {
-    std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-    sqlite3_close_v2(db);
-    return Status::Internal("cannot open store " + path + ": " + message);
-  }
-  sqlite3_extended_result_codes(db, 1);
+  BASALT_RETURN_IF_ERROR(sqlite::EnsureParentDir(path));
+  BASALT_RETURN_IF_ERROR(sqlite::CreatePrivateFile(path));
+  BASALT_ASSIGN_OR_RETURN(
+      sqlite3 * db,
+      sqlite::OpenConnection(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, "store"));
   auto store = std::make_unique<SqliteStore>(db, master_key);
   Status st = store->Init();
   if (!st.ok()) return Status::Internal("cannot open store " + path + ": " + st.message());
@@ -872,7 +788,7 @@ StatusOr<std::string> LoadOrCreateMasterKey(const std::string& path) {
   StatusOr<std::string> existing = ReadMasterKey(path);
   if (existing.ok() || existing.status().code() != StatusCode::kNotFound) return existing;
 
-  BASALT_RETURN_IF_ERROR(EnsureParentDir(path));
+  BASALT_RETURN_IF_ERROR(sqlite::EnsureParentDir(path));
   StatusOr<std::string> key = internal::RandomBytes(kMasterKeySize);
   if (!key.ok()) return key.status();
   // Write a private temporary file completely, then link() it into place: the key appears
