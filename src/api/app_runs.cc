@@ -93,6 +93,25 @@ apps::WidgetOutput OutputOf(AppCallResult r) {
   return o;
 }
 
+// The model call of widget `w` for app `app_id`, stopped when its run is stopped.
+AppCallRequest WidgetRequest(const std::string& app_id, const apps::Widget& w,
+                             apps::WidgetContext& ctx) {
+  AppCallRequest r;
+  r.app_id = app_id;
+  r.model_id = w.model;
+  r.cancel = std::make_shared<AppCallCancel>();
+  ctx.OnStop([c = r.cancel] { c->Cancel(); });
+  return r;
+}
+
+// A text call's sampling settings from the widget; the reply streams into the run's events.
+void SetTextSampling(AppCallRequest& r, const apps::Widget& w, apps::WidgetContext& ctx) {
+  r.temperature = w.temperature;
+  r.top_p = w.top_p;
+  r.max_tokens = w.max_tokens;
+  r.on_delta = [&ctx](const std::string& d) { ctx.Delta(d); };
+}
+
 }  // namespace
 
 // Shared by RunApp and ChatApp: parses the body's inputs against the app, resolving
@@ -165,6 +184,37 @@ static bool PrepareRun(BedrockApi::Call& call, const apps::StoredApp& app, const
 }
 
 // Runs `plan` on the apps runner as `call`'s caller, streamed or not, recording the run.
+// Shared by RunApp and ChatApp: nothing runs once today's app credits are used up (a widget's
+// own call would refuse too); otherwise the plan gets its run id, runner and inputs. Replies and
+// returns false when refused.
+static bool StartPlan(BedrockApi::Call& call, const apps::StoredApp& app, const Prepared& p,
+                      metering::QuotaManager* quotas, std::chrono::system_clock::time_point now,
+                      apps::RunPlan* plan) {
+  if (quotas) {
+    metering::QuotaRequest q = call.quota;
+    q.source = "app";
+    Status allowed = quotas->CheckAllowances(q);
+    if (!allowed.ok()) {
+      if (allowed.code() == StatusCode::kResourceExhausted) {
+        allowed = Status::ResourceExhausted(allowed.message());  // 429 ThrottlingException
+      }
+      SendError(call, allowed, now);
+      return false;
+    }
+  }
+  auto run_id = apps::NewRunId();
+  if (!run_id.ok()) {
+    SendError(call, run_id.status(), now);
+    return false;
+  }
+  plan->run_id = *run_id;
+  plan->app_id = app.app_id;
+  plan->runner_key = call.principal.account_id + "/" + call.principal.user_id;
+  plan->values = p.values;
+  plan->definition = p.def;
+  return true;
+}
+
 static void ExecuteRun(BedrockApi::Call& call, apps::Runner& runner, apps::AppStore* store,
                        const apps::StoredApp& app, const apps::AppDefinition& def,
                        apps::RunPlan plan, apps::Executor executor, bool stream,
@@ -296,33 +346,12 @@ void BedrockApi::RunApp(Call& call, const apps::StoredApp& app, bool) {
     }
     if (!kept.empty()) plan.waves.push_back(std::move(kept));
   }
-
-  // Nothing runs once today's app credits are used up (a widget's own call would refuse too).
-  if (deps_.quotas) {
-    metering::QuotaRequest q = call.quota;
-    q.source = "app";
-    Status allowed = deps_.quotas->CheckAllowances(q);
-    if (!allowed.ok()) {
-      if (allowed.code() == StatusCode::kResourceExhausted) {
-        allowed = Status::ResourceExhausted(allowed.message());  // 429 ThrottlingException
-      }
-      return SendError(call, allowed, now);
-    }
-  }
-  auto run_id = apps::NewRunId();
-  if (!run_id.ok()) return SendError(call, run_id.status(), now);
-  plan.run_id = *run_id;
-  plan.app_id = app.app_id;
-  plan.runner_key = call.principal.account_id + "/" + call.principal.user_id;
-  plan.values = p.values;
-  plan.definition = p.def;
+  if (!StartPlan(call, app, p, deps_.quotas, now, &plan)) return;
 
   const std::string app_id = app.app_id;
   apps::Executor executor = [this, &call, app_id](const apps::Widget& w, const std::string& prompt,
                                                   apps::WidgetContext& ctx) {
-    AppCallRequest r;
-    r.app_id = app_id;
-    r.model_id = w.model;
+    AppCallRequest r = WidgetRequest(app_id, w, ctx);
     r.image = w.type == apps::kImageGeneration;
     if (r.image) {
       r.prompt = prompt;
@@ -332,13 +361,8 @@ void BedrockApi::RunApp(Call& call, const apps::StoredApp& app, bool) {
       r.image_seed = w.seed;
     } else {
       r.messages = {{"user", prompt}};
-      r.temperature = w.temperature;
-      r.top_p = w.top_p;
-      r.max_tokens = w.max_tokens;
-      r.on_delta = [&ctx](const std::string& d) { ctx.Delta(d); };
+      SetTextSampling(r, w, ctx);
     }
-    r.cancel = std::make_shared<AppCallCancel>();
-    ctx.OnStop([c = r.cancel] { c->Cancel(); });
     return OutputOf(InvokeForApp(call, r));
   };
   ExecuteRun(call, apps_state_->runner, deps_.apps, app, p.def, std::move(plan),
@@ -385,41 +409,17 @@ void BedrockApi::ChatApp(Call& call, const apps::StoredApp& app, bool) {
     }
     messages.emplace_back(m["role"].get<std::string>(), m["content"].get<std::string>());
   }
-  if (deps_.quotas) {
-    metering::QuotaRequest q = call.quota;
-    q.source = "app";
-    Status allowed = deps_.quotas->CheckAllowances(q);
-    if (!allowed.ok()) {
-      if (allowed.code() == StatusCode::kResourceExhausted) {
-        allowed = Status::ResourceExhausted(allowed.message());
-      }
-      return SendError(call, allowed, now);
-    }
-  }
-  auto run_id = apps::NewRunId();
-  if (!run_id.ok()) return SendError(call, run_id.status(), now);
   apps::RunPlan plan;
-  plan.run_id = *run_id;
-  plan.app_id = app.app_id;
-  plan.runner_key = call.principal.account_id + "/" + call.principal.user_id;
-  plan.values = p.values;
-  plan.definition = p.def;
+  if (!StartPlan(call, app, p, deps_.quotas, now, &plan)) return;
   plan.waves = {{w->id}};
   const std::string app_id = app.app_id;
   apps::Executor executor = [this, &call, app_id, messages](const apps::Widget& widget,
                                                             const std::string& prompt,
                                                             apps::WidgetContext& ctx) {
-    AppCallRequest r;
-    r.app_id = app_id;
-    r.model_id = widget.model;
+    AppCallRequest r = WidgetRequest(app_id, widget, ctx);
     r.system = prompt;  // the initial prompt, references substituted
     r.messages = messages;
-    r.temperature = widget.temperature;
-    r.top_p = widget.top_p;
-    r.max_tokens = widget.max_tokens;
-    r.on_delta = [&ctx](const std::string& d) { ctx.Delta(d); };
-    r.cancel = std::make_shared<AppCallCancel>();
-    ctx.OnStop([c = r.cancel] { c->Cancel(); });
+    SetTextSampling(r, widget, ctx);
     return OutputOf(InvokeForApp(call, r));
   };
   ExecuteRun(call, apps_state_->runner, deps_.apps, app, p.def, std::move(plan),
