@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { ApiError } from '../../api/client';
-import { Alert, Button, buttonClass, LanguageMenu, Loading, TextField } from '../../components';
+import { Alert, Button, buttonClass, Loading, TextField } from '../../components';
 import { useT } from '../../i18n';
 import { post } from '../../api/client';
 import { Link, useNavigate, useSearchParams } from '../../router';
@@ -9,6 +9,7 @@ import { useSession } from '../../session';
 import { errorKey, loadMembersConfig, providerStartUrl, type MembersConfig } from './members';
 import { signinStrings } from './strings';
 import './signin.css';
+import { SigninFrame } from './SigninFrame';
 
 const LAST_ACCOUNT = 'basalt.lastAccount';
 const LAST_USER = 'basalt.lastUser';
@@ -163,148 +164,133 @@ export default function SignInPage() {
   const secondsLeft = retryAt !== null ? Math.max(0, Math.ceil((retryAt - now) / 1000)) : null;
 
   return (
-    <div className="signin-page">
-      <header className="signin-top">
-        <span className="signin-brand">
-          <svg className="brand-mark" viewBox="0 0 32 32" aria-hidden="true" focusable="false">
-            <rect width="32" height="32" rx="6" fill="#ff9900" />
-            <path d="M7 23 L13 11 L17 17 L20 13 L25 23 Z" fill="#16202e" />
-          </svg>
-          Basalt
-        </span>
-        <LanguageMenu />
-      </header>
-      <main id="main" className="signin-main">
-        <div className="signin-card card">
-          <h1 className="signin-title">{t('heading')}</h1>
-          {callbackError && (
-            <Alert tone="error" title={t('errorTitle')} className="signin-error">
-              <p data-testid="signin-callback-error">{t(errorKey(callbackError))}</p>
-            </Alert>
+    <SigninFrame footer={t('footer')}>
+      <h1 className="signin-title">{t('heading')}</h1>
+      {callbackError && (
+        <Alert tone="error" title={t('errorTitle')} className="signin-error">
+          <p data-testid="signin-callback-error">{t(errorKey(callbackError))}</p>
+        </Alert>
+      )}
+      {members && (members.providers.length > 0 || members.signup) && (
+        <section className="signin-members" aria-labelledby="signin-members-heading">
+          <h2 id="signin-members-heading" className="signin-subtitle">
+            {t('membersHeading')}
+          </h2>
+          {members.providers.length > 0 && (
+            <ul className="signin-providers">
+              {members.providers.map((p) => (
+                <li key={p.id}>
+                  <a className={`${buttonClass('normal')} signin-provider`} href={providerStartUrl(p.id, memberNext)}>
+                    {t('withProvider', { label: p.label })}
+                  </a>
+                </li>
+              ))}
+            </ul>
           )}
-          {members && (members.providers.length > 0 || members.signup) && (
-            <section className="signin-members" aria-labelledby="signin-members-heading">
-              <h2 id="signin-members-heading" className="signin-subtitle">
-                {t('membersHeading')}
-              </h2>
-              {members.providers.length > 0 && (
-                <ul className="signin-providers">
-                  {members.providers.map((p) => (
-                    <li key={p.id}>
-                      <a className={`${buttonClass('normal')} signin-provider`} href={providerStartUrl(p.id, memberNext)}>
-                        {t('withProvider', { label: p.label })}
-                      </a>
-                    </li>
-                  ))}
-                </ul>
+          {members.signup && (
+            <>
+              {members.providers.length > 0 && <p className="signin-or muted">{t('or')}</p>}
+              <p className="muted">{t('memberIntro')}</p>
+              {memberError && (
+                <Alert tone="error" title={t('failedTitle')} className="signin-error">
+                  <p>{memberError.message}</p>
+                </Alert>
               )}
-              {members.signup && (
-                <>
-                  {members.providers.length > 0 && <p className="signin-or muted">{t('or')}</p>}
-                  <p className="muted">{t('memberIntro')}</p>
-                  {memberError && (
-                    <Alert tone="error" title={t('failedTitle')} className="signin-error">
-                      <p>{memberError.message}</p>
-                    </Alert>
-                  )}
-                  <form className="stack" onSubmit={onMemberSubmit} noValidate aria-label={t('memberSubmit')}>
-                    <TextField
-                      id="member-email"
-                      label={t('email')}
-                      type="email"
-                      name="email"
-                      autoComplete="email"
-                      autoCapitalize="off"
-                      spellCheck={false}
-                      value={email}
-                      required
-                      error={memberMissing.email ? t('required', { field: t('email') }) : undefined}
-                      onChange={(e) => setEmail(e.target.value)}
-                    />
-                    <TextField
-                      id="member-password"
-                      label={t('password')}
-                      type="password"
-                      name="member-password"
-                      autoComplete="current-password"
-                      value={memberPassword}
-                      required
-                      error={memberMissing.password ? t('required', { field: t('password') }) : undefined}
-                      onChange={(e) => setMemberPassword(e.target.value)}
-                    />
-                    <Button type="submit" variant="primary" loading={memberBusy} className="signin-submit">
-                      {memberBusy ? t('signingIn') : t('memberSubmit')}
-                    </Button>
-                  </form>
-                  <p className="signin-note">
-                    {t('noAccount')}{' '}
-                    <Link to={memberNext ? `/signup?next=${encodeURIComponent(memberNext)}` : '/signup'}>
-                      {t('createAccount')}
-                    </Link>
-                  </p>
-                </>
-              )}
-              <h2 className="signin-subtitle signin-console-heading">{t('consoleHeading')}</h2>
-            </section>
+              <form className="stack" onSubmit={onMemberSubmit} noValidate aria-label={t('memberSubmit')}>
+                <TextField
+                  id="member-email"
+                  label={t('email')}
+                  type="email"
+                  name="email"
+                  autoComplete="email"
+                  autoCapitalize="off"
+                  spellCheck={false}
+                  value={email}
+                  required
+                  error={memberMissing.email ? t('required', { field: t('email') }) : undefined}
+                  onChange={(e) => setEmail(e.target.value)}
+                />
+                <TextField
+                  id="member-password"
+                  label={t('password')}
+                  type="password"
+                  name="member-password"
+                  autoComplete="current-password"
+                  value={memberPassword}
+                  required
+                  error={memberMissing.password ? t('required', { field: t('password') }) : undefined}
+                  onChange={(e) => setMemberPassword(e.target.value)}
+                />
+                <Button type="submit" variant="primary" loading={memberBusy} className="signin-submit">
+                  {memberBusy ? t('signingIn') : t('memberSubmit')}
+                </Button>
+              </form>
+              <p className="signin-note">
+                {t('noAccount')}{' '}
+                <Link to={memberNext ? `/signup?next=${encodeURIComponent(memberNext)}` : '/signup'}>
+                  {t('createAccount')}
+                </Link>
+              </p>
+            </>
           )}
-          <p className="muted">{t('intro')}</p>
-          {error && (
-            <Alert tone="error" title={t('failedTitle')} className="signin-error">
-              <p>{error.message}</p>
-              {secondsLeft !== null && (
-                <p className="signin-retry">
-                  {secondsLeft > 0 ? t('throttledRetry', { seconds: secondsLeft }) : t('throttledNow')}
-                </p>
-              )}
-            </Alert>
+          <h2 className="signin-subtitle signin-console-heading">{t('consoleHeading')}</h2>
+        </section>
+      )}
+      <p className="muted">{t('intro')}</p>
+      {error && (
+        <Alert tone="error" title={t('failedTitle')} className="signin-error">
+          <p>{error.message}</p>
+          {secondsLeft !== null && (
+            <p className="signin-retry">
+              {secondsLeft > 0 ? t('throttledRetry', { seconds: secondsLeft }) : t('throttledNow')}
+            </p>
           )}
-          <form className="stack" onSubmit={onSubmit} noValidate>
-            <TextField
-              ref={firstField}
-              id="signin-account"
-              label={t('account')}
-              hint={t('accountHint')}
-              name="account"
-              autoComplete="organization"
-              autoCapitalize="off"
-              spellCheck={false}
-              value={account}
-              required
-              error={missing.account ? t('required', { field: t('account') }) : undefined}
-              onChange={(e) => setAccount(e.target.value)}
-            />
-            <TextField
-              id="signin-user"
-              label={t('userName')}
-              name="username"
-              autoComplete="username"
-              autoCapitalize="off"
-              spellCheck={false}
-              value={userName}
-              required
-              error={missing.userName ? t('required', { field: t('userName') }) : undefined}
-              onChange={(e) => setUserName(e.target.value)}
-            />
-            <TextField
-              ref={passwordField}
-              id="signin-password"
-              label={t('password')}
-              type="password"
-              name="password"
-              autoComplete="current-password"
-              value={password}
-              required
-              error={missing.password ? t('required', { field: t('password') }) : undefined}
-              onChange={(e) => setPassword(e.target.value)}
-            />
-            <Button type="submit" variant="primary" loading={busy} className="signin-submit">
-              {busy ? t('signingIn') : t('submit')}
-            </Button>
-          </form>
-          <p className="signin-note muted">{t('firstTime')}</p>
-        </div>
-        <p className="signin-footer muted">{t('footer')}</p>
-      </main>
-    </div>
+        </Alert>
+      )}
+      <form className="stack" onSubmit={onSubmit} noValidate>
+        <TextField
+          ref={firstField}
+          id="signin-account"
+          label={t('account')}
+          hint={t('accountHint')}
+          name="account"
+          autoComplete="organization"
+          autoCapitalize="off"
+          spellCheck={false}
+          value={account}
+          required
+          error={missing.account ? t('required', { field: t('account') }) : undefined}
+          onChange={(e) => setAccount(e.target.value)}
+        />
+        <TextField
+          id="signin-user"
+          label={t('userName')}
+          name="username"
+          autoComplete="username"
+          autoCapitalize="off"
+          spellCheck={false}
+          value={userName}
+          required
+          error={missing.userName ? t('required', { field: t('userName') }) : undefined}
+          onChange={(e) => setUserName(e.target.value)}
+        />
+        <TextField
+          ref={passwordField}
+          id="signin-password"
+          label={t('password')}
+          type="password"
+          name="password"
+          autoComplete="current-password"
+          value={password}
+          required
+          error={missing.password ? t('required', { field: t('password') }) : undefined}
+          onChange={(e) => setPassword(e.target.value)}
+        />
+        <Button type="submit" variant="primary" loading={busy} className="signin-submit">
+          {busy ? t('signingIn') : t('submit')}
+        </Button>
+      </form>
+      <p className="signin-note muted">{t('firstTime')}</p>
+    </SigninFrame>
   );
 }

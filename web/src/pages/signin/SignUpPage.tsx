@@ -2,7 +2,7 @@
 // password; the server makes the member's own space and signs them in.
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { ApiError, post } from '../../api/client';
-import { Alert, Button, LanguageMenu, Loading, TextField } from '../../components';
+import { Alert, Button, Loading, TextField } from '../../components';
 import { useT } from '../../i18n';
 import { Link, useNavigate, useSearchParams } from '../../router';
 import { paths } from '../../routes';
@@ -11,6 +11,7 @@ import { loadMembersConfig, type MembersConfig } from './members';
 import { safeNext } from './SignInPage';
 import { signinStrings } from './strings';
 import './signin.css';
+import { SigninFrame } from './SigninFrame';
 
 const EMAIL = /^[^\s@"(),:;<>[\]\\]+@[^\s@"(),:;<>[\]\\]+\.[^\s@"(),:;<>[\]\\]+$/;
 
@@ -94,94 +95,79 @@ export default function SignUpPage() {
   const signinLink = rawNext ? `${paths.signin}?next=${encodeURIComponent(next)}` : paths.signin;
 
   return (
-    <div className="signin-page">
-      <header className="signin-top">
-        <span className="signin-brand">
-          <svg className="brand-mark" viewBox="0 0 32 32" aria-hidden="true" focusable="false">
-            <rect width="32" height="32" rx="6" fill="#ff9900" />
-            <path d="M7 23 L13 11 L17 17 L20 13 L25 23 Z" fill="#16202e" />
-          </svg>
-          Basalt
-        </span>
-        <LanguageMenu />
-      </header>
-      <main id="main" className="signin-main">
-        <div className="signin-card card">
-          <h1 className="signin-title">{t('signupTitle')}</h1>
-          {!config.signup ? (
-            <Alert tone="info" title={t('signupTitle')}>
-              <p>{t('signupOff')}</p>
-            </Alert>
-          ) : (
-            <>
-              <p className="muted">{t('signupIntro')}</p>
-              {error && (
-                <div id="signup-error" tabIndex={-1}>
-                  <Alert tone="error" title={t('signupFailed')} className="signin-error">
-                    <p>{error.message}</p>
-                  </Alert>
-                </div>
-              )}
-              <form className="stack" onSubmit={onSubmit} noValidate>
-                <TextField
-                  ref={emailField}
-                  id="signup-email"
-                  label={t('email')}
-                  type="email"
-                  name="email"
-                  autoComplete="email"
-                  autoCapitalize="off"
-                  spellCheck={false}
-                  value={email}
-                  required
-                  error={problems.email}
-                  onChange={(e) => setEmail(e.target.value)}
-                />
-                <TextField
-                  id="signup-name"
-                  label={t('name')}
-                  hint={t('nameHint')}
-                  name="name"
-                  autoComplete="name"
-                  maxLength={64}
-                  value={name}
-                  onChange={(e) => setName(e.target.value)}
-                />
-                <TextField
-                  id="signup-password"
-                  label={t('newPassword')}
-                  hint={t('passwordHint')}
-                  type="password"
-                  name="new-password"
-                  autoComplete="new-password"
-                  value={password}
-                  required
-                  error={problems.password}
-                  onChange={(e) => setPassword(e.target.value)}
-                />
-                <TextField
-                  id="signup-confirm"
-                  label={t('confirmPassword')}
-                  type="password"
-                  name="confirm-password"
-                  autoComplete="new-password"
-                  value={confirm}
-                  required
-                  error={problems.confirm}
-                  onChange={(e) => setConfirm(e.target.value)}
-                />
-                <Button type="submit" variant="primary" loading={busy} className="signin-submit">
-                  {busy ? t('signingUp') : t('signupSubmit')}
-                </Button>
-              </form>
-            </>
+    <SigninFrame footer={t('footer')}>
+      <h1 className="signin-title">{t('signupTitle')}</h1>
+      {!config.signup ? (
+        <Alert tone="info" title={t('signupTitle')}>
+          <p>{t('signupOff')}</p>
+        </Alert>
+      ) : (
+        <>
+          <p className="muted">{t('signupIntro')}</p>
+          {error && (
+            <div id="signup-error" tabIndex={-1}>
+              <Alert tone="error" title={t('signupFailed')} className="signin-error">
+                <p>{error.message}</p>
+              </Alert>
+            </div>
           )}
-          <p className="signin-note">
-            {t('haveAccount')} <Link to={signinLink}>{t('signInInstead')}</Link>
-          </p>
-        </div>
-        <p className="signin-footer muted">{t('footer')}</p>
-      </main>
-    </div>
+          <form className="stack" onSubmit={onSubmit} noValidate>
+            <TextField
+              ref={emailField}
+              id="signup-email"
+              label={t('email')}
+              type="email"
+              name="email"
+              autoComplete="email"
+              autoCapitalize="off"
+              spellCheck={false}
+              value={email}
+              required
+              error={problems.email}
+              onChange={(e) => setEmail(e.target.value)}
+            />
+            <TextField
+              id="signup-name"
+              label={t('name')}
+              hint={t('nameHint')}
+              name="name"
+              autoComplete="name"
+              maxLength={64}
+              value={name}
+              onChange={(e) => setName(e.target.value)}
+            />
+            <TextField
+              id="signup-password"
+              label={t('newPassword')}
+              hint={t('passwordHint')}
+              type="password"
+              name="new-password"
+              autoComplete="new-password"
+              value={password}
+              required
+              error={problems.password}
+              onChange={(e) => setPassword(e.target.value)}
+            />
+            <TextField
+              id="signup-confirm"
+              label={t('confirmPassword')}
+              type="password"
+              name="confirm-password"
+              autoComplete="new-password"
+              value={confirm}
+              required
+              error={problems.confirm}
+              onChange={(e) => setConfirm(e.target.value)}
+            />
+            <Button type="submit" variant="primary" loading={busy} className="signin-submit">
+              {busy ? t('signingUp') : t('signupSubmit')}
+            </Button>
+          </form>
+        </>
+      )}
+      <p className="signin-note">
+        {t('haveAccount')} <Link to={signinLink}>{t('signInInstead')}</Link>
+      </p>
+    </SigninFrame>
   );
 }
