@@ -196,3 +196,18 @@ def control(server):
         "bedrock", endpoint_url=server.url, region_name="us-east-1",
         aws_access_key_id=server.env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=server.env["AWS_SECRET_ACCESS_KEY"])
+
+
+def find(d, *names):
+    """First value under any of `names`, searching nested objects (the CLI prints IAM-style
+    output such as {"AccessKey": {"AccessKeyId": ...}})."""
+    if isinstance(d, dict):
+        for n in names:
+            if n in d:
+                return d[n]
+        for v in d.values():
+            try:
+                return find(v, *names)
+            except KeyError:
+                pass
+    raise KeyError(f"{names} not in {d}")

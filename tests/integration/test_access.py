@@ -9,27 +9,12 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import BINARY, admin_cli, signed_call
+from conftest import BINARY, admin_cli, find, signed_call
 
 MSG = [{"role": "user", "content": [{"text": "Once upon a time"}]}]
 
 
 admin = admin_cli
-
-
-def find(d, *names):
-    """First value under any of `names`, searching nested objects (the CLI prints IAM-style
-    output such as {"AccessKey": {"AccessKeyId": ...}})."""
-    if isinstance(d, dict):
-        for n in names:
-            if n in d:
-                return d[n]
-        for v in d.values():
-            try:
-                return find(v, *names)
-            except KeyError:
-                pass
-    raise KeyError(f"{names} not in {d}")
 
 
 @pytest.fixture(scope="module")

@@ -14,23 +14,10 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from conftest import MODELS_DIR, TEST_CATALOG, BasaltServer, admin_cli
+from conftest import MODELS_DIR, TEST_CATALOG, BasaltServer, admin_cli, find
 
 TINY = "test.llama-2-tiny-random-v1:0"  # random weights: runs to maxTokens, never ends early
 STORIES = "tinystories.stories-260k-v1:0"  # priced in the test catalog
-
-
-def find(d, *names):
-    if isinstance(d, dict):
-        for n in names:
-            if n in d:
-                return d[n]
-        for v in d.values():
-            try:
-                return find(v, *names)
-            except KeyError:
-                pass
-    raise KeyError(f"{names} not in {d}")
 
 
 def catalog():
