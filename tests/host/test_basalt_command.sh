@@ -145,8 +145,10 @@ check "InvokeModel through a Bedrock alias answers 200" contains "$reply" "200 O
 out=$("$repo/basalt" admin list-accounts --data-dir "$data" 2>&1)
 check "./basalt admin list-accounts --data-dir <host path> lists the operator account" \
   contains "$out" '"Accounts"'
-account=$(printf '%s\n' "$out" | sed -n 's/.*"AccountId": *"\([0-9]*\)".*/\1/p' | head -n1)
-check "an account id was listed ($account)" [ -n "$account" ]
+# The operator's account is the one named "admin"; the sample apps' account sits beside it and
+# ids are random, so the first listed is not always the operator's.
+account=$(printf '%s\n' "$out" | awk -F'"' '/"AccountId"/ {id=$4} /"Name": *"admin"/ {print id; exit}')
+check "the operator's account id was listed ($account)" [ -n "$account" ]
 out=$(cd "$work/caller" && "$repo/basalt" admin list-users --data-dir data --account "$account" 2>&1)
 check "./basalt admin list-users --data-dir data (relative) shows the admin user" contains "$out" '"admin"'
 out=$(cd "$work/caller" && "$repo/basalt" admin create-user --data-dir data --account "$account" \
