@@ -1,0 +1,1 @@
+# Independent PyTorch references for Basalt's image models (see run.py).

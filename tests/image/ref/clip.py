@@ -1,0 +1,2 @@
+"""Reference for the clip model (filled in by textvae)."""
+COMMANDS = {}

@@ -1,0 +1,2 @@
+"""Reference for the tae model (filled in by textvae)."""
+COMMANDS = {}

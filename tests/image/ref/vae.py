@@ -1,0 +1,2 @@
+"""Reference for the vae model (filled in by textvae)."""
+COMMANDS = {}
