@@ -12,7 +12,7 @@ below (one block per owner) so concurrent edits do not collide. A block looks li
 
     @command("unet", extra_args=((("--dtype",), {"default": "f32"}),))
     def _unet_cmd(args):
-        """UNet forward: inputs latents, timesteps, context -> out."""
+        # UNet forward: inputs latents, timesteps, context -> out.
         inputs = load_inputs(args.inputs)
         save_outputs({"out": _unet.forward(args.model, **inputs)}, args.out)
 """
