@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 constexpr const char* kDefaultCatalog = R"json({
-  "_comment": "Basalt model catalog. Each entry is one local GGUF model and the Bedrock model ids that reach it. Weights are looked up in the models folders (--models-dir). Several entries may list the same alias: the first one whose weights are present serves it. See docs/catalog.md.",
+  "_comment": "Basalt model catalog. Each entry is one local model (a GGUF file; for image models a diffusers folder or a .safetensors file) and the Bedrock model ids that reach it. Weights are looked up in the models folders (--models-dir). Several entries may list the same alias: the first one whose weights are present serves it. See docs/catalog.md.",
   "models": [
     {
       "modelId": "qwen.qwen2-5-0-5b-instruct-v1:0",
@@ -86,6 +86,22 @@ constexpr const char* kDefaultCatalog = R"json({
       ]
     },
     {
+      "modelId": "stabilityai.sd-turbo-v1:0",
+      "providerName": "Stability AI",
+      "modelName": "SD-Turbo",
+      "weights": "sd-turbo",
+      "source": {"repo": "stabilityai/sd-turbo"},
+      "requestFamily": "titan-image-v2",
+      "outputModalities": ["IMAGE"],
+      "image": {"variant": "sd-turbo", "steps": {"standard": 1, "premium": 4}},
+      "price": {"perImage": {"512x512/standard": 0.008, "512x512/premium": 0.01, "*/standard": 0.01, "*/premium": 0.012}},
+      "aliases": [
+        {"modelId": "amazon.titan-image-generator-v1", "modelName": "Titan Image Generator G1"},
+        {"modelId": "amazon.titan-image-generator-v2:0", "modelName": "Titan Image Generator G1 v2"},
+        {"modelId": "stability.stable-diffusion-xl-v1", "modelName": "SDXL 1.0"}
+      ]
+    },
+    {
       "modelId": "tinystories.stories-260k-embed-v1:0",
       "providerName": "TinyStories",
       "modelName": "Stories 260K embeddings (demo)",
@@ -105,6 +121,35 @@ constexpr const char* kDefaultCatalog = R"json({
   ]
 }
 )json";
+
+// Finds `weights` in the models folders: a file, or with `allow_dir` also a folder (a
+// diffusers model). "" when absent.
+std::string ResolveWeights(const std::string& weights, const LoadOptions& options,
+                           bool allow_dir = false) {
+  fs::path p(weights);
+  std::error_code ec;
+  if (p.is_absolute()) return fs::exists(p, ec) ? p.string() : std::string();
+  for (const auto& dir : options.models_dirs) {
+    fs::path candidate = fs::path(dir) / p;
+    if (fs::is_regular_file(candidate, ec) || (allow_dir && fs::is_directory(candidate, ec))) {
+      return fs::absolute(candidate).lexically_normal().string();
+    }
+  }
+  return std::string();
+}
+
+// "512x512/standard", "*/premium" or "*".
+bool ValidImagePriceKey(const std::string& key) {
+  if (key == "*") return true;
+  size_t slash = key.find('/');
+  if (slash == std::string::npos || slash + 1 >= key.size()) return false;
+  std::string size = key.substr(0, slash);
+  if (size == "*") return true;
+  size_t x = size.find('x');
+  if (x == std::string::npos || x == 0 || x + 1 >= size.size()) return false;
+  return size.find_first_not_of("0123456789x") == std::string::npos &&
+         size.find('x', x + 1) == std::string::npos;
+}
 
 Status FieldError(const std::string& where, const std::string& what) {
   return Status::InvalidArgument("catalog: " + where + ": " + what);
@@ -146,6 +191,8 @@ Status ApplyCommon(const json& obj, const std::string& where, ModelEntry* e) {
   if (!fam.ok()) return fam.status();
   if (auto embed = ParseEmbedFamily(*fam)) {
     e->embed_family = *embed;
+  } else if (auto image = ParseImageFamily(*fam)) {
+    e->image_family = *image;
   } else if (!fam->empty()) {
     auto f = ParseRequestFamily(*fam);
     if (!f.ok()) return FieldError(where, f.status().message());
@@ -154,6 +201,8 @@ Status ApplyCommon(const json& obj, const std::string& where, ModelEntry* e) {
     e->family = *inferred;
   } else if (auto inferred_embed = InferEmbedFamily(e->model_id)) {
     e->embed_family = *inferred_embed;
+  } else if (auto inferred_image = InferImageFamily(e->model_id)) {
+    e->image_family = *inferred_image;
   }
   auto in = GetStringList(obj, "inputModalities", where, e->input_modalities);
   if (!in.ok()) return in.status();
@@ -189,6 +238,112 @@ Status ApplyCommon(const json& obj, const std::string& where, ModelEntry* e) {
       }
       *dst = p->get<double>();
     }
+    if (auto per = it->find("perImage"); per != it->end()) {
+      if (!per->is_object()) return FieldError(where, "\"price.perImage\" must be an object");
+      e->price.per_image.clear();
+      for (auto p = per->begin(); p != per->end(); ++p) {
+        if (!p->is_number() || p->get<double>() < 0) {
+          return FieldError(where, "\"price.perImage." + p.key() + "\" must be a number >= 0");
+        }
+        if (!ValidImagePriceKey(p.key())) {
+          return FieldError(where,
+                            "\"price.perImage\" key \"" + p.key() +
+                                "\" must be \"<W>x<H>/<quality>\", \"*/<quality>\" or \"*\"");
+        }
+        e->price.per_image[p.key()] = p->get<double>();
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+// An entry is an image model exactly when it outputs IMAGE; image models do not stream.
+Status CheckImage(const std::string& where, const ModelEntry& e) {
+  const bool outputs_image = std::find(e.output_modalities.begin(), e.output_modalities.end(),
+                                       "IMAGE") != e.output_modalities.end();
+  if (outputs_image && !e.image_model()) {
+    return FieldError(where,
+                      "an IMAGE model needs an image requestFamily (titan-image-v1, "
+                      "titan-image-v2 or stability-sdxl)");
+  }
+  if (!outputs_image && e.image_model()) {
+    return FieldError(where, std::string("requestFamily ") + ImageFamilyName(e.image_family) +
+                                 " is for image models: set outputModalities [\"IMAGE\"]");
+  }
+  if (e.image_model() && e.streaming) {
+    return FieldError(where,
+                      "image models do not stream: responseStreamingSupported must be false");
+  }
+  return Status::Ok();
+}
+
+// The catalog's "image" object of an image model.
+Status ParseImageSettings(const json& m, const std::string& where, const LoadOptions& options,
+                          ImageSettings* out) {
+  auto it = m.find("image");
+  if (it == m.end() || it->is_null()) return Status::Ok();
+  if (!it->is_object()) return FieldError(where, "\"image\" must be an object");
+  const json& o = *it;
+  static const char* kKeys[] = {"variant", "tokenizer", "taeDecoder",
+                                "steps",   "sampler",   "cfgScale"};
+  for (auto k = o.begin(); k != o.end(); ++k) {
+    if (std::none_of(std::begin(kKeys), std::end(kKeys),
+                     [&](const char* a) { return k.key() == a; })) {
+      return FieldError(where, "unknown key \"image." + k.key() +
+                                   "\" (expected variant, tokenizer, taeDecoder, steps, sampler, "
+                                   "cfgScale)");
+    }
+  }
+  auto variant = GetString(o, "variant", where + ".image", false);
+  if (!variant.ok()) return variant.status();
+  if (!variant->empty()) {
+    if (*variant != "auto" && *variant != "sd1" && *variant != "sd2" && *variant != "sd-turbo") {
+      return FieldError(where, "\"image.variant\" must be auto, sd1, sd2 or sd-turbo");
+    }
+    out->variant = *variant;
+  }
+  auto sampler = GetString(o, "sampler", where + ".image", false);
+  if (!sampler.ok()) return sampler.status();
+  if (!sampler->empty() && *sampler != "euler" && *sampler != "euler_a" &&
+      *sampler != "dpmpp_2m_karras") {
+    return FieldError(where, "\"image.sampler\" must be euler, euler_a or dpmpp_2m_karras");
+  }
+  out->sampler = *sampler;
+  for (auto [key, dst] : {std::pair{"tokenizer", &out->tokenizer_dir},
+                          std::pair{"taeDecoder", &out->tae_decoder_path}}) {
+    auto path = GetString(o, key, where + ".image", false);
+    if (!path.ok()) return path.status();
+    if (path->empty()) continue;
+    *dst = ResolveWeights(*path, options, /*allow_dir=*/true);
+    if (dst->empty()) {
+      return FieldError(
+          where, std::string("\"image.") + key + "\": " + *path + " is not in the models folders");
+    }
+  }
+  if (auto steps = o.find("steps"); steps != o.end()) {
+    if (!steps->is_object()) {
+      return FieldError(where,
+                        "\"image.steps\" must be an object {\"standard\": N, \"premium\": N}");
+    }
+    for (auto s = steps->begin(); s != steps->end(); ++s) {
+      int* dst = s.key() == "standard"  ? &out->steps_standard
+                 : s.key() == "premium" ? &out->steps_premium
+                                        : nullptr;
+      if (dst == nullptr) {
+        return FieldError(where,
+                          "\"image.steps\" keys are standard and premium, not \"" + s.key() + "\"");
+      }
+      if (!s->is_number_integer() || s->get<int64_t>() < 1 || s->get<int64_t>() > 150) {
+        return FieldError(where, "\"image.steps." + s.key() + "\" must be an integer 1..150");
+      }
+      *dst = s->get<int>();
+    }
+  }
+  if (auto cfg = o.find("cfgScale"); cfg != o.end()) {
+    if (!cfg->is_number() || cfg->get<double>() < 0 || cfg->get<double>() > 30) {
+      return FieldError(where, "\"image.cfgScale\" must be a number 0..30");
+    }
+    out->cfg_scale = cfg->get<float>();
   }
   return Status::Ok();
 }
@@ -212,18 +367,6 @@ Status CheckEmbedding(const std::string& where, const ModelEntry& e) {
                       "false");
   }
   return Status::Ok();
-}
-
-std::string ResolveWeights(const std::string& weights, const LoadOptions& options) {
-  fs::path p(weights);
-  if (p.is_absolute()) return fs::exists(p) ? p.string() : std::string();
-  for (const auto& dir : options.models_dirs) {
-    fs::path candidate = fs::path(dir) / p;
-    std::error_code ec;
-    if (fs::is_regular_file(candidate, ec))
-      return fs::absolute(candidate).lexically_normal().string();
-  }
-  return std::string();
 }
 
 const char* InferProviderName(const std::string& id) {
@@ -282,6 +425,35 @@ std::optional<EmbedFamily> InferEmbedFamily(const std::string& id) {
   return std::nullopt;
 }
 
+std::optional<ImageFamily> ParseImageFamily(const std::string& name) {
+  if (name == "titan-image-v1") return ImageFamily::kTitanV1;
+  if (name == "titan-image-v2") return ImageFamily::kTitanV2;
+  if (name == "stability-sdxl") return ImageFamily::kStabilitySdxl;
+  return std::nullopt;
+}
+
+const char* ImageFamilyName(ImageFamily family) {
+  switch (family) {
+    case ImageFamily::kTitanV1:
+      return "titan-image-v1";
+    case ImageFamily::kTitanV2:
+      return "titan-image-v2";
+    case ImageFamily::kStabilitySdxl:
+      return "stability-sdxl";
+    case ImageFamily::kNone:
+      break;
+  }
+  return "";
+}
+
+std::optional<ImageFamily> InferImageFamily(const std::string& id) {
+  auto starts = [&](const char* p) { return id.rfind(p, 0) == 0; };
+  if (starts("amazon.titan-image-generator-v1")) return ImageFamily::kTitanV1;
+  if (starts("amazon.titan-image-generator-v2")) return ImageFamily::kTitanV2;
+  if (starts("stability.stable-diffusion-xl")) return ImageFamily::kStabilitySdxl;
+  return std::nullopt;
+}
+
 StatusOr<RequestFamily> ParseRequestFamily(const std::string& name) {
   if (name == "anthropic-text") return RequestFamily::kAnthropicText;
   if (name == "anthropic-messages") return RequestFamily::kAnthropicMessages;
@@ -290,7 +462,9 @@ StatusOr<RequestFamily> ParseRequestFamily(const std::string& name) {
   if (name == "mistral") return RequestFamily::kMistral;
   return Status::InvalidArgument(
       "unknown requestFamily \"" + name +
-      "\" (expected anthropic-text, anthropic-messages, titan-text, meta-llama or mistral)");
+      "\" (expected anthropic-text, anthropic-messages, titan-text, meta-llama, mistral; for "
+      "embedding models titan-embed-v1, titan-embed-v2, cohere-embed; for image models "
+      "titan-image-v1, titan-image-v2, stability-sdxl)");
 }
 
 const char* RequestFamilyName(RequestFamily family) {
@@ -354,7 +528,19 @@ StatusOr<std::shared_ptr<const Catalog>> Catalog::Parse(const std::string& text,
       if (!m.contains("outputModalities")) base.output_modalities = {"EMBEDDING"};
       if (!m.contains("responseStreamingSupported")) base.streaming = false;
     }
+    if (base.image_model()) {
+      // An image model outputs IMAGE and does not stream unless the entry says more.
+      if (!m.contains("outputModalities")) base.output_modalities = {"IMAGE"};
+      if (!m.contains("responseStreamingSupported")) base.streaming = false;
+    }
     BASALT_RETURN_IF_ERROR(CheckEmbedding(where, base));
+    BASALT_RETURN_IF_ERROR(CheckImage(where, base));
+    if (base.image_model()) {
+      BASALT_RETURN_IF_ERROR(ParseImageSettings(m, where, options, &base.image));
+    } else if (m.contains("image")) {
+      return FieldError(where,
+                        "\"image\" settings are for image models (outputModalities [\"IMAGE\"])");
+    }
     if (auto pooling = m.find("pooling"); pooling != m.end()) {
       if (!pooling->is_string() ||
           (*pooling != "mean" && *pooling != "cls" && *pooling != "last")) {
@@ -389,7 +575,7 @@ StatusOr<std::shared_ptr<const Catalog>> Catalog::Parse(const std::string& text,
       *dst = it->get<int>();
     }
     base.engine_model = base.model_id;
-    base.weights_path = ResolveWeights(*weights, options);
+    base.weights_path = ResolveWeights(*weights, options, /*allow_dir=*/base.image_model());
 
     std::vector<ModelEntry> group{base};
     if (auto al = m.find("aliases"); al != m.end()) {
@@ -413,16 +599,19 @@ StatusOr<std::shared_ptr<const Catalog>> Catalog::Parse(const std::string& text,
         // otherwise.
         if (auto inferred = InferRequestFamily(e.model_id)) e.family = *inferred;
         if (auto inferred = InferEmbedFamily(e.model_id)) e.embed_family = *inferred;
+        if (auto inferred = InferImageFamily(e.model_id)) e.image_family = *inferred;
         if (const char* provider = InferProviderName(e.model_id)) e.provider_name = provider;
         e.use_case_form_required = e.provider_name == "Anthropic";
         if (a.is_object()) BASALT_RETURN_IF_ERROR(ApplyCommon(a, awhere, &e));
         BASALT_RETURN_IF_ERROR(CheckEmbedding(awhere, e));
+        BASALT_RETURN_IF_ERROR(CheckImage(awhere, e));
         group.push_back(std::move(e));
       }
     }
     if (base.weights_path.empty()) {
       cat->missing_.push_back({base.model_id, *weights, base.source_repo, base.source_file,
-                               base.source_sha256, base.provider_name, base.model_name});
+                               base.source_sha256, base.provider_name, base.model_name,
+                               base.output_modalities});
       continue;
     }
     for (auto& e : group) {

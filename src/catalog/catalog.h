@@ -49,9 +49,36 @@ const char* EmbedFamilyName(EmbedFamily family);
 // Infers the embedding family from a Bedrock model id ("amazon.titan-embed-text-v2:0" -> v2).
 std::optional<EmbedFamily> InferEmbedFamily(const std::string& model_id);
 
+// The InvokeModel body format of an image model id (output modality IMAGE).
+enum class ImageFamily {
+  kNone,           // not an image model
+  kTitanV1,        // amazon.titan-image-generator-v1: taskType TEXT_IMAGE -> images
+  kTitanV2,        // amazon.titan-image-generator-v2:0: the same body (v2 task types refused)
+  kStabilitySdxl,  // stability.stable-diffusion-xl-v1: text_prompts -> artifacts
+};
+
+// "titan-image-v1", "titan-image-v2", "stability-sdxl"; nullopt for other names.
+std::optional<ImageFamily> ParseImageFamily(const std::string& name);
+const char* ImageFamilyName(ImageFamily family);
+// Infers the image family from a Bedrock model id ("stability.stable-diffusion-xl-v1" -> SDXL).
+std::optional<ImageFamily> InferImageFamily(const std::string& model_id);
+
+// How an image model runs (catalog "image" object; docs/catalog.md, "Image models").
+struct ImageSettings {
+  std::string tokenizer_dir;     // resolved; "" = the checkpoint's own tokenizer/ folder
+  std::string tae_decoder_path;  // resolved; "" = the full VAE decoder
+  std::string variant = "auto";  // "auto", "sd1", "sd2", "sd-turbo"
+  int steps_standard = 0;        // denoising steps for quality "standard"; 0 = model default
+  int steps_premium = 0;         // for quality "premium"; 0 = model default
+  std::string sampler;           // "" = model default; else euler, euler_a, dpmpp_2m_karras
+  float cfg_scale = 0;           // 0 = model default
+};
+
 struct Price {
   double input_per_1k_tokens = 0;  // in the deployment's currency (USD by default)
   double output_per_1k_tokens = 0;
+  // Per image, keyed "<W>x<H>/<quality>", "*/<quality>" or "*" (most specific wins).
+  std::map<std::string, double> per_image;
 };
 
 // One Bedrock-visible model id.
@@ -80,6 +107,11 @@ struct ModelEntry {
   EmbedFamily embed_family = EmbedFamily::kNone;
   std::string pooling;
   bool embedding() const { return embed_family != EmbedFamily::kNone; }
+  // Image models (outputModalities ["IMAGE"]): the body format and how the model runs.
+  // weights_path is then a diffusers folder or a single .safetensors file.
+  ImageFamily image_family = ImageFamily::kNone;
+  ImageSettings image;
+  bool image_model() const { return image_family != ImageFamily::kNone; }
 };
 
 // A local model whose weights were not found, with how to get them.
@@ -91,6 +123,7 @@ struct MissingModel {
   std::string source_sha256;
   std::string provider_name;
   std::string model_name;
+  std::vector<std::string> output_modalities{"TEXT"};
 };
 
 struct LoadOptions {

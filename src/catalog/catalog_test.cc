@@ -33,8 +33,8 @@ TEST_F(CatalogTest, DefaultCatalogFallsBackToTheModelThatIsPresent) {
   EXPECT_EQ(e->family, RequestFamily::kAnthropicText);
   EXPECT_EQ(e->provider_name, "Anthropic");
   EXPECT_TRUE(e->is_alias);
-  // Qwen, Llama and nomic-embed weights are absent: reported, not served.
-  EXPECT_EQ((*cat)->missing().size(), 3u);
+  // Qwen, Llama, SD-Turbo and nomic-embed weights are absent: reported, not served.
+  EXPECT_EQ((*cat)->missing().size(), 4u);
   EXPECT_EQ((*cat)->Find("qwen.qwen2-5-0-5b-instruct-v1:0"), nullptr);
   EXPECT_EQ((*cat)->Find("anthropic.claude-3-haiku-20240307-v1:0")->family,
             RequestFamily::kAnthropicMessages);
@@ -98,15 +98,135 @@ TEST_F(CatalogTest, FirstPresentEntryWinsAnAlias) {
   auto cat = Catalog::Parse(Catalog::DefaultCatalogJson(), opts_);
   ASSERT_TRUE(cat.ok());
   EXPECT_EQ((*cat)->Find("anthropic.claude-v2")->engine_model, "qwen.qwen2-5-0-5b-instruct-v1:0");
-  EXPECT_EQ((*cat)->missing().size(), 2u);
+  EXPECT_EQ((*cat)->missing().size(), 3u);
 }
 
 TEST_F(CatalogTest, NoModelsMeansAnEmptyCatalog) {
   auto cat = Catalog::Parse(Catalog::DefaultCatalogJson(), LoadOptions{});
   ASSERT_TRUE(cat.ok());
   EXPECT_TRUE((*cat)->entries().empty());
-  EXPECT_EQ((*cat)->missing().size(), 5u);
+  EXPECT_EQ((*cat)->missing().size(), 6u);
   EXPECT_EQ((*cat)->missing()[0].source_repo, "Qwen/Qwen2.5-0.5B-Instruct-GGUF");
+  // The image model is listed as missing with its modality and where to get it.
+  const MissingModel* sd = nullptr;
+  for (const auto& m : (*cat)->missing()) {
+    if (m.model_id == "stabilityai.sd-turbo-v1:0") sd = &m;
+  }
+  ASSERT_NE(sd, nullptr);
+  EXPECT_EQ(sd->weights, "sd-turbo");
+  EXPECT_EQ(sd->source_repo, "stabilityai/sd-turbo");
+  EXPECT_EQ(sd->output_modalities, std::vector<std::string>{"IMAGE"});
+}
+
+TEST_F(CatalogTest, DefaultCatalogServesTheImageIdsFromAnSdTurboFolder) {
+  fs::create_directories(dir_ / "sd-turbo" / "unet");
+  auto cat = Catalog::Parse(Catalog::DefaultCatalogJson(), opts_);
+  ASSERT_TRUE(cat.ok()) << cat.status().ToString();
+  const ModelEntry* v1 = (*cat)->Find("amazon.titan-image-generator-v1");
+  const ModelEntry* v2 = (*cat)->Find("amazon.titan-image-generator-v2:0");
+  const ModelEntry* xl = (*cat)->Find("stability.stable-diffusion-xl-v1");
+  ASSERT_NE(v1, nullptr);
+  ASSERT_NE(v2, nullptr);
+  ASSERT_NE(xl, nullptr);
+  EXPECT_EQ(v1->image_family, ImageFamily::kTitanV1);
+  EXPECT_EQ(v2->image_family, ImageFamily::kTitanV2);
+  EXPECT_EQ(xl->image_family, ImageFamily::kStabilitySdxl);
+  EXPECT_EQ(xl->provider_name, "Stability AI");
+  EXPECT_EQ(v1->provider_name, "Amazon");
+  for (const ModelEntry* e : {v1, v2, xl}) {
+    EXPECT_EQ(e->engine_model, "stabilityai.sd-turbo-v1:0");
+    EXPECT_EQ(e->weights_path, (dir_ / "sd-turbo").string());
+    EXPECT_EQ(e->output_modalities, std::vector<std::string>{"IMAGE"});
+    EXPECT_FALSE(e->streaming);
+    EXPECT_EQ(e->image.variant, "sd-turbo");
+    EXPECT_EQ(e->image.steps_standard, 1);
+    EXPECT_EQ(e->image.steps_premium, 4);
+    EXPECT_DOUBLE_EQ(e->price.per_image.at("512x512/standard"), 0.008);
+    EXPECT_DOUBLE_EQ(e->price.per_image.at("*/premium"), 0.012);
+    EXPECT_FALSE(e->embedding());
+  }
+  EXPECT_FALSE((*cat)->Find("stabilityai.sd-turbo-v1:0")->is_alias);
+}
+
+TEST_F(CatalogTest, ImageEntries) {
+  auto parse = [&](const std::string& model) {
+    return Catalog::Parse(R"({"models":[)" + model + "]}", opts_);
+  };
+  std::ofstream(dir_ / "one.safetensors") << "x";
+  fs::create_directories(dir_ / "tok");
+  std::ofstream(dir_ / "taesd.safetensors") << "x";
+  auto ok = parse(R"({"modelId":"i.x-v1:0","weights":"one.safetensors",
+      "requestFamily":"stability-sdxl",
+      "image":{"variant":"sd1","tokenizer":"tok","taeDecoder":"taesd.safetensors",
+               "steps":{"standard":20,"premium":40},"sampler":"euler","cfgScale":6.5},
+      "aliases":["amazon.titan-image-generator-v1"]})");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  const ModelEntry* e = (*ok)->Find("i.x-v1:0");
+  EXPECT_EQ(e->image_family, ImageFamily::kStabilitySdxl);
+  EXPECT_EQ(e->output_modalities, std::vector<std::string>{"IMAGE"});
+  EXPECT_FALSE(e->streaming);
+  EXPECT_EQ(e->image.tokenizer_dir, (dir_ / "tok").string());
+  EXPECT_EQ(e->image.tae_decoder_path, (dir_ / "taesd.safetensors").string());
+  EXPECT_EQ(e->image.steps_standard, 20);
+  EXPECT_EQ(e->image.steps_premium, 40);
+  EXPECT_EQ(e->image.sampler, "euler");
+  EXPECT_FLOAT_EQ(e->image.cfg_scale, 6.5f);
+  EXPECT_EQ((*ok)->Find("amazon.titan-image-generator-v1")->image_family, ImageFamily::kTitanV1);
+  // Inferred from a Bedrock image id.
+  auto inferred =
+      parse(R"({"modelId":"amazon.titan-image-generator-v2:0","weights":"one.safetensors"})");
+  ASSERT_TRUE(inferred.ok()) << inferred.status().ToString();
+  EXPECT_EQ((*inferred)->Find("amazon.titan-image-generator-v2:0")->image_family,
+            ImageFamily::kTitanV2);
+  // A folder is not a GGUF: only image models may name one.
+  fs::create_directories(dir_ / "folder");
+  auto text_folder = parse(R"({"modelId":"t.x-v1:0","weights":"folder"})");
+  ASSERT_TRUE(text_folder.ok());
+  EXPECT_TRUE((*text_folder)->entries().empty());
+
+  for (auto [bad, want] : std::initializer_list<std::pair<const char*, const char*>>{
+           {R"({"modelId":"i.x-v1:0","weights":"one.safetensors","outputModalities":["IMAGE"]})",
+            "needs an image requestFamily"},
+           {R"({"modelId":"i.x-v1:0","weights":"one.safetensors","requestFamily":"titan-image-v1",
+               "outputModalities":["TEXT"]})",
+            "is for image models"},
+           {R"({"modelId":"i.x-v1:0","weights":"one.safetensors","requestFamily":"titan-image-v1",
+               "responseStreamingSupported":true})",
+            "do not stream"},
+           {R"({"modelId":"i.x-v1:0","weights":"one.safetensors","requestFamily":"titan-image-v1",
+               "image":{"variant":"sdxl"}})",
+            "image.variant"},
+           {R"({"modelId":"i.x-v1:0","weights":"one.safetensors","requestFamily":"titan-image-v1",
+               "image":{"steps":{"standard":0}}})",
+            "image.steps.standard"},
+           {R"({"modelId":"i.x-v1:0","weights":"one.safetensors","requestFamily":"titan-image-v1",
+               "image":{"steps":{"fast":2}}})",
+            "standard and premium"},
+           {R"({"modelId":"i.x-v1:0","weights":"one.safetensors","requestFamily":"titan-image-v1",
+               "image":{"sampler":"ddim"}})",
+            "image.sampler"},
+           {R"({"modelId":"i.x-v1:0","weights":"one.safetensors","requestFamily":"titan-image-v1",
+               "image":{"tokenizer":"nope"}})",
+            "not in the models folders"},
+           {R"({"modelId":"i.x-v1:0","weights":"one.safetensors","requestFamily":"titan-image-v1",
+               "image":{"seed":3}})",
+            "unknown key \"image.seed\""},
+           {R"({"modelId":"t.x-v1:0","weights":"tiny.gguf","image":{}})", "are for image models"},
+           {R"({"modelId":"i.x-v1:0","weights":"one.safetensors","requestFamily":"titan-image-v1",
+               "price":{"perImage":{"big/standard":1}}})",
+            "price.perImage"},
+           {R"({"modelId":"i.x-v1:0","weights":"one.safetensors","requestFamily":"titan-image-v1",
+               "price":{"perImage":{"*":-1}}})",
+            "price.perImage.*"},
+           {R"({"modelId":"t.x-v1:0","weights":"tiny.gguf",
+               "aliases":["amazon.titan-image-generator-v1"]})",
+            "is for image models"},
+       }) {
+    auto cat = parse(bad);
+    ASSERT_FALSE(cat.ok()) << bad;
+    EXPECT_EQ(cat.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(cat.status().message().find(want), std::string::npos) << cat.status().message();
+  }
 }
 
 TEST_F(CatalogTest, ResolvesArnsAndInferenceProfiles) {
