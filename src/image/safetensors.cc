@@ -123,7 +123,8 @@ StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std::stri
 
   std::unique_ptr<SafetensorsFile> file(new SafetensorsFile());
   file->path_ = path;
-  void* map = ::mmap(nullptr, file_size, PROT_READ, MAP_PRIVATE, fd.fd, 0);
+  // Copy-on-write: a stray in-place write to a weight changes a private page, never the file.
+  void* map = ::mmap(nullptr, file_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd.fd, 0);
   if (map == MAP_FAILED) return SafetensorsError(path, std::string("mmap: ") + strerror(errno));
   file->map_ = map;
   file->map_size_ = file_size;
