@@ -62,6 +62,10 @@ for _name, (_fn, _extra) in _unet.COMMANDS.items():
 # ---- end unet ------------------------------------------------------------------------------
 
 # ---- pipeline: sampler, pipeline -----------------------------------------------------------
+from tests.image.ref import sampler as _sampler  # noqa: E402
+
+for _name, (_fn, _extra) in _sampler.COMMANDS.items():
+    command(_name, _extra)(_fn)
 # ---- end pipeline --------------------------------------------------------------------------
 
 
