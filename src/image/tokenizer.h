@@ -40,6 +40,9 @@ class ClipTokenizer {
   std::unordered_map<std::string, int> vocab_;
   std::map<std::pair<std::string, std::string>, int> ranks_;
   int bos_ = 49406, eos_ = 49407, pad_ = 49407;
+  // Matched in the raw text as transformers does with special tokens (so a pad token "!" in a
+  // prompt is the pad id, as in SD 2.x's tokenizer).
+  std::string pad_token_ = "<|endoftext|>";
 };
 
 }  // namespace basalt::image
