@@ -76,10 +76,13 @@ struct ImageResult {
   std::vector<std::string> png;  // encoded PNG files, one per image
   std::vector<uint64_t> seeds;   // the seed of each image
   int width = 0, height = 0;
-  int steps = 0;             // denoising steps run per image
-  std::string sampler;       // SamplerName of the sampler used
-  float cfg_scale = 0;       // guidance used
-  int prompt_tokens = 0;     // CLIP tokens of the prompt (before padding, with BOS/EOS)
+  int steps = 0;        // denoising steps run per image
+  std::string sampler;  // SamplerName of the sampler used
+  float cfg_scale = 0;  // guidance used
+  // CLIP tokens of the prompt with BOS/EOS, before padding and before truncation: Stable
+  // Diffusion conditions on the first 77 (prompt_truncated says some were dropped).
+  int prompt_tokens = 0;
+  bool prompt_truncated = false;
   double seconds = 0;        // wall time of the job, queue wait excluded
   double queue_seconds = 0;  // time waiting in the queue
 };

@@ -63,9 +63,11 @@ for _name, (_fn, _extra) in _unet.COMMANDS.items():
 
 # ---- pipeline: sampler, pipeline -----------------------------------------------------------
 from tests.image.ref import sampler as _sampler  # noqa: E402
+from tests.image.ref import pipeline as _pipeline  # noqa: E402
 
-for _name, (_fn, _extra) in _sampler.COMMANDS.items():
-    command(_name, _extra)(_fn)
+for _module in (_sampler, _pipeline):
+    for _name, (_fn, _extra) in _module.COMMANDS.items():
+        command(_name, _extra)(_fn)
 # ---- end pipeline --------------------------------------------------------------------------
 
 
