@@ -1,28 +1,15 @@
-// PullModel: a small HTTP(S) download client on Boost.Beast with resume and SHA-256 checks.
-//
-// One blocking call drives a private io_context: each network step is an async operation run
-// to completion with a deadline (beast::tcp_stream::expires_after), so a silent server can
-// never hang the caller. Bytes go straight from the socket buffer to dest_dir/file.part.
+// PullModel: model downloads with resume and SHA-256 checks over the shared HTTP client
+// (http/client.h: deadlines on every network step, redirects, TLS verification). Body bytes go
+// from the client's read buffer straight to dest_dir/file.part.
 #include "models/pull.h"
 
 #include <fcntl.h>
 #include <openssl/evp.h>
-#include <openssl/ssl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/address.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/version.hpp>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -37,32 +24,20 @@
 #include <string_view>
 #include <vector>
 
+#include "http/client.h"
 #include "models/pull_internal.h"
 
 namespace basalt::models {
 namespace internal {
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace ssl = asio::ssl;
 namespace fs = std::filesystem;
-using tcp = asio::ip::tcp;
-using error_code = boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 
-constexpr size_t kChunk = 256 * 1024;       // body bytes handed to the file per write
-constexpr size_t kReadBuffer = 64 * 1024;   // socket read size (Beast reads at most 64 KiB)
-constexpr uint32_t kHeaderLimit = 64 * 1024;  // Hugging Face sends many headers
-constexpr int kMaxRestarts = 2;                // server ignored or botched our Range
+constexpr size_t kChunk = 256 * 1024;  // body bytes handed to the file per write
+constexpr int kMaxRestarts = 2;        // server ignored or botched our Range
 
 std::string ErrnoText(int err) { return std::strerror(err); }
-
-// A URL for messages: CDN redirects carry signed query strings that should not reach logs.
-std::string ForDisplay(const Url& url) {
-  return url.scheme + "://" + url.HostHeader() + url.target.substr(0, url.target.find('?'));
-}
 
 // ---------------------------------------------------------------------------------------------
 // SHA-256 over OpenSSL's EVP interface.
@@ -111,7 +86,7 @@ class PartFile {
       }
       return Status::Internal("cannot lock " + path.string() + ": " + ErrnoText(err));
     }
-    struct stat st {};
+    struct stat st{};
     if (::fstat(fd_, &st) != 0) {
       return Status::Internal("cannot stat " + path.string() + ": " + ErrnoText(errno));
     }
@@ -275,173 +250,6 @@ class Progress {
 };
 
 // ---------------------------------------------------------------------------------------------
-// One HTTP/1.1 exchange over TCP or TLS. Every step runs on the caller's io_context with a
-// deadline; a timeout surfaces as an error like any other network failure.
-class Connection {
- public:
-  using Parser = http::response_parser<http::buffer_body>;
-
-  Connection(asio::io_context& ioc, const PullTimeouts& timeouts)
-      : ioc_(ioc), timeouts_(timeouts) {
-    // Beast sizes each socket read by the buffer's spare capacity: without this it reads
-    // 512 bytes at a time once the header is consumed.
-    buffer_.reserve(kReadBuffer);
-  }
-  ~Connection() { Close(); }
-
-  Status Open(const Url& url, ssl::context* tls) {
-    url_ = ForDisplay(url);
-    tcp::resolver resolver(ioc_);
-    tcp::resolver::results_type endpoints;
-    asio::steady_timer timer(ioc_);
-    timer.expires_after(timeouts_.connect);
-    timer.async_wait([&](error_code ec) {
-      if (!ec) resolver.cancel();
-    });
-    error_code ec = Run([&](auto done) {
-      resolver.async_resolve(url.host, std::to_string(url.port),
-                             [&, done](error_code e, tcp::resolver::results_type r) mutable {
-                               timer.cancel();
-                               endpoints = std::move(r);
-                               done(e);
-                             });
-    });
-    if (ec == asio::error::operation_aborted) ec = asio::error::timed_out;
-    if (ec) return Failure("cannot resolve " + url.host, ec);
-
-    if (tls != nullptr) {
-      tls_.emplace(ioc_, *tls);
-    } else {
-      tcp_.emplace(ioc_);
-    }
-    beast::tcp_stream& lowest = Lowest();
-    lowest.expires_after(timeouts_.connect);
-    ec = Run([&](auto done) {
-      lowest.async_connect(endpoints,
-                           [done](error_code e, const tcp::endpoint&) mutable { done(e); });
-    });
-    if (ec) return Failure("cannot connect to " + url.HostHeader(), ec);
-
-    if (tls_) {
-      SSL* native = tls_->native_handle();
-      error_code addr_ec;
-      asio::ip::make_address(url.host, addr_ec);
-      // SNI is for names only (RFC 6066); SSL_set1_host checks DNS names and IP literals.
-      if (addr_ec && !SSL_set_tlsext_host_name(native, url.host.c_str())) {
-        return Status::Internal("cannot set TLS server name " + url.host);
-      }
-      if (!SSL_set1_host(native, url.host.c_str())) {
-        return Status::Internal("cannot set TLS host check for " + url.host);
-      }
-      lowest.expires_after(timeouts_.connect);
-      ec = Run([&](auto done) {
-        tls_->async_handshake(ssl::stream_base::client,
-                              [done](error_code e) mutable { done(e); });
-      });
-      if (ec) {
-        std::string hint;
-        long verify = SSL_get_verify_result(native);
-        if (verify != X509_V_OK) {
-          hint = std::string(" (certificate: ") + X509_verify_cert_error_string(verify) +
-                 "; SSL_CERT_FILE can name a CA bundle)";
-        }
-        return Failure("TLS handshake with " + url.HostHeader() + " failed" + hint, ec);
-      }
-    }
-    return Status::Ok();
-  }
-
-  Status Send(const http::request<http::empty_body>& req) {
-    Lowest().expires_after(timeouts_.io);
-    error_code ec = WithStream([&](auto& stream) {
-      return Run([&](auto done) {
-        http::async_write(stream, req, [done](error_code e, size_t) mutable { done(e); });
-      });
-    });
-    return ec ? Failure("cannot send request to " + url_, ec) : Status::Ok();
-  }
-
-  Status ReadHeader(Parser& parser) {
-    parser.header_limit(kHeaderLimit);
-    parser.body_limit(boost::none);
-    Lowest().expires_after(timeouts_.io);
-    error_code ec = WithStream([&](auto& stream) {
-      return Run([&](auto done) {
-        http::async_read_header(stream, buffer_, parser,
-                                [done](error_code e, size_t) mutable { done(e); });
-      });
-    });
-    return ec ? Failure("no valid response from " + url_, ec) : Status::Ok();
-  }
-
-  // Reads whatever body bytes arrive next (maybe none, e.g. a chunk header) into data.
-  StatusOr<size_t> ReadBody(Parser& parser, char* data, size_t size) {
-    parser.get().body().data = data;
-    parser.get().body().size = size;
-    Lowest().expires_after(timeouts_.io);
-    error_code ec = WithStream([&](auto& stream) {
-      return Run([&](auto done) {
-        http::async_read_some(stream, buffer_, parser,
-                              [done](error_code e, size_t) mutable { done(e); });
-      });
-    });
-    if (ec == http::error::need_buffer) ec = {};
-    if (ec == http::error::partial_message) {
-      return Status::Unavailable("download from " + url_ + " interrupted: connection closed early");
-    }
-    if (ec) return Failure("download from " + url_ + " interrupted", ec);
-    return size - parser.get().body().size;
-  }
-
-  void Close() {
-    // No TLS close_notify: we are done with the peer and must not wait on it.
-    error_code ignored;
-    if (tls_ || tcp_) {
-      beast::tcp_stream& lowest = Lowest();
-      lowest.socket().shutdown(tcp::socket::shutdown_both, ignored);
-      lowest.socket().close(ignored);
-    }
-  }
-
- private:
-  beast::tcp_stream& Lowest() { return tls_ ? beast::get_lowest_layer(*tls_) : *tcp_; }
-
-  template <class F>
-  error_code WithStream(F&& f) {
-    if (tls_) return f(*tls_);
-    return f(*tcp_);
-  }
-
-  // Starts one async operation via initiate(done) and runs the io_context until it finishes.
-  template <class Initiate>
-  error_code Run(Initiate&& initiate) {
-    std::optional<error_code> result;
-    initiate([&result](error_code ec) { result = ec; });
-    ioc_.restart();
-    while (!result && ioc_.run_one() > 0) {
-    }
-    // Let cancelled timers and other leftovers finish so the next operation starts clean.
-    ioc_.restart();
-    ioc_.poll();
-    return result.value_or(asio::error::operation_aborted);
-  }
-
-  static Status Failure(const std::string& what, error_code ec) {
-    std::string why = ec == beast::error::timeout || ec == asio::error::timed_out
-                          ? std::string("timed out")
-                          : ec.message();
-    return Status::Unavailable(what + ": " + why);
-  }
-
-  asio::io_context& ioc_;
-  const PullTimeouts& timeouts_;
-  std::string url_;
-  std::optional<beast::tcp_stream> tcp_;
-  std::optional<ssl::stream<beast::tcp_stream>> tls_;
-  beast::flat_buffer buffer_;
-};
-
-// ---------------------------------------------------------------------------------------------
 
 bool IsHex64(std::string_view s) {
   return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
@@ -502,10 +310,6 @@ std::optional<ContentRange> ParseContentRange(std::string_view v) {
     if (!cr.first || !cr.last || *cr.last < *cr.first) return std::nullopt;
   }
   return cr;
-}
-
-bool IsRedirect(unsigned status) {
-  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
 // Makes a rename durable: the directory entry must reach the disk too.
@@ -571,7 +375,7 @@ class Puller {
     start_.target = prefix + "/" + PercentEncode(options_.repo, true) + "/resolve/" +
                     PercentEncode(options_.revision, false) + "/" +
                     PercentEncode(options_.file, true);
-    url_text_ = ForDisplay(start_);
+    url_text_ = start_.ForDisplay();
 
     fs::path dir = options_.dest_dir.empty() ? fs::path(".") : fs::path(options_.dest_dir);
     final_path_ = dir / options_.file;
@@ -603,132 +407,136 @@ class Puller {
     return PullResult{final_path_.string(), total, expected_sha256_, false};
   }
 
-  // Only the original origin gets the token; a CDN (or a downgrade to http) must not.
-  bool SendToken(const Url& url) const {
-    return !options_.token.empty() && url.host == start_.host && url.port == start_.port &&
-           url.scheme == start_.scheme;
-  }
-
-  StatusOr<ssl::context*> TlsContext() {
-    if (tls_) return tls_.get();
-    auto ctx = std::make_unique<ssl::context>(ssl::context::tls_client);
-    SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
-    error_code ec;
-    ctx->set_default_verify_paths(ec);
-    if (ec) return Status::Internal("cannot load system CA certificates: " + ec.message());
-    // OpenSSL reads SSL_CERT_FILE itself, but silently; load it to report a bad path.
-    if (const char* file = std::getenv("SSL_CERT_FILE"); file != nullptr && *file != '\0') {
-      ctx->load_verify_file(file, ec);
-      if (ec) {
-        return Status::InvalidArgument(std::string("cannot load SSL_CERT_FILE=") + file + ": " +
-                                       ec.message());
-      }
-    }
-    ctx->set_verify_mode(ssl::verify_peer);
-    tls_ = std::move(ctx);
-    return tls_.get();
-  }
-
   std::string Where(const Url& url) const {
     std::string s = url_text_;
-    if (url.ToString() != start_.ToString()) s += " (redirected to " + ForDisplay(url) + ")";
+    if (url.ToString() != start_.ToString()) s += " (redirected to " + url.ForDisplay() + ")";
     return s;
   }
+
+  // What a response asks of the download loop.
+  enum class Next { kStream, kRestart, kComplete };
 
   StatusOr<PullResult> Download() {
     for (int restart = 0;; ++restart) {
       uint64_t offset = part_.size();
-      std::unique_ptr<Connection> conn;
-      std::optional<Connection::Parser> parser;
-      Url url = start_;
-      unsigned status = 0;
-      for (int hop = 0;; ++hop) {
-        conn = std::make_unique<Connection>(ioc_, timeouts_);
-        ssl::context* tls = nullptr;
-        if (url.scheme == "https") {
-          StatusOr<ssl::context*> ctx = TlsContext();
-          if (!ctx.ok()) return ctx.status();
-          tls = *ctx;
-        }
-        BASALT_RETURN_IF_ERROR(conn->Open(url, tls));
-        http::request<http::empty_body> req{http::verb::get, url.target, 11};
-        req.set(http::field::host, url.HostHeader());
-        req.set(http::field::user_agent, "basalt/0.1");
-        req.set(http::field::accept, "*/*");
-        req.set(http::field::accept_encoding, "identity");  // byte ranges of the stored file
-        req.set(http::field::connection, "close");
-        if (offset > 0) req.set(http::field::range, "bytes=" + std::to_string(offset) + "-");
-        if (SendToken(url)) req.set(http::field::authorization, "Bearer " + options_.token);
-        BASALT_RETURN_IF_ERROR(conn->Send(req));
-        parser.emplace();
-        BASALT_RETURN_IF_ERROR(conn->ReadHeader(*parser));
-        const auto& res = parser->get();
-        status = res.result_int();
-        if (hop == 0 && restart == 0) {
-          // Hugging Face puts the LFS SHA-256 on the first response (often the redirect).
-          server_sha256_ = Sha256FromEtag(res["X-Linked-ETag"]);
-          if (server_sha256_.empty()) server_sha256_ = Sha256FromEtag(res[http::field::etag]);
-        }
-        if (!IsRedirect(status)) break;
-        auto location = res.find(http::field::location);
-        if (location == res.end()) {
-          return Status::Unavailable("HTTP " + std::to_string(status) + " without Location from " +
-                                     Where(url));
-        }
-        if (hop >= options_.max_redirects) {
-          return Status::Unavailable("too many redirects (more than " +
-                                     std::to_string(options_.max_redirects) + ") for " +
-                                     url_text_);
-        }
-        StatusOr<Url> next = ResolveLocation(url, location->value());
-        if (!next.ok()) {
-          return Status::Unavailable("bad redirect from " + Where(url) + ": " +
-                                     next.status().message());
-        }
-        url = std::move(next).value();
+      http::Request req;
+      req.url = start_.ToString();
+      req.headers = {{"Accept", "*/*"},
+                     {"Accept-Encoding", "identity"}};  // byte ranges of the stored file
+      if (offset > 0) req.headers.emplace_back("Range", "bytes=" + std::to_string(offset) + "-");
+      // The client sends it to this origin only: a CDN (or a downgrade to http) never sees it.
+      if (!options_.token.empty()) {
+        req.headers.emplace_back("Authorization", "Bearer " + options_.token);
       }
+      req.timeouts.connect = timeouts_.connect;
+      req.timeouts.io = timeouts_.io;
+      req.follow_redirects = true;
+      req.max_redirects = options_.max_redirects;
 
-      const auto& res = parser->get();
+      Next next = Next::kStream;
       std::optional<uint64_t> total;
-      if (status == 200) {
-        if (offset > 0) BASALT_RETURN_IF_ERROR(part_.Truncate());  // server ignored Range
-        resumed_ = false;
-        if (auto len = parser->content_length()) total = *len;
-      } else if (status == 206) {
-        std::optional<ContentRange> cr = ParseContentRange(res[http::field::content_range]);
-        if (!cr || !cr->first || *cr->first != offset) {
-          // Not the range we asked for: start over rather than splice wrong bytes.
-          if (restart >= kMaxRestarts) {
-            return Status::Unavailable("server sent an unexpected range for " + Where(url));
-          }
-          BASALT_RETURN_IF_ERROR(part_.Truncate());
-          continue;
-        }
-        total = cr->total;
-        resumed_ = true;
-      } else if (status == 416 && offset > 0) {
-        std::optional<ContentRange> cr = ParseContentRange(res[http::field::content_range]);
-        if (cr && cr->total && *cr->total != offset) {
-          // The .part does not match the file's size (it changed upstream): start over.
-          if (restart >= kMaxRestarts) {
-            return Status::Unavailable("server rejected the range for " + Where(url));
-          }
-          BASALT_RETURN_IF_ERROR(part_.Truncate());
-          continue;
-        }
-        conn->Close();
-        resumed_ = true;
+      Clock::time_point last_report{};
+      auto report = [&](bool force) {
+        if (!options_.on_progress) return;
+        auto now = Clock::now();
+        if (!force && now - last_report < std::chrono::milliseconds(100)) return;
+        last_report = now;
+        options_.on_progress(part_.size(), total.value_or(0));
+      };
+      http::BodySink sink;
+      sink.chunk_bytes = kChunk;
+      sink.on_head = [&](const http::ResponseHead& res) -> StatusOr<bool> {
+        BASALT_ASSIGN_OR_RETURN(next, OnResponse(res, offset, restart, total));
+        if (next != Next::kStream) return false;
+        if (resumed_) BASALT_RETURN_IF_ERROR(part_.HashPrefix(offset, sha_));
+        progress_.Start(part_.size(), total);
+        progress_.Update(part_.size());
+        report(true);
+        BASALT_RETURN_IF_ERROR(CheckCancel());
+        return true;
+      };
+      sink.on_data = [&](std::string_view piece) -> Status {
+        // Checked between chunks: the bytes on disk stay a prefix of the file to resume from.
+        BASALT_RETURN_IF_ERROR(CheckCancel());
+        BASALT_RETURN_IF_ERROR(part_.Append(piece.data(), piece.size()));
+        sha_.Update(piece.data(), piece.size());
+        progress_.Update(part_.size());
+        report(false);
+        return Status::Ok();
+      };
+      StatusOr<http::Response> res = http::Download(req, sink);
+      if (!res.ok()) return res.status();
+      if (restart == 0) {
+        // Hugging Face puts the LFS SHA-256 on the first response (often the redirect).
+        const http::ResponseHead& first = res->redirects.empty() ? *res : res->redirects.front();
+        server_sha256_ = Sha256FromEtag(first.Header("X-Linked-ETag"));
+        if (server_sha256_.empty()) server_sha256_ = Sha256FromEtag(first.Header("ETag"));
+      }
+      if (next == Next::kRestart) {
+        BASALT_RETURN_IF_ERROR(part_.Truncate());
+        continue;
+      }
+      if (next == Next::kComplete) {
         BASALT_RETURN_IF_ERROR(part_.HashPrefix(offset, sha_));
         return Finish();
-      } else {
-        return HttpError(status, url);
       }
-
-      if (resumed_) BASALT_RETURN_IF_ERROR(part_.HashPrefix(offset, sha_));
-      BASALT_RETURN_IF_ERROR(Stream(*conn, *parser, total));
-      conn->Close();
+      report(true);
+      if (total && part_.size() != *total) {
+        // E.g. a 206 that stopped short of the end: keep the bytes, the next pull resumes.
+        return Status::Unavailable("download of " + url_text_ + " ended at " +
+                                   std::to_string(part_.size()) + " of " + std::to_string(*total) +
+                                   " bytes");
+      }
+      progress_.Finish(part_.size());
       return Finish();
     }
+  }
+
+  // Decides from the final response's status what the download does next; sets resumed_ and
+  // the expected total size.
+  StatusOr<Next> OnResponse(const http::ResponseHead& res, uint64_t offset, int restart,
+                            std::optional<uint64_t>& total) {
+    unsigned status = static_cast<unsigned>(res.status);
+    if (status == 200) {
+      if (offset > 0) BASALT_RETURN_IF_ERROR(part_.Truncate());  // server ignored Range
+      resumed_ = false;
+      total = res.content_length;
+      return Next::kStream;
+    }
+    if (status == 206) {
+      std::optional<ContentRange> cr = ParseContentRange(res.Header("Content-Range"));
+      if (!cr || !cr->first || *cr->first != offset) {
+        // Not the range we asked for: start over rather than splice wrong bytes.
+        if (restart >= kMaxRestarts) {
+          return Status::Unavailable("server sent an unexpected range for " + Where(res.url));
+        }
+        return Next::kRestart;
+      }
+      total = cr->total;
+      resumed_ = true;
+      return Next::kStream;
+    }
+    if (status == 416 && offset > 0) {
+      std::optional<ContentRange> cr = ParseContentRange(res.Header("Content-Range"));
+      if (cr && cr->total && *cr->total != offset) {
+        // The .part does not match the file's size (it changed upstream): start over.
+        if (restart >= kMaxRestarts) {
+          return Status::Unavailable("server rejected the range for " + Where(res.url));
+        }
+        return Next::kRestart;
+      }
+      resumed_ = true;
+      return Next::kComplete;
+    }
+    return HttpError(status, res.url);
+  }
+
+  Status CheckCancel() const {
+    if (options_.cancel != nullptr && options_.cancel->load()) {
+      return Status::Cancelled("download of " + url_text_ + " stopped at " +
+                               std::to_string(part_.size()) + " bytes; pull again to resume");
+    }
+    return Status::Ok();
   }
 
   Status HttpError(unsigned status, const Url& url) const {
@@ -749,43 +557,6 @@ class Puller {
       return Status::Unavailable(code + " from " + Where(url));
     }
     return Status::Internal("unexpected " + code + " from " + Where(url));
-  }
-
-  Status Stream(Connection& conn, Connection::Parser& parser, std::optional<uint64_t> total) {
-    std::vector<char> chunk(kChunk);
-    progress_.Start(part_.size(), total);
-    progress_.Update(part_.size());
-    Clock::time_point last_report{};
-    auto report = [&](bool force) {
-      if (!options_.on_progress) return;
-      auto now = Clock::now();
-      if (!force && now - last_report < std::chrono::milliseconds(100)) return;
-      last_report = now;
-      options_.on_progress(part_.size(), total.value_or(0));
-    };
-    report(true);
-    while (!parser.is_done()) {
-      if (options_.cancel != nullptr && options_.cancel->load()) {
-        return Status::Cancelled("download of " + url_text_ + " stopped at " +
-                                 std::to_string(part_.size()) + " bytes; pull again to resume");
-      }
-      StatusOr<size_t> n = conn.ReadBody(parser, chunk.data(), chunk.size());
-      if (!n.ok()) return n.status();
-      if (*n == 0) continue;
-      BASALT_RETURN_IF_ERROR(part_.Append(chunk.data(), *n));
-      sha_.Update(chunk.data(), *n);
-      progress_.Update(part_.size());
-      report(false);
-    }
-    report(true);
-    if (total && part_.size() != *total) {
-      // E.g. a 206 that stopped short of the end: keep the bytes, the next pull resumes.
-      return Status::Unavailable("download of " + url_text_ + " ended at " +
-                                 std::to_string(part_.size()) + " of " + std::to_string(*total) +
-                                 " bytes");
-    }
-    progress_.Finish(part_.size());
-    return Status::Ok();
   }
 
   StatusOr<PullResult> Finish() {
@@ -813,8 +584,6 @@ class Puller {
 
   const PullOptions& options_;
   const PullTimeouts& timeouts_;
-  asio::io_context ioc_;
-  std::unique_ptr<ssl::context> tls_;
   Url start_;
   std::string url_text_;
   std::string expected_sha256_;

@@ -1,4 +1,4 @@
-// Internals of models/pull.cc, exposed for pull_test.cc only: URL handling and a PullModel
+// Internals of models/pull.cc, exposed for pull_test.cc only: URL helpers and a PullModel
 // whose timeouts tests can shorten.
 #pragma once
 
@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "common/status.h"
+#include "http/client.h"
 #include "models/pull.h"
 
 namespace basalt::models::internal {
@@ -19,23 +20,10 @@ struct PullTimeouts {
 
 StatusOr<PullResult> PullModel(const PullOptions& options, const PullTimeouts& timeouts);
 
-// An absolute http(s) URL split for a client. `host` has no IPv6 brackets; `target` is the
-// origin-form request target ("/path?query"), never empty.
-struct Url {
-  std::string scheme;  // "http" or "https"
-  std::string host;    // lower-case
-  uint16_t port = 0;
-  std::string target;
-
-  std::string HostHeader() const;  // host[:port], port omitted when it is the default
-  std::string ToString() const;
-};
-
-StatusOr<Url> ParseUrl(std::string_view text);
-
-// Resolves a Location header against the URL that answered it (RFC 3986 section 5.2):
-// absolute, scheme-relative ("//host/p"), absolute-path and relative references.
-StatusOr<Url> ResolveLocation(const Url& base, std::string_view location);
+// URLs are the HTTP client's (http/client.h); pull_test.cc names them from here.
+using Url = http::Url;
+using http::ParseUrl;
+using http::ResolveLocation;
 
 // Percent-encodes everything except RFC 3986 unreserved characters, and '/' if keep_slash.
 std::string PercentEncode(std::string_view text, bool keep_slash);

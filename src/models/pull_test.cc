@@ -28,8 +28,6 @@ namespace basalt::models {
 namespace {
 
 namespace fs = std::filesystem;
-using internal::ParseUrl;
-using internal::ResolveLocation;
 
 constexpr size_t kFileSize = 3 * 1024 * 1024;
 
@@ -496,10 +494,11 @@ class PullTlsTest : public PullTest {
     if (!HaveOpenssl()) GTEST_SKIP() << "openssl CLI not found";
     cert_ = root_ / "cert.pem";
     fs::path key = root_ / "key.pem";
-    std::string cmd = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
-                      "-nodes -days 1 -subj /CN=localhost -addext subjectAltName=DNS:localhost "
-                      "-keyout '" + key.string() + "' -out '" + cert_.string() +
-                      "' >/dev/null 2>&1";
+    std::string cmd =
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+        "-nodes -days 1 -subj /CN=localhost -addext subjectAltName=DNS:localhost "
+        "-keyout '" +
+        key.string() + "' -out '" + cert_.string() + "' >/dev/null 2>&1";
     ASSERT_EQ(std::system(cmd.c_str()), 0);
     const char* old = std::getenv("SSL_CERT_FILE");
     if (old != nullptr) old_cert_file_ = old;
@@ -551,53 +550,11 @@ TEST_F(PullTlsTest, BadCertFileIsReported) {
   setenv("SSL_CERT_FILE", (root_ / "missing.pem").c_str(), 1);
   StatusOr<PullResult> r = PullModel(TlsOptions("localhost"));
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("SSL_CERT_FILE"), std::string::npos)
-      << r.status().ToString();
+  EXPECT_NE(r.status().message().find("SSL_CERT_FILE"), std::string::npos) << r.status().ToString();
 }
 
 // ---------------------------------------------------------------------------------------------
-// URL helpers (no server needed).
-
-TEST(UrlTest, Parse) {
-  StatusOr<internal::Url> u = ParseUrl("HTTPS://HuggingFace.co");
-  ASSERT_TRUE(u.ok());
-  EXPECT_EQ(u->scheme, "https");
-  EXPECT_EQ(u->host, "huggingface.co");
-  EXPECT_EQ(u->port, 443);
-  EXPECT_EQ(u->target, "/");
-  EXPECT_EQ(u->ToString(), "https://huggingface.co/");
-
-  u = ParseUrl("http://[::1]:8080/a b?x=1#frag");
-  ASSERT_TRUE(u.ok());
-  EXPECT_EQ(u->host, "::1");
-  EXPECT_EQ(u->port, 8080);
-  EXPECT_EQ(u->target, "/a%20b?x=1");
-  EXPECT_EQ(u->HostHeader(), "[::1]:8080");
-
-  EXPECT_FALSE(ParseUrl("huggingface.co").ok());
-  EXPECT_FALSE(ParseUrl("http://user@host/").ok());
-  EXPECT_FALSE(ParseUrl("http://host:0/").ok());
-  EXPECT_FALSE(ParseUrl("http://host:x/").ok());
-  EXPECT_FALSE(ParseUrl("http://[::1/").ok());
-}
-
-TEST(UrlTest, ResolveLocation) {
-  internal::Url base = *ParseUrl("https://huggingface.co/org/m/resolve/main/f.gguf?a=1");
-  auto resolve = [&](std::string_view loc) {
-    StatusOr<internal::Url> u = ResolveLocation(base, loc);
-    return u.ok() ? u->ToString() : "error: " + u.status().message();
-  };
-  EXPECT_EQ(resolve("https://cdn-lfs.hf.co/repos/x?sig=1"), "https://cdn-lfs.hf.co/repos/x?sig=1");
-  EXPECT_EQ(resolve("//cdn.example:8443/y"), "https://cdn.example:8443/y");
-  EXPECT_EQ(resolve("/api/resolve-cache/z"), "https://huggingface.co/api/resolve-cache/z");
-  EXPECT_EQ(resolve("g.gguf"), "https://huggingface.co/org/m/resolve/main/g.gguf");
-  EXPECT_EQ(resolve("../dev/g.gguf"), "https://huggingface.co/org/m/resolve/dev/g.gguf");
-  EXPECT_EQ(resolve("?b=2"), "https://huggingface.co/org/m/resolve/main/f.gguf?b=2");
-  EXPECT_EQ(resolve("/../../x"), "https://huggingface.co/x");
-  EXPECT_EQ(resolve(" /a b "), "https://huggingface.co/a%20b");
-  EXPECT_EQ(resolve("ftp://x/y").rfind("error", 0), 0u);
-  EXPECT_EQ(resolve("").rfind("error", 0), 0u);
-}
+// URL helpers (no server needed; URL parsing itself is tested in http/client_test.cc).
 
 TEST(UrlTest, EtagAndEncoding) {
   std::string hex(64, 'A');
