@@ -54,8 +54,11 @@ std::string FormatLine(const InvocationLogEntry& e, const LoggingConfig& config)
   line["input"] = std::move(input);
   Json output;
   output["outputContentType"] = "application/json";
-  if (config.text_data_delivery && !e.output_body_json.empty()) {
-    output["outputBodyJson"] = BodyJson(e.output_body_json);
+  const std::string& out_body = e.output_has_images && !config.image_data_delivery
+                                    ? e.output_body_without_images_json
+                                    : e.output_body_json;
+  if (config.text_data_delivery && !out_body.empty()) {
+    output["outputBodyJson"] = BodyJson(out_body);
   }
   output["outputTokenCount"] = e.output_tokens;
   line["output"] = std::move(output);
@@ -136,7 +139,7 @@ Status InvocationLogger::OpenLocked() {
   // Logs hold prompts and answers: private to the server's user.
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) return Status::Internal("cannot open " + path + ": " + std::strerror(errno));
-  struct stat st {};
+  struct stat st{};
   if (::fstat(fd, &st) != 0) {
     std::string error = std::strerror(errno);
     ::close(fd);
@@ -207,8 +210,8 @@ Status SafeRelativePath(const std::string& field, const std::string& value, bool
       return LoggingError(field, "Member must not contain '.' or '..' path segments");
     }
     for (char c : part) {
-      bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ||
-                c == '_' || (allow_hash && c == '#');
+      bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' ||
+                (allow_hash && c == '#');
       if (!ok) {
         return LoggingError(field, "Member must satisfy regular expression pattern: [\\.\\-_/" +
                                        std::string(allow_hash ? "#" : "") + "A-Za-z0-9]*");

@@ -33,6 +33,10 @@ struct InvocationLogEntry {
   std::string operation;
   std::string input_body_json;   // the request body (JSON text)
   std::string output_body_json;  // the response body, or the assembled stream
+  // An image model's response: output_body_json carries the images; when the configuration's
+  // imageDataDeliveryEnabled is false, this copy without them is logged instead.
+  bool output_has_images = false;
+  std::string output_body_without_images_json;
   int64_t input_tokens = 0;
   int64_t output_tokens = 0;
   std::string error_code;

@@ -99,7 +99,7 @@ TEST_F(InvocationLogTest, WritesBedrockShapedLines) {
   EXPECT_FALSE(e["output"].contains("outputBodyJson"));
   EXPECT_EQ(e["errorCode"], "ValidationException");
 
-  struct stat st {};
+  struct stat st{};
   ASSERT_EQ(::stat(Live().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
@@ -116,6 +116,27 @@ TEST_F(InvocationLogTest, TextDataDeliveryOffOmitsBodies) {
   EXPECT_EQ(lines[0]["input"]["inputTokenCount"], 3);
   EXPECT_EQ(lines[0]["output"]["outputTokenCount"], 2);
   EXPECT_EQ(testing::ReadFile(Live()).find("Hello"), std::string::npos);
+}
+
+TEST_F(InvocationLogTest, ImageDataDeliveryGovernsImageBodies) {
+  InvocationLogEntry e = Entry("img");
+  e.model_id = "amazon.titan-image-generator-v1";
+  e.output_body_json = R"({"images":["iVBORw0KGgoPNGBYTES"],"error":null})";
+  e.output_has_images = true;
+  e.output_body_without_images_json = R"({"images":["<image omitted>"],"error":null})";
+  for (bool images : {false, true}) {
+    LoggingConfig c = Enabled();
+    c.folder = Path(images ? "with" : "without");
+    c.image_data_delivery = images;
+    InvocationLogger logger(c);
+    ASSERT_TRUE(logger.Write(e).ok());
+    std::vector<Json> lines =
+        ReadJsonLines(dir_ / (images ? "with" : "without") / InvocationLogger::kFileName);
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_EQ(lines[0]["output"]["outputBodyJson"]["images"][0],
+              images ? "iVBORw0KGgoPNGBYTES" : "<image omitted>");
+    EXPECT_EQ(lines[0]["input"]["inputBodyJson"]["prompt"], "Hello");
+  }
 }
 
 TEST_F(InvocationLogTest, InvalidUtf8DoesNotBreakTheLine) {

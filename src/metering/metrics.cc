@@ -110,7 +110,7 @@ std::string Metrics::RenderPrometheus() const {
   struct Counter {
     const char* name;
     const char* help;
-    int64_t ModelStats::*field;
+    int64_t ModelStats::* field;
   };
   const Counter counters[] = {
       {"bedrock_invocations_total",

@@ -13,6 +13,7 @@ namespace {
 
 constexpr char kTooManyRequests[] = "Too many requests, please wait before trying again.";
 constexpr char kTooManyTokens[] = "Too many tokens, please wait before trying again.";
+constexpr char kTooManyImages[] = "Too many images, please wait before trying again.";
 constexpr char kServiceQuotaExceeded[] = "ServiceQuotaExceeded";
 
 int64_t SystemNowMs() {
@@ -100,11 +101,19 @@ Status QuotaManager::Admit(const QuotaRequest& request) {
   if (over_tokens(aw, account) || (kw && over_tokens(*kw, key))) {
     return Status::ResourceExhausted(kTooManyTokens);
   }
+  const int64_t images = request.images > 0 ? request.images : 0;
+  auto over_images = [images](const Window& w, const QuotaLimits& l) {
+    return images > 0 && l.images_per_minute > 0 && w.images + images > l.images_per_minute;
+  };
+  if (over_images(aw, account) || (kw && over_images(*kw, key))) {
+    return Status::ResourceExhausted(kTooManyImages);
+  }
   for (Window* w : {&aw, kw}) {
     if (w == nullptr) continue;
-    w->entries.push_back({now, 1, estimate, estimate, false});
+    w->entries.push_back({now, 1, estimate, estimate, false, images});
     w->requests += 1;
     w->tokens += estimate;
+    w->images += images;
   }
   return Status::Ok();
 }
@@ -154,6 +163,7 @@ void QuotaManager::Prune(Window& window, int64_t now_ms) {
   while (!window.entries.empty() && window.entries.front().at_ms <= now_ms - kWindowMs) {
     window.requests -= window.entries.front().requests;
     window.tokens -= window.entries.front().tokens;
+    window.images -= window.entries.front().images;
     window.entries.pop_front();
     if (window.settled_prefix > 0) --window.settled_prefix;
   }

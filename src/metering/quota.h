@@ -20,8 +20,9 @@ namespace basalt::metering {
 struct QuotaLimits {
   int64_t requests_per_minute = 0;  // 0 = unlimited
   int64_t tokens_per_minute = 0;
-  double monthly_budget = 0;     // cost units; 0 = unlimited
-  double daily_app_credits = 0;  // per user, source "app"; 0 = unlimited
+  int64_t images_per_minute = 0;  // images asked for by image model calls
+  double monthly_budget = 0;      // cost units; 0 = unlimited
+  double daily_app_credits = 0;   // per user, source "app"; 0 = unlimited
 };
 
 struct QuotaConfig {
@@ -37,6 +38,7 @@ struct QuotaRequest {
   std::string user_id;
   std::string source = "api";
   int64_t estimated_tokens = 0;  // prompt tokens + max output tokens
+  int64_t images = 0;            // images asked for (image models)
 };
 
 class QuotaManager {
@@ -46,10 +48,11 @@ class QuotaManager {
   QuotaManager(UsageStore* store, QuotaConfig config, std::function<int64_t()> now_ms = nullptr);
 
   // Admits a request or returns kResourceExhausted with Bedrock's wording: "Too many requests,
-  // please wait before trying again." (rate limits) or "Too many tokens, please wait before
-  // trying again."; over the monthly budget or the daily app allowance: kResourceExhausted
-  // (reason "ServiceQuotaExceeded") naming the limit. An admitted request counts against the
-  // per-minute windows at once.
+  // please wait before trying again." (rate limits), "Too many tokens, please wait before
+  // trying again." or "Too many images, please wait before trying again." (images per
+  // minute: the images asked for count when admitted, also if fewer are made); over the monthly
+  // budget or the daily app allowance: kResourceExhausted (reason "ServiceQuotaExceeded") naming
+  // the limit. An admitted request counts against the per-minute windows at once.
   Status Admit(const QuotaRequest& request);
   // Corrects the token window with the real count once the invocation ended (call it with the
   // same request, also when the invocation failed: then with the tokens it really used).
@@ -73,11 +76,13 @@ class QuotaManager {
     int64_t tokens = 0;    // the estimate until settled, then the real count
     int64_t estimate = 0;  // what Admit counted, to find the entry again in Settle
     bool settled = false;
+    int64_t images = 0;
   };
   struct Window {
     std::deque<Entry> entries;  // oldest first
     int64_t requests = 0;       // sums over `entries`
     int64_t tokens = 0;
+    int64_t images = 0;
     // How many entries at the front need no settling (settled, or overrun-only): Settle
     // searches from there, so it costs the requests in flight, not the whole minute's.
     size_t settled_prefix = 0;

@@ -50,6 +50,26 @@ TEST_F(QuotaTest, RequestsPerMinuteBoundary) {
   EXPECT_TRUE(q.Admit(Req("b", "")).ok());
 }
 
+TEST_F(QuotaTest, ImagesPerMinute) {
+  QuotaConfig config;
+  config.account_default.images_per_minute = 5;
+  config.key_default.images_per_minute = 3;
+  QuotaManager q(nullptr, config, Clock());
+  auto images = [](const std::string& key, int64_t n) {
+    QuotaRequest r = Req("a", key);
+    r.images = n;
+    return r;
+  };
+  EXPECT_TRUE(q.Admit(images("k1", 3)).ok());
+  ExpectRefused(q.Admit(images("k1", 1)), "Too many images, please wait before trying again.");
+  EXPECT_TRUE(q.Admit(images("k2", 2)).ok());
+  // The account's 5 are used; text calls (no images) still pass.
+  ExpectRefused(q.Admit(images("k3", 1)), "Too many images, please wait before trying again.");
+  EXPECT_TRUE(q.Admit(Req("a", "k3", 100)).ok());
+  now_ += QuotaManager::kWindowMs;
+  EXPECT_TRUE(q.Admit(images("k1", 3)).ok());
+}
+
 TEST_F(QuotaTest, WindowSlidesWithTheClock) {
   QuotaConfig config;
   config.account_default.requests_per_minute = 3;

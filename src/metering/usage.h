@@ -35,6 +35,10 @@ struct UsageRecord {
   int64_t images = 0;
   std::string image_size;     // e.g. "1024x1024"
   std::string image_quality;  // "standard", "premium"
+  int64_t image_steps = 0;    // denoising steps run per image
+  // The prompt the model was given when it is not the request's own (an image prompt
+  // translated to English); "" otherwise.
+  std::string prompt_used;
   int64_t first_byte_ms = 0;
   int64_t latency_ms = 0;
   std::string outcome;  // "success", "client_error", "server_error", "throttled", "cancelled",
@@ -53,7 +57,8 @@ struct Price {
   std::string region;    // "*" matches any region
   double input_per_1k_tokens = 0;
   double output_per_1k_tokens = 0;
-  // Per image, keyed "<size>/<quality>" (e.g. "1024x1024/standard"); "*" is the fallback.
+  // Per image, keyed "<size>/<quality>" (e.g. "1024x1024/standard"), then "*/<quality>", then
+  // "*" (the most specific key present prices the record).
   std::map<std::string, double> per_image;
   int64_t effective_from_ms = 0;
   int64_t version = 0;  // assigned by the store

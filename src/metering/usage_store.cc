@@ -80,14 +80,20 @@ CREATE TABLE price_images (
   PRIMARY KEY (version, image_key)
 ) STRICT;
 )sql",
+    // Image generation (issue 9): the denoising steps run per image, and the prompt the image
+    // model was given when it differs from the request's (a translated prompt).
+    R"sql(
+ALTER TABLE usage_records ADD COLUMN image_steps INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage_records ADD COLUMN prompt_used TEXT NOT NULL DEFAULT '';
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
 constexpr char kRecordCols[] =
     "SELECT request_id, timestamp_ms, account_id, user_id, key_id, region, model_id, operation, "
     "source, app_id, input_tokens, output_tokens, cached_input_tokens, images, image_size, "
-    "image_quality, first_byte_ms, latency_ms, outcome, cost_nanos, price_version "
-    "FROM usage_records";
+    "image_quality, first_byte_ms, latency_ms, outcome, cost_nanos, price_version, image_steps, "
+    "prompt_used FROM usage_records";
 
 // Report dimension -> column.
 constexpr std::pair<std::string_view, std::string_view> kDimensions[] = {
@@ -139,6 +145,8 @@ UsageRecord ReadRecord(const Stmt& s) {
   r.cost_nanos = s.Int(19);
   r.cost = NanosToCost(r.cost_nanos);
   r.price_version = s.Int(20);
+  r.image_steps = s.Int(21);
+  r.prompt_used = s.Text(22);
   return r;
 }
 
@@ -397,7 +405,7 @@ class SqliteUsageStore final : public UsageStore {
                 "key_id",     "region",        "model_id",      "operation",           "source",
                 "app_id",     "input_tokens",  "output_tokens", "cached_input_tokens", "images",
                 "image_size", "image_quality", "first_byte_ms", "latency_ms",          "outcome",
-                "cost",       "price_version"});
+                "cost",       "price_version", "image_steps",   "prompt_used"});
       for (const UsageRecord& r : records) {
         AppendCsvLine(out, {r.request_id,
                             std::to_string(r.timestamp_ms),
@@ -420,7 +428,9 @@ class SqliteUsageStore final : public UsageStore {
                             std::to_string(r.latency_ms),
                             r.outcome,
                             FormatNanos(r.cost_nanos),
-                            std::to_string(r.price_version)});
+                            std::to_string(r.price_version),
+                            std::to_string(r.image_steps),
+                            r.prompt_used});
       }
       return out;
     }
@@ -649,9 +659,11 @@ class SqliteUsageStore final : public UsageStore {
     }
     if (version != 0 && r.images > 0) {
       Stmt s(stmts_,
-             "SELECT price FROM price_images WHERE version = ?1 AND image_key IN (?2, '*') "
-             "ORDER BY image_key = '*' LIMIT 1");
-      s.Bind(1, version).Bind(2, r.image_size + "/" + r.image_quality);
+             "SELECT price FROM price_images WHERE version = ?1 AND image_key IN (?2, ?3, '*') "
+             "ORDER BY image_key = '*', image_key = ?3 LIMIT 1");
+      s.Bind(1, version)
+          .Bind(2, r.image_size + "/" + r.image_quality)
+          .Bind(3, "*/" + r.image_quality);
       if (s.Step()) per_image = s.Double(0);
       BASALT_RETURN_IF_ERROR(s.status());
     }
@@ -663,8 +675,8 @@ class SqliteUsageStore final : public UsageStore {
            "INSERT INTO usage_records (request_id, timestamp_ms, day, account_id, user_id, "
            "key_id, region, model_id, operation, source, app_id, input_tokens, output_tokens, "
            "cached_input_tokens, images, image_size, image_quality, first_byte_ms, latency_ms, "
-           "outcome, cost_nanos, price_version) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+           "outcome, cost_nanos, price_version, image_steps, prompt_used) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.Bind(1, r.request_id)
         .Bind(2, r.timestamp_ms)
         .Bind(3, internal::UtcDay(r.timestamp_ms))
@@ -686,7 +698,9 @@ class SqliteUsageStore final : public UsageStore {
         .Bind(19, r.latency_ms)
         .Bind(20, r.outcome)
         .Bind(21, r.cost_nanos)
-        .Bind(22, r.price_version);
+        .Bind(22, r.price_version)
+        .Bind(23, r.image_steps)
+        .Bind(24, r.prompt_used);
     Status st = s.Run();
     if (st.code() == StatusCode::kAlreadyExists) {
       return Status::AlreadyExists("usage record " + r.request_id + " already exists");

@@ -1,17 +1,16 @@
 #include "metering/usage.h"
 
-#include <atomic>
 #include <gtest/gtest.h>
-
-#include <mutex>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
@@ -129,6 +128,8 @@ void ExpectSameRecord(const UsageRecord& a, const UsageRecord& b) {
   EXPECT_EQ(a.images, b.images);
   EXPECT_EQ(a.image_size, b.image_size);
   EXPECT_EQ(a.image_quality, b.image_quality);
+  EXPECT_EQ(a.image_steps, b.image_steps);
+  EXPECT_EQ(a.prompt_used, b.prompt_used);
   EXPECT_EQ(a.first_byte_ms, b.first_byte_ms);
   EXPECT_EQ(a.latency_ms, b.latency_ms);
   EXPECT_EQ(a.outcome, b.outcome);
@@ -155,6 +156,8 @@ TEST_F(UsageStoreTest, AppendListRoundTrip) {
   full.images = 2;
   full.image_size = "512x512";
   full.image_quality = "standard";
+  full.image_steps = 4;
+  full.prompt_used = "a cat on a \"mat\", 고양이";
   full.first_byte_ms = 120;
   full.latency_ms = 900;
   full.outcome = "client_gone";
@@ -350,6 +353,31 @@ TEST_F(UsageStoreTest, PricesImagesBySizeAndQuality) {
   auto prices = store_->ListPrices();
   ASSERT_EQ(prices->size(), 1u);
   EXPECT_EQ((*prices)[0].per_image, p.per_image);
+}
+
+TEST_F(UsageStoreTest, PricesImagesByQualityForAnySize) {
+  // Titan-like: 512x512 has its own prices, every other size the "*/<quality>" ones.
+  Price p = MakePrice("img", "*", 0.001, 0.002, kT0);
+  p.per_image = {{"512x512/standard", 0.008},
+                 {"512x512/premium", 0.01},
+                 {"*/standard", 0.01},
+                 {"*/premium", 0.012},
+                 {"*", 0.5}};
+  ASSERT_TRUE(store_->AddPrice(p).ok());
+  auto cost = [&](const char* id, const char* size, const char* quality, int64_t images) {
+    UsageRecord r = MakeRecord(id, kT0, "img", 1000, 0);
+    r.images = images;
+    r.image_size = size;
+    r.image_quality = quality;
+    return Append(r).cost_nanos;
+  };
+  // 1000 input tokens (translation) cost 0.001 on top of the images.
+  EXPECT_EQ(cost("a", "512x512", "standard", 3), 1'000'000 + 3 * 8'000'000);
+  EXPECT_EQ(cost("b", "512x512", "premium", 1), 1'000'000 + 10'000'000);
+  EXPECT_EQ(cost("c", "1024x1024", "standard", 2), 1'000'000 + 2 * 10'000'000);
+  EXPECT_EQ(cost("d", "768x1152", "premium", 5), 1'000'000 + 5 * 12'000'000);
+  EXPECT_EQ(cost("e", "768x1152", "ultra", 1), 1'000'000 + 500'000'000);
+  EXPECT_EQ(cost("f", "768x1152", "premium", 0), 1'000'000);  // cancelled before an image
 }
 
 TEST_F(UsageStoreTest, ReportAndCsvRoundTrip) {
@@ -600,7 +628,8 @@ TEST_F(UsageStoreTest, GroupCommitKeepsEachRecordsOwnOutcome) {
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([this, t, &refused] {
       for (int i = 0; i < 25; ++i) {
-        std::string id = (i == 7 && t % 2 == 0) ? "dup" : std::to_string(t) + "/" + std::to_string(i);
+        std::string id =
+            (i == 7 && t % 2 == 0) ? "dup" : std::to_string(t) + "/" + std::to_string(i);
         auto r = store_->Append(MakeRecord(id, kT0 + i, "m1", 10, 5));
         if (!r.ok()) {
           EXPECT_EQ(r.status().code(), StatusCode::kAlreadyExists);
@@ -640,8 +669,53 @@ TEST_F(UsageStoreTest, ReopenKeepsRecordsPricesAndSettings) {
     return v;
   };
   EXPECT_EQ(query("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(query("PRAGMA user_version"), "1");
+  EXPECT_EQ(query("PRAGMA user_version"), "2");
   sqlite3_close(db);
+}
+
+TEST_F(UsageStoreTest, UpgradesAVersion1DatabaseKeepingItsRecords) {
+  store_.reset();
+  const std::string path = Path("v1.db");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  // The schema as version 1 shipped it (before image steps and the prompt used).
+  const char* v1 = R"sql(
+CREATE TABLE usage_records (request_id TEXT PRIMARY KEY, timestamp_ms INTEGER NOT NULL,
+  day TEXT NOT NULL, account_id TEXT NOT NULL, user_id TEXT NOT NULL, key_id TEXT NOT NULL,
+  region TEXT NOT NULL, model_id TEXT NOT NULL, operation TEXT NOT NULL, source TEXT NOT NULL,
+  app_id TEXT NOT NULL, input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
+  cached_input_tokens INTEGER NOT NULL, images INTEGER NOT NULL, image_size TEXT NOT NULL,
+  image_quality TEXT NOT NULL, first_byte_ms INTEGER NOT NULL, latency_ms INTEGER NOT NULL,
+  outcome TEXT NOT NULL, cost_nanos INTEGER NOT NULL, price_version INTEGER NOT NULL) STRICT;
+CREATE TABLE prices (version INTEGER PRIMARY KEY, model_id TEXT NOT NULL, region TEXT NOT NULL,
+  input_per_1k_tokens REAL NOT NULL, output_per_1k_tokens REAL NOT NULL,
+  effective_from_ms INTEGER NOT NULL) STRICT;
+CREATE TABLE price_images (version INTEGER NOT NULL REFERENCES prices(version),
+  image_key TEXT NOT NULL, price REAL NOT NULL, PRIMARY KEY (version, image_key)) STRICT;
+INSERT INTO usage_records VALUES ('old', 1717000000000, '2024-05-29', 'acct', 'u', 'k',
+  'us-east-1', 'img', 'InvokeModel', 'api', '', 0, 0, 0, 2, '512x512', 'standard', 0, 10,
+  'success', 16000000, 0);
+PRAGMA user_version = 1;
+)sql";
+  ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  auto store = UsageStore::Open(path);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto records = (*store)->List(UsageFilter{}, 0);
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_EQ((*records)[0].images, 2);
+  EXPECT_EQ((*records)[0].image_steps, 0);
+  EXPECT_EQ((*records)[0].prompt_used, "");
+  UsageRecord next = MakeRecord("new", kT0, "img", 0, 0);
+  next.images = 1;
+  next.image_steps = 4;
+  next.prompt_used = "a fox";
+  ASSERT_TRUE((*store)->Append(next).ok());
+  records = (*store)->List(UsageFilter{}, 0);
+  ASSERT_EQ(records->size(), 2u);
+  EXPECT_EQ((*records)[1].image_steps, 4);
+  EXPECT_EQ((*records)[1].prompt_used, "a fox");
 }
 
 bool ReadInt(int fd, int32_t& v) {
@@ -729,8 +803,7 @@ TEST_F(UsageStoreTest, ReadOnlyStoreNeverChangesRecords) {
     auto report = (*ro)->Report(UsageFilter{}, {"outcome"});
     ASSERT_TRUE(report.ok());
     EXPECT_EQ(report->total.requests, 1);
-    EXPECT_EQ((*ro)->Append(MakeRecord("x", kT0)).status().code(),
-              StatusCode::kFailedPrecondition);
+    EXPECT_EQ((*ro)->Append(MakeRecord("x", kT0)).status().code(), StatusCode::kFailedPrecondition);
     EXPECT_FALSE((*ro)->MarkInterrupted().ok());
   }
   EXPECT_EQ(UsageStore::Open(Path("missing.db"), true).status().code(), StatusCode::kNotFound);
