@@ -93,10 +93,8 @@ StatusOr<std::unique_ptr<Pipeline>> Pipeline::Load(const ImageModelConfig& confi
     WeightMap tae;
     tae.set_description(config.tae_decoder_path);
     BASALT_RETURN_IF_ERROR(tae.Add(std::shared_ptr<SafetensorsFile>(std::move(*file)), dtype));
-    // Published files name the decoder's layers "0.weight", ...; some prefix "decoder.".
-    BASALT_ASSIGN_OR_RETURN(
-        p->tae_, TaeDecoder::Create(tae.Has("decoder.1.conv.0.weight") ? tae.Sub("decoder")
-                                                                       : std::move(tae)));
+    // Published files name the layers "0.weight", ...; some prefix "decoder." (both read).
+    BASALT_ASSIGN_OR_RETURN(p->tae_, TaeDecoder::Create(std::move(tae)));
     if (p->tae_->config().latent_channels != ckpt.info.unet.out_channels) {
       return Status::FailedPrecondition("tiny decoder " + config.tae_decoder_path + " takes " +
                                         std::to_string(p->tae_->config().latent_channels) +

@@ -249,6 +249,44 @@ TEST(PipelineTest, BadRequestsAreInvalidArguments) {
   EXPECT_EQ(px.size(1), 192);
 }
 
+// The tiny decoder path: a random TAESD-shaped decoder (4 latent channels) from
+// tests/image/ref/tae.py decodes the pipeline's latents as the reference does; TAEF2 (32
+// channels) does not fit an SD model and says so at load.
+TEST(PipelineTest, TinyDecoder) {
+  if (!testing::PythonHasTorch()) GTEST_SKIP() << "python3 cannot import torch";
+  const std::string model = TinyModel("sd-turbo");
+  ASSERT_FALSE(model.empty());
+  const std::string dir = testing::TempDir("tae");
+  ASSERT_TRUE(testing::RunRef("make-tae --latent 4 --channels 16 --seed 5 --model " +
+                              ShellQuote(dir) + " --out " + ShellQuote(dir + "/unused")));
+  ImageModelConfig config = ConfigFor(model);
+  config.tae_decoder_path = dir + "/tae_decoder.safetensors";
+  auto p = LoadOrDie(config);
+  ASSERT_TRUE(p);
+  std::vector<at::Tensor> latents;
+  auto result = p->Generate(Request(64, 1, 0, Sampler::kDefault, 8), &latents);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  testing::WriteTensors(dir + "/z.safetensors", {{"z", latents[0]}});
+  ASSERT_TRUE(testing::RunRef("tae-decode --model " + ShellQuote(config.tae_decoder_path) +
+                              " --inputs " + ShellQuote(dir + "/z.safetensors") + " --out " +
+                              ShellQuote(dir + "/image.safetensors")));
+  const at::Tensor want = (testing::ReadTensors(dir + "/image.safetensors")["image"][0] * 255)
+                              .round()
+                              .permute({1, 2, 0});
+  const at::Tensor px = PixelsOf(result->png[0]).to(at::kFloat);
+  ASSERT_EQ(px.sizes(), want.sizes());
+  EXPECT_LE((px - want).abs().max().item<float>(), 1);
+
+  const std::string taef2 = testing::SourceDir() + "/../shared/models/taef2_decoder.safetensors";
+  if (fs::exists(taef2)) {
+    config.tae_decoder_path = taef2;
+    auto bad = Pipeline::Load(config, at::kFloat);
+    EXPECT_EQ(bad.status().code(), StatusCode::kFailedPrecondition);
+    EXPECT_NE(bad.status().message().find("latent channels"), std::string::npos)
+        << bad.status().ToString();
+  }
+}
+
 // Copies the tiny sd1 folder and breaks it.
 std::string BrokenCopy(const std::string& name) {
   const std::string src = TinyModel("sd1");
