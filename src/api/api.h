@@ -15,6 +15,7 @@
 #include "catalog/catalog.h"
 #include "engine/engine.h"
 #include "http/http_server.h"
+#include "image/image.h"
 #include "metering/invocation_log.h"
 #include "metering/metrics.h"
 #include "metering/quota.h"
@@ -64,6 +65,9 @@ struct ApiOptions {
   // instead of being granted at once.
   bool manual_model_access_approval = false;
   int default_max_tokens = 4096;  // Converse without inferenceConfig.maxTokens
+  // The text model (catalog id) that translates image prompts which are not English; "" =
+  // none: such prompts are used as they are (docs/images.md).
+  std::string prompt_translator;
   // How often a running invocation's usage is checkpointed, so a crash bills what was
   // generated so far.
   std::chrono::milliseconds usage_checkpoint_interval{1000};
@@ -95,6 +99,8 @@ struct ModelAdmin {
 struct ApiDeps {
   store::Store* store = nullptr;
   engine::Engine* engine = nullptr;
+  // Image models (outputModalities IMAGE); null: their calls answer 503.
+  image::ImageEngine* images = nullptr;
   std::shared_ptr<const catalog::Catalog> catalog;
   metering::UsageStore* usage = nullptr;
   metering::QuotaManager* quotas = nullptr;
@@ -142,6 +148,10 @@ class BedrockApi {
   void CountTokens(Call& call, const std::string& model_id);
   // InvokeModel on an embedding model (embeddings.cc), after the header checks.
   void InvokeEmbedding(Call& call, const catalog::ModelEntry& entry);
+  // InvokeModel on an image model (images.cc), after the header checks: runs on the calling
+  // HTTP worker thread, which waits for the image engine's queue like a text call waits for
+  // its tokens; the I/O threads and other workers keep serving.
+  void InvokeImage(Call& call, const catalog::ModelEntry& entry);
   void ListFoundationModels(Call& call);
   void GetFoundationModel(Call& call, const std::string& model_id);
   void GetFoundationModelAvailability(Call& call, const std::string& model_id);

@@ -37,6 +37,13 @@ struct BedrockApi::Call {
   // that receives the invocation's usage record (priced) once it is written.
   std::string app_id;
   std::function<void(const metering::UsageRecord&)> on_usage;
+  // An image model call (images.cc): what FinishInvocation meters and logs.
+  int64_t images = 0;         // images delivered
+  std::string image_size;     // "512x512"
+  std::string image_quality;  // "standard", "premium"
+  int64_t image_steps = 0;
+  std::string prompt_used;            // the translated prompt, when one was
+  std::string output_without_images;  // the response body logged without image data delivery
 };
 
 inline constexpr const char* kInvalidModel = "The provided model identifier is invalid.";

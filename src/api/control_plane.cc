@@ -1,14 +1,13 @@
 // Control-plane operations: the catalog (ListFoundationModels, GetFoundationModel), model
 // access (availability, agreement offers, agreements, the use-case form), inference profiles
 // and the model invocation logging configuration.
-#include "api/api.h"
-
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <map>
 #include <tuple>
 
+#include "api/api.h"
 #include "api/authorize.h"
 #include "api/call.h"
 #include "api/errors.h"
@@ -32,9 +31,6 @@ Json ModelSummary(const catalog::ModelEntry& e, const std::string& region) {
           {"inferenceTypesSupported", Json::array({"ON_DEMAND"})},
           {"modelLifecycle", {{"status", "ACTIVE"}}}};
 }
-
-
-
 
 std::string OfferToken(const std::string& model_id) { return "basalt-offer-" + model_id; }
 
@@ -487,40 +483,42 @@ void BedrockApi::ConsoleCatalog(Call& call) {
     std::vector<std::string> regions = e.regions;
     if (regions.empty()) regions = options_.regions;
     if (regions.empty()) regions = {call.region};
-    models.push_back({{"modelId", e.model_id},
-                      {"modelArn", FoundationModelArn(call.region, e.model_id)},
-                      {"modelName", e.model_name},
-                      {"providerName", e.provider_name},
-                      {"inputModalities", e.input_modalities},
-                      {"outputModalities", e.output_modalities},
-                      {"contextLength", e.context_length > 0 ? Json(e.context_length) : Json()},
-                      {"responseStreamingSupported", e.streaming},
-                      {"price",
-                       {{"inputPer1kTokens", e.price.input_per_1k_tokens},
-                        {"outputPer1kTokens", e.price.output_per_1k_tokens},
-                        {"perImage", nullptr}}},
-                      {"regions", regions},
-                      {"served", true},
-                      {"access", access},
-                      {"useCaseRequired", e.use_case_form_required},
-                      // Access is requested with CreateFoundationModelAgreement, for every model.
-                      {"agreementRequired", access != "GRANTED"}});
+    models.push_back(
+        {{"modelId", e.model_id},
+         {"modelArn", FoundationModelArn(call.region, e.model_id)},
+         {"modelName", e.model_name},
+         {"providerName", e.provider_name},
+         {"inputModalities", e.input_modalities},
+         {"outputModalities", e.output_modalities},
+         {"contextLength", e.context_length > 0 ? Json(e.context_length) : Json()},
+         {"responseStreamingSupported", e.streaming},
+         {"price",
+          {{"inputPer1kTokens", e.price.input_per_1k_tokens},
+           {"outputPer1kTokens", e.price.output_per_1k_tokens},
+           {"perImage", e.price.per_image.empty() ? Json(nullptr) : Json(e.price.per_image)}}},
+         {"regions", regions},
+         {"served", true},
+         {"access", access},
+         {"useCaseRequired", e.use_case_form_required},
+         // Access is requested with CreateFoundationModelAgreement, for every model.
+         {"agreementRequired", access != "GRANTED"}});
   }
   for (const auto& m : catalog_->missing()) {
-    models.push_back({{"modelId", m.model_id},
-                      {"modelArn", FoundationModelArn(call.region, m.model_id)},
-                      {"modelName", m.model_name},
-                      {"providerName", m.provider_name},
-                      {"inputModalities", Json::array({"TEXT"})},
-                      {"outputModalities", Json::array({"TEXT"})},
-                      {"contextLength", nullptr},
-                      {"responseStreamingSupported", true},
-                      {"price", nullptr},
-                      {"regions", Json::array()},
-                      {"served", false},
-                      {"access", "NOT_AVAILABLE"},
-                      {"useCaseRequired", false},
-                      {"agreementRequired", false}});
+    models.push_back(
+        {{"modelId", m.model_id},
+         {"modelArn", FoundationModelArn(call.region, m.model_id)},
+         {"modelName", m.model_name},
+         {"providerName", m.provider_name},
+         {"inputModalities", Json::array({"TEXT"})},
+         {"outputModalities", m.output_modalities},
+         {"contextLength", nullptr},
+         {"responseStreamingSupported", m.output_modalities == std::vector<std::string>{"TEXT"}},
+         {"price", nullptr},
+         {"regions", Json::array()},
+         {"served", false},
+         {"access", "NOT_AVAILABLE"},
+         {"useCaseRequired", false},
+         {"agreementRequired", false}});
   }
   SendJson(call, 200, {{"models", models}}, now);
 }

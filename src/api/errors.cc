@@ -44,6 +44,9 @@ ErrorReply MapStatus(const Status& status) {
     case StatusCode::kFailedPrecondition:
       // An edit based on a version that is no longer current (apps: the editor reloads).
       if (reason == "Conflict") return {409, "ConflictException", status.message()};
+      // A model whose files cannot be used (an image checkpoint cut short or corrupt): the
+      // model failed, not the request; not retried by the SDKs, unlike 429/5xx.
+      if (reason == "ModelError") return {424, "ModelErrorException", status.message()};
       return {400, "ValidationException", status.message()};
     case StatusCode::kCancelled:
     case StatusCode::kInternal:

@@ -1,11 +1,10 @@
 // Usage reports (GET /basalt/usage) and the Prometheus metrics page.
-#include "api/api.h"
-
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <ctime>
 
+#include "api/api.h"
 #include "api/authorize.h"
 #include "api/call.h"
 #include "api/errors.h"
@@ -25,8 +24,7 @@ void BedrockApi::UsageReport(Call& call) {
   // basalt:GetUsageReport on the account's users ("user/*") shows the whole account; on the
   // caller's own ARN (every built-in policy allows that), the caller's own calls.
   const bool whole_account =
-      Authorize(call.identity, "basalt:GetUsageReport",
-                UserArn(call.principal.account_id, "*"))
+      Authorize(call.identity, "basalt:GetUsageReport", UserArn(call.principal.account_id, "*"))
           .ok();
   if (!whole_account) {
     Status st = Authorize(call.identity, "basalt:GetUsageReport", call.identity.arn);
@@ -87,6 +85,10 @@ void BedrockApi::UsageReport(Call& call) {
                       {"inputTokens", r.input_tokens},
                       {"outputTokens", r.output_tokens},
                       {"images", r.images},
+                      {"imageSize", r.image_size},
+                      {"imageQuality", r.image_quality},
+                      {"imageSteps", r.image_steps},
+                      {"promptUsed", r.prompt_used},
                       {"firstByteMs", r.first_byte_ms},
                       {"latencyMs", r.latency_ms},
                       {"outcome", r.outcome},

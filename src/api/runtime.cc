@@ -1,13 +1,12 @@
 // Runtime operations: InvokeModel and Converse (each with its stream) and CountTokens, with
 // the admission checks, metering and crash-billing checkpoints they share.
-#include "api/api.h"
-
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <functional>
 #include <thread>
 
+#include "api/api.h"
 #include "api/authorize.h"
 #include "api/call.h"
 #include "api/chat.h"
@@ -93,8 +92,7 @@ struct BedrockApiRunner {
   // A client that goes away cancels the job (`writer`'s OnClose).
   static bool Submit(engine::Engine& engine, const catalog::ModelEntry& entry,
                      const PromptPlan& plan, http::ResponseWriter& writer,
-                     std::shared_ptr<GenerationStream>* stream, Status* error,
-                     int* prompt_tokens) {
+                     std::shared_ptr<GenerationStream>* stream, Status* error, int* prompt_tokens) {
     auto req = BuildGenerateRequest(engine, entry.engine_model, plan);
     if (!req.ok()) {
       *error = req.status();
@@ -187,6 +185,11 @@ Status BedrockApi::FinishInvocation(Call& call, const std::string& operation,
     rec.first_byte_ms = r ? r->first_byte_ms : 0;
     rec.latency_ms = latency;
     rec.outcome = outcome;
+    rec.images = call.images;
+    rec.image_size = call.image_size;
+    rec.image_quality = call.image_quality;
+    rec.image_steps = call.image_steps;
+    rec.prompt_used = call.prompt_used;
     // Billing fails closed: a result whose usage record is not durable is not delivered. A
     // transient failure (a busy or briefly full disk) gets two more tries first.
     for (int attempt = 0;; ++attempt) {
@@ -210,6 +213,7 @@ Status BedrockApi::FinishInvocation(Call& call, const std::string& operation,
     metering::UsageRecord rec;
     rec.input_tokens = in;
     rec.output_tokens = out;
+    rec.images = call.images;
     rec.outcome = outcome;
     call.on_usage(rec);
   }
@@ -217,7 +221,7 @@ Status BedrockApi::FinishInvocation(Call& call, const std::string& operation,
     std::string m = outcome == "success" || outcome == "cancelled" || outcome == "client_gone"
                         ? "success"
                         : outcome;
-    deps_.metrics->Record({model_id, latency, in, out, 0, m});
+    deps_.metrics->Record({model_id, latency, in, out, call.images, m});
   }
   if (deps_.quotas && call.quota_admitted) deps_.quotas->Settle(call.quota, in + out);
   if (deps_.invocation_log && deps_.invocation_log->Enabled(call.principal.account_id)) {
@@ -233,6 +237,8 @@ Status BedrockApi::FinishInvocation(Call& call, const std::string& operation,
     e.operation = operation;
     e.input_body_json = call.request.body;
     e.output_body_json = output_body;
+    e.output_has_images = !call.output_without_images.empty();
+    e.output_body_without_images_json = call.output_without_images;
     e.input_tokens = in;
     e.output_tokens = out;
     if (!status.ok()) e.error_code = MapStatus(status).type;
@@ -330,6 +336,7 @@ void BedrockApi::InvokeModel(Call& call, const std::string& model_id, bool strea
         "application/json."));
   }
   if (entry.embedding()) return InvokeEmbedding(call, entry);
+  if (entry.image_model()) return InvokeImage(call, entry);
   auto body = ParseJsonBody(call.request.body);
   if (!body.ok()) return fail(body.status());
   auto plan = ParseInvokeBody(entry.family, *body);
@@ -453,7 +460,9 @@ void BedrockApi::Converse(Call& call, const std::string& model_id, bool stream) 
     FinishInvocation(call, op, entry.model_id, nullptr, st, OutcomeOfStatus(st), "");
     SendError(call, st, options_.clock());
   };
-  if (entry.embedding()) return fail(Status::InvalidArgument(kConverseUnsupportedModel));
+  if (entry.embedding() || entry.image_model()) {
+    return fail(Status::InvalidArgument(kConverseUnsupportedModel));
+  }
   auto body = ControlBody(call.request.body);
   if (!body.ok()) return fail(body.status());
   auto plan = ParseConverseBody(*body, options_.default_max_tokens);
@@ -553,7 +562,7 @@ void BedrockApi::CountTokens(Call& call, const std::string& model_id) {
       AdmitModelCall(call, model_id, "bedrock:CountTokens", false);
   if (entry_ptr == nullptr) return;
   const catalog::ModelEntry& entry = *entry_ptr;
-  if (entry.embedding()) {
+  if (entry.embedding() || entry.image_model()) {
     return SendError(call, Status::InvalidArgument(kCountTokensUnsupportedModel), now);
   }
   auto parsed = ControlBody(call.request.body);
