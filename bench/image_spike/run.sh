@@ -15,7 +15,9 @@ runs=${1:-5}
 shift || true
 if [ $# -gt 0 ]; then threads=("$@"); else threads=(2 1); fi
 if [ -z "${BASALT_IN_ROOT:-}" ]; then
-  exec scripts/forky bash "bench/image_spike/run.sh" "$runs" "${threads[@]}"
+  # scripts/forky starts from an empty environment: carry the two knobs over.
+  exec scripts/forky env SPIKE_ONLY="${SPIKE_ONLY:-}" SPIKE_NOMMAP="${SPIKE_NOMMAP:-0}" \
+    bash "bench/image_spike/run.sh" "$runs" "${threads[@]}"
 fi
 unset OPENBLAS_CORETYPE  # forcing a core type makes OpenBLAS slowest here
 cmake -S bench/image_spike -B build-spike -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
