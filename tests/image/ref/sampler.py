@@ -202,25 +202,28 @@ def sample(config, sampler, steps, shape, seed, model=analytic_model):
 
 
 def _sampler_cmd(args):
-    """Schedules (and samples with the analytic model) for one config and several step counts."""
+    """Schedules (and samples with the analytic model) for one config, several samplers and
+    step counts: outputs <sampler>_sigmas_<steps>, _timesteps_, _init_, _sample_."""
     config = json.loads(args.config)
     out = {}
-    for steps in (int(v) for v in args.steps.split(",")):
-        s = make(config, args.sampler, steps)
-        sigmas, timesteps, init = k_sigmas(s)
-        out[f"sigmas_{steps}"] = sigmas
-        out[f"timesteps_{steps}"] = timesteps
-        out[f"init_{steps}"] = torch.tensor([init], dtype=torch.float64)
-        if args.shape:
-            shape = [int(v) for v in args.shape.split(",")]
-            out[f"sample_{steps}"] = sample(config, args.sampler, steps, shape, int(args.seed))
+    for name in args.sampler.split(","):
+        for steps in (int(v) for v in args.steps.split(",")):
+            s = make(config, name, steps)
+            sigmas, timesteps, init = k_sigmas(s)
+            key = f"{name}_%s_{steps}"
+            out[key % "sigmas"] = sigmas
+            out[key % "timesteps"] = timesteps
+            out[key % "init"] = torch.tensor([init], dtype=torch.float64)
+            if args.shape:
+                shape = [int(v) for v in args.shape.split(",")]
+                out[key % "sample"] = sample(config, name, steps, shape, int(args.seed))
     from safetensors.torch import save_file
     save_file({k: v.contiguous() for k, v in out.items()}, args.out)
 
 
 COMMANDS["sampler"] = (_sampler_cmd, (
     (("--config",), {"required": True, "help": "scheduler_config.json text"}),
-    (("--sampler",), {"required": True}),
+    (("--sampler",), {"required": True, "help": "samplers, comma-separated"}),
     (("--steps",), {"required": True, "help": "step counts, comma-separated"}),
     (("--shape",), {"default": "", "help": "e.g. 1,4,8,8: also run the analytic model"}),
     (("--seed",), {"default": "0"}),
