@@ -68,9 +68,10 @@ struct UNetConfig {
   std::vector<std::string> up_block_types{"UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D",
                                           "CrossAttnUpBlock2D"};
   int layers_per_block = 2;
-  // Per block; one value given in the config applies to every block. SD 1.x: 8 heads each
-  // (attention_head_dim 8 means heads in diffusers' legacy naming); SD 2.x: head dims
-  // [5, 10, 20, 20] x 64. num_attention_heads, when the config has it, wins.
+  // Per block; one value given in the config applies to every block. diffusers' legacy
+  // naming: attention_head_dim is the NUMBER OF HEADS per block (SD 1.x: 8 heads each; SD 2.x:
+  // [5, 10, 20, 20] heads, i.e. heads of 64 channels). num_attention_heads, when the config has
+  // it, wins. Head size = block channels / heads.
   std::vector<int> attention_head_dim{8, 8, 8, 8};
   std::vector<int> num_attention_heads;  // empty: derived as diffusers does
   int cross_attention_dim = 768;
@@ -83,10 +84,17 @@ struct UNetConfig {
   bool upcast_attention = false;
 };
 
+struct UNetWeights;  // the weights prepared for compute (unet.cc)
+
+// Computes in the WeightMap's dtype (bf16 or f32; f16 accepted); norm parameters in f32.
+// Forward() is const and keeps no state between calls: several threads may call it at once.
 class UNet {
  public:
+  // Checks the config and every tensor's presence and shape (kFailedPrecondition naming the
+  // tensor, from WeightMap::Get, or the config field), then prepares the weights
+  // (channels-last convolutions, fused q/k/v).
   static StatusOr<std::unique_ptr<UNet>> Create(const UNetConfig& config, WeightMap w);
-  // latents [B, C, H/8, W/8], timesteps [B] (float), context [B, 77, cross_attention_dim].
+  // latents [B, C, H/8, W/8], timesteps [B] or [1] (float), context [B, 77, cross_attention_dim].
   // Returns the model output (noise or v prediction) in the latents' shape and dtype.
   at::Tensor Forward(const at::Tensor& latents, const at::Tensor& timesteps,
                      const at::Tensor& context) const;
@@ -95,6 +103,7 @@ class UNet {
  private:
   UNetConfig config_;
   WeightMap w_;
+  std::shared_ptr<const UNetWeights> net_;
 };
 
 // diffusers' AutoencoderKL config (vae/config.json).

@@ -18,6 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 
 COMMANDS = {}
+# "math" (matmul, softmax, matmul: what the C++ does) or "sdpa" (torch's fused kernel).
+ATTENTION = os.environ.get("BASALT_REF_ATTENTION", "math")
 
 
 def _command(name, extra_args=()):
@@ -102,6 +104,9 @@ class Attention(nn.Module):
         def split(t):
             return t.reshape(b, t.shape[1], self.heads, -1).transpose(1, 2)  # [b, h, n, d]
         q, k, v = split(q), split(k), split(v)
+        if ATTENTION == "sdpa" and not self.upcast:
+            out = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, n, -1)
+            return self.to_out[1](self.to_out[0](out))
         scale = q.shape[-1] ** -0.5
         if self.upcast:
             q, k = q.float(), k.float()
@@ -392,3 +397,46 @@ def _make_random_cmd(args):
         config = json.load(f)
     model = init_random(UNet2DConditionModel(config), args.seed)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, args.out)
+
+
+def sd15_config():
+    """SD 1.5's unet/config.json (the fields the model reads)."""
+    return {"in_channels": 4, "out_channels": 4, "sample_size": 64,
+            "block_out_channels": [320, 640, 1280, 1280],
+            "down_block_types": ["CrossAttnDownBlock2D"] * 3 + ["DownBlock2D"],
+            "up_block_types": ["UpBlock2D"] + ["CrossAttnUpBlock2D"] * 3,
+            "layers_per_block": 2, "attention_head_dim": 8, "cross_attention_dim": 768,
+            "norm_num_groups": 32, "norm_eps": 1e-5, "flip_sin_to_cos": True, "freq_shift": 0}
+
+
+@_command("unet-bench", extra_args=(
+    (("--threads",), {"type": int, "default": 2}),
+    (("--runs",), {"type": int, "default": 3}),
+    (("--batch",), {"type": int, "default": 2}),
+    (("--size",), {"type": int, "default": 64, "help": "latent height and width"}),
+    (("--save",), {"default": "", "help": "also write the weights (bf16) here"}),
+    (("--dtype",), {"default": "bf16"})))
+def _bench_cmd(args):
+    """Times an SD-1.5-shaped UNet forward (random weights); --out gets the inputs/output."""
+    import time
+    from safetensors.torch import save_file
+    torch.set_num_threads(args.threads)
+    dtype = _DTYPES[args.dtype]
+    model = init_random(UNet2DConditionModel(sd15_config()), 1).to(dtype).eval()
+    if args.save:
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, args.save)
+    g = torch.Generator().manual_seed(2)
+    latents = torch.randn((args.batch, 4, args.size, args.size), generator=g)
+    t = torch.full((args.batch,), 500.0)
+    context = torch.randn((args.batch, 77, 768), generator=g)
+    times = []
+    with torch.inference_mode():
+        for _ in range(args.runs):
+            start = time.perf_counter()
+            out = model(latents.to(dtype), t, context.to(dtype))
+            times.append(time.perf_counter() - start)
+    print("torch %s %s attention, %d threads, batch %d, %dx%d latent: best %.3f s, runs %s" % (
+        torch.__version__, ATTENTION, args.threads, args.batch, args.size, args.size, min(times),
+        " ".join("%.3f" % x for x in times)))
+    save_file({"latents": latents, "timesteps": t, "context": context,
+               "out": out.float().contiguous()}, args.out)
