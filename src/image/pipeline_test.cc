@@ -172,6 +172,28 @@ TEST(PipelineTest, SeedsAreDeterministicAndDistinct) {
   EXPECT_FALSE(three->prompt_truncated);
 }
 
+// bf16 (the production type on CPUs with native bf16): runs end to end, finite, repeatable,
+// and near the f32 result.
+TEST(PipelineTest, Bf16IsFiniteRepeatableAndNearF32) {
+  const std::string model = TinyModel("sd1");
+  ASSERT_FALSE(model.empty());
+  auto f32 = LoadOrDie(ConfigFor(model));
+  auto bf16 = Pipeline::Load(ConfigFor(model), at::kBFloat16);
+  ASSERT_TRUE(f32);
+  ASSERT_TRUE(bf16.ok()) << bf16.status().ToString();
+  const ImageRequest r = Request(64, 3, 7.5f, Sampler::kDpmpp2mKarras, 21);
+  std::vector<at::Tensor> la, lb, lc;
+  auto a = f32->Generate(r, &la);
+  auto b = (*bf16)->Generate(r, &lb);
+  auto c = (*bf16)->Generate(r, &lc);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok()) << b.status().ToString();
+  EXPECT_TRUE(at::isfinite(lb[0]).all().item<bool>());
+  EXPECT_EQ(b->png[0], c->png[0]);
+  const double rel = testing::RelL2(lb[0], la[0]);
+  EXPECT_LT(rel, 0.1);
+  std::cout << "bf16 vs f32 latents: relative L2 " << rel << "\n";
+}
+
 TEST(PipelineTest, LongPromptsAreTruncatedAndReported) {
   const std::string model = TinyModel("sd1");
   ASSERT_FALSE(model.empty());
