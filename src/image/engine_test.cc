@@ -274,13 +274,15 @@ TEST(ImageEngineTest, BadRequestsAndBrokenModels) {
   broken.name = "broken";
   broken.path = testing::TempDir("engine") + "/no-such-model";
   o.models.push_back(broken);
-  auto engine = ImageEngine::Create(o);
+  std::atomic<int> loads{0};
+  auto engine = CreateTorchImageEngine(o, [&](const std::string&) { ++loads; });
   ImageRequest r = Req("a");
   r.width = 100;
   EXPECT_EQ(engine->Generate(r).status().code(), StatusCode::kInvalidArgument);
   r = Req("a");
   r.count = 6;
   EXPECT_EQ(engine->Generate(r).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(loads, 0);  // refused before loading anything
   r = Req("a");
   r.model = "broken";
   const Status st = engine->Generate(r).status();

@@ -89,6 +89,8 @@ class TorchImageEngine final : public ImageEngine {
     std::unique_lock lock(mu_);
     auto it = models_.find(request.model);
     if (it == models_.end()) return UnknownModel(request.model);
+    // A bad request is refused before it loads a model or takes a place in the queue.
+    BASALT_RETURN_IF_ERROR(CheckRequest(request));
     ModelState& m = it->second;
     if (m.waiting >= static_cast<size_t>(std::max(0, options_.max_queue)) &&
         (m.running || m.loading || m.waiting > 0)) {

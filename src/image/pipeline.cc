@@ -107,12 +107,13 @@ StatusOr<std::unique_ptr<Pipeline>> Pipeline::Load(const ImageModelConfig& confi
   return p;
 }
 
-Status Pipeline::Validate(const ImageRequest& r, int* steps, float* cfg, Sampler* sampler) const {
-  const int factor = 8 * VaeFactor(checkpoint_info_.vae);
+Status CheckRequest(const ImageRequest& r) {
+  // Every SD VAE scales by 8 and the UNet halves the latents 3 times: multiples of 64.
+  constexpr int kFactor = 64;
   for (auto [what, v] : {std::pair{"width", r.width}, std::pair{"height", r.height}}) {
-    if (v < kMinSize || v > kMaxSize || v % factor != 0) {
+    if (v < kMinSize || v > kMaxSize || v % kFactor != 0) {
       return Status::InvalidArgument(std::string(what) + " must be a multiple of " +
-                                     std::to_string(factor) + " between " +
+                                     std::to_string(kFactor) + " between " +
                                      std::to_string(kMinSize) + " and " + std::to_string(kMaxSize) +
                                      ", got " + std::to_string(v));
     }
@@ -120,6 +121,27 @@ Status Pipeline::Validate(const ImageRequest& r, int* steps, float* cfg, Sampler
   if (r.count < 1 || r.count > kMaxCount) {
     return Status::InvalidArgument("the number of images must be between 1 and " +
                                    std::to_string(kMaxCount) + ", got " + std::to_string(r.count));
+  }
+  if (r.steps < 0 || r.steps > kMaxSteps) {
+    return Status::InvalidArgument("steps must be between 1 and " + std::to_string(kMaxSteps) +
+                                   ", got " + std::to_string(r.steps));
+  }
+  if (!std::isfinite(r.cfg_scale) || r.cfg_scale > kMaxCfg) {
+    return Status::InvalidArgument("cfg scale must be between 0 and 30, got " +
+                                   std::to_string(r.cfg_scale));
+  }
+  return Status::Ok();
+}
+
+Status Pipeline::Validate(const ImageRequest& r, int* steps, float* cfg, Sampler* sampler) const {
+  BASALT_RETURN_IF_ERROR(CheckRequest(r));
+  const int factor = 8 * VaeFactor(checkpoint_info_.vae);
+  for (auto [what, v] : {std::pair{"width", r.width}, std::pair{"height", r.height}}) {
+    if (v % factor != 0) {
+      return Status::InvalidArgument(std::string(what) + " must be a multiple of " +
+                                     std::to_string(factor) + " for this model, got " +
+                                     std::to_string(v));
+    }
   }
   *steps = r.steps > 0 ? r.steps : info_.default_steps;
   if (r.steps < 0 || *steps < 1 || *steps > kMaxSteps) {

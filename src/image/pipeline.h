@@ -46,6 +46,10 @@ class Pipeline {
   at::ScalarType dtype_ = at::kFloat;
 };
 
+// The checks that need no model: width/height multiples of 64 in 64..2048, 1..5 images,
+// steps 0 (default) or 1..150, cfg scale <= 30 (negative: the default). kInvalidArgument.
+Status CheckRequest(const ImageRequest& request);
+
 // The model description from its configs, with the ImageModelConfig defaults applied.
 ImageModelInfo DescribeCheckpoint(const ImageModelConfig& config, const CheckpointInfo& info);
 
