@@ -1,9 +1,10 @@
 """Reference for src/image/tokenizer_test.cc: builds a small CLIP-style BPE vocabulary (the 256
 byte symbols, their </w> forms, merges learned from an English word list, the two special
-tokens) in DIR, then encodes every line of TEXTS (JSON list) with transformers' CLIPTokenizer
-(padding to 77, truncation) and writes {"ids": [[...], ...]} to OUT.
+tokens) in DIR/pad<i> for each PAD token given, then encodes every string of TEXTS (a JSON list)
+with transformers' CLIPTokenizer (padding to 77, truncation) and writes
+[{"dir": ..., "pad_id": n, "ids": [[...], ...]}, ...] (one entry per pad token) to OUT.
 
-usage: tokenizer_ref.py DIR TEXTS.json OUT.json [pad_token]
+usage: tokenizer_ref.py DIR TEXTS.json OUT.json PAD [PAD...]
 """
 import collections
 import json
@@ -77,10 +78,6 @@ def build(dir_, n_merges=400):
 
 def main():
     dir_, texts_path, out = sys.argv[1:4]
-    pad = sys.argv[4] if len(sys.argv) > 4 else "<|endoftext|>"
-    build(dir_)
-    with open(os.path.join(dir_, "tokenizer_config.json"), "w") as f:
-        json.dump({"pad_token": pad, "model_max_length": 77}, f)
     # Debian's tokenizers 0.23 takes RobertaProcessing's arguments positionally only, which
     # transformers 5.12's CLIPTokenizer does not do: adapt the call, change nothing else.
     from tokenizers import processors
@@ -88,13 +85,20 @@ def main():
     processors.RobertaProcessing = lambda sep, cls, trim_offsets=True, add_prefix_space=True: \
         orig(sep, cls, trim_offsets, add_prefix_space)
     from transformers import CLIPTokenizer
-    tok = CLIPTokenizer.from_pretrained(dir_)
     with open(texts_path, encoding="utf-8") as f:
         texts = json.load(f)
-    ids = [tok(t, padding="max_length", max_length=77, truncation=True)["input_ids"]
-           for t in texts]
+    results = []
+    for i, pad in enumerate(sys.argv[4:]):
+        d = os.path.join(dir_, f"pad{i}")
+        build(d)
+        with open(os.path.join(d, "tokenizer_config.json"), "w") as f:
+            json.dump({"pad_token": pad, "model_max_length": 77}, f)
+        tok = CLIPTokenizer.from_pretrained(d)
+        ids = [tok(t, padding="max_length", max_length=77, truncation=True)["input_ids"]
+               for t in texts]
+        results.append({"dir": d, "pad_id": tok.pad_token_id, "ids": ids})
     with open(out, "w") as f:
-        json.dump({"ids": ids, "pad_id": tok.pad_token_id}, f)
+        json.dump(results, f)
 
 
 if __name__ == "__main__":
