@@ -256,6 +256,8 @@ struct SingleLayout {
   VaeShape vae;
   ClipShape clip;
   bool open_clip = false;
+  // Early SD 1.x files (older transformers) lack the "text_model." level.
+  bool clip_without_text_model = false;
 };
 
 std::vector<int64_t> CkShape(const SafetensorsFile& f, const std::string& name) {
@@ -341,9 +343,16 @@ StatusOr<SingleLayout> InferSingle(const SafetensorsFile& f, const ImageModelCon
     s.vae.block_out_channels.push_back(static_cast<int>(ch[0]));
   }
   // Text encoder: SD 1.x's transformers CLIP or SD 2.x's OpenCLIP.
-  const std::string t1 = "cond_stage_model.transformer.text_model.";
+  std::string t1 = "cond_stage_model.transformer.text_model.";
   const std::string t2 = "cond_stage_model.model.";
   std::vector<int64_t> tok = CkShape(f, t1 + "embeddings.token_embedding.weight");
+  if (tok.size() != 2) {
+    const std::string legacy = "cond_stage_model.transformer.";
+    if ((tok = CkShape(f, legacy + "embeddings.token_embedding.weight")).size() == 2) {
+      s.clip_without_text_model = true;
+      t1 = legacy;
+    }
+  }
   if (tok.size() == 2) {
     s.clip.num_hidden_layers = CkCountIndexed(f, t1 + "encoder.layers.");
     s.clip.max_position_embeddings =
@@ -493,7 +502,14 @@ StatusOr<Checkpoint> LoadSingle(const ImageModelConfig& config, at::ScalarType d
   const auto vae_specs = VaeTensorSpecs(s.vae);
   auto unet_key = [&](const std::string& n) { return UNetOriginalKey(n, s.unet); };
   auto vae_key = [&](const std::string& n) { return VaeOriginalKey(n, s.vae); };
-  auto clip_key = [&](const std::string& n) { return ClipOriginalKey(n, s.open_clip); };
+  auto clip_key = [&](const std::string& n) {
+    OriginalKey k = ClipOriginalKey(n, s.open_clip);
+    const std::string with = "cond_stage_model.transformer.text_model.";
+    if (s.clip_without_text_model && k.name.compare(0, with.size(), with) == 0) {
+      k.name = "cond_stage_model.transformer." + k.name.substr(with.size());
+    }
+    return k;
+  };
   // Convert only what the networks use (full checkpoints also carry EMA copies and more).
   std::set<std::string> needed;
   for (const auto& sp : unet_specs) needed.insert(unet_key(sp.name).name);

@@ -156,6 +156,32 @@ TEST_F(CheckpointToolTest, BothLayoutsLoadTheSameTensors) {
   }
 }
 
+// Early SD 1.x single files name the text encoder cond_stage_model.transformer.embeddings.*
+// (no text_model. level): the same tensors load.
+TEST_F(CheckpointToolTest, SingleFileWithoutTextModelLevel) {
+  const std::string dir = CkTempDir();
+  const std::string single = MakeRandom(dir, "sd1", "single");
+  auto src = SafetensorsFile::Open(single);
+  ASSERT_TRUE(src.ok());
+  std::vector<TensorToWrite> renamed;
+  const std::string from = "cond_stage_model.transformer.text_model.";
+  for (const TensorView& t : (*src)->tensors()) {
+    std::string name = t.name;
+    if (name.compare(0, from.size(), from) == 0) {
+      name = "cond_stage_model.transformer." + name.substr(from.size());
+    }
+    renamed.push_back(
+        {name, t.dtype, t.shape, std::string(reinterpret_cast<const char*>(t.data), t.size_bytes)});
+  }
+  fs::create_directories(dir + "/old");
+  ASSERT_TRUE(WriteSafetensors(dir + "/old/model.safetensors", renamed).ok());
+  fs::copy(dir + "/sd1_single/tokenizer", dir + "/old/tokenizer");
+  auto a = LoadCheckpoint(ModelAt(single), at::kFloat);
+  auto b = LoadCheckpoint(ModelAt(dir + "/old/model.safetensors"), at::kFloat);
+  ASSERT_TRUE(a.ok() && b.ok()) << b.status().ToString();
+  ExpectSameTensors(a->text_encoder, b->text_encoder, "legacy text encoder");
+}
+
 TEST_F(CheckpointToolTest, HalfPrecisionFilesConvert) {
   const std::string dir = CkTempDir();
   const std::string f32 = MakeRandom(dir + "/a", "sd1", "diffusers", "f32");
