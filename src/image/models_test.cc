@@ -5,12 +5,14 @@
 // encodes and decodes a photo from a Debian package at >= 25 dB PSNR) and bad checkpoints.
 #include "image/models.h"
 
+#include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -323,6 +325,68 @@ TEST(VaeTest, BadWeightsAreFailedPrecondition) {
   EXPECT_EQ(VaeDecoder::Create(groups, w).status().code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(VaeEncoder::Create(TinyVae(), Edited(w, "quant_conv.bias")).status().code(),
             StatusCode::kFailedPrecondition);
+}
+
+double CpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+double WallSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+// Figures, not a check (no timing asserts in tests): a real-shaped SD VAE (random weights)
+// decodes a 64x64 latent to 512x512 in f32 and bf16, ours and torch's, on the same threads.
+// Run: image_models_test --gtest_also_run_disabled_tests --gtest_filter='*Vae512*'
+TEST(VaeTest, DISABLED_Vae512Figures) {
+  SKIP_WITHOUT_TORCH();
+  TempDir dir;
+  ASSERT_TRUE(RunRef("make-vae --shape real --model '" + (dir / "vae") + "' --out /dev/null", dir));
+  VaeConfig config;  // SD's: [128, 256, 512, 512], 2 layers, 32 groups
+  const std::string weights = dir / "vae/diffusion_pytorch_model.safetensors";
+  at::Tensor z = at::randn({1, 4, 64, 64}, Gen(1));
+  std::map<std::string, at::Tensor> ours;
+  for (at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
+    auto vae = VaeDecoder::Create(config, Load(weights, dtype));
+    ASSERT_TRUE(vae.ok()) << vae.status().ToString();
+    (*vae)->Decode(z.narrow(2, 0, 8).narrow(3, 0, 8));  // warm up
+    double best_wall = 1e9, best_cpu = 0;
+    at::Tensor image;
+    for (int i = 0; i < 2; ++i) {
+      const double w0 = WallSeconds(), c0 = CpuSeconds();
+      image = (*vae)->Decode(z);
+      const double wall = WallSeconds() - w0;
+      if (wall < best_wall) best_wall = wall, best_cpu = CpuSeconds() - c0;
+    }
+    const std::string name = dtype == at::kFloat ? "f32" : "bf16";
+    ours[name] = image;
+    std::printf("basalt VaeDecoder 512x512 %s (%d threads): %.2f s wall, %.2f s CPU\n",
+                name.c_str(), at::get_num_threads(), best_wall, best_cpu);
+  }
+  for (const std::string dtype : {"f32", "bf16"}) {
+    auto ref = Ref("vae-decode", dir / "vae", {{"z", z}}, dir, "--repeat 2 --dtype " + dtype);
+    ASSERT_EQ(ref.count("seconds"), 1u);
+    std::printf("torch AutoencoderKL decode 512x512 %s: %.2f s wall, %.2f s CPU\n", dtype.c_str(),
+                ref["seconds"][0].item<double>(), ref["seconds"][1].item<double>());
+    if (dtype == "f32") {
+      const at::Tensor& r = ref["image"];
+      std::printf(
+          "vs torch f32: ours f32 rel L2 %.2e, max |diff| %.2e; ours bf16 rel L2 %.2e, "
+          "max |diff| %.2e (output range %.2f..%.2f)\n",
+          RelL2(ours["f32"], r), MaxAbs(ours["f32"], r), RelL2(ours["bf16"], r),
+          MaxAbs(ours["bf16"], r), r.min().item<double>(), r.max().item<double>());
+      // 8-bit pixels: the share of pixels whose 0..255 value differs, f32 vs bf16.
+      auto px = [](const at::Tensor& x) { return ((x.clamp(-1, 1) + 1) * 127.5).round(); };
+      at::Tensor diff = (px(ours["bf16"]) - px(r)).abs();
+      std::printf("bf16 vs f32 in 8-bit pixels: max %.0f, mean %.3f, %.1f%% differ\n",
+                  diff.max().item<double>(), diff.mean().item<double>(),
+                  100.0 * (diff > 0).to(at::kFloat).mean().item<double>());
+    }
+  }
 }
 
 // ---- TAE -----------------------------------------------------------------------------------
