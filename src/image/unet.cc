@@ -7,9 +7,7 @@
 // f32 (ATen's group/layer norms accumulate in f32 and take f32 parameters with bf16 inputs).
 // Attention: self-attention's q/k/v and cross-attention's k/v are one matmul each (weights
 // concatenated at load, the 1/sqrt(d) scale folded into q), heads are strided views of that
-// output (no permute copies), and the "math" path (QK^T, softmax in place, PV) runs over
-// chunks of query rows per head so the scores stay in cache and no large buffer is allocated.
-// Output projections add the residual in the GEMM (addmm_).
+// output (no permute copies), and ATen's fused attention kernel does the rest (see Attend).
 #include <ATen/ATen.h>
 
 #include <algorithm>
@@ -185,41 +183,27 @@ class Loader {
   Status status_;
 };
 
-// Softmax(Q K^T) V for one block's heads. q: [B, N, C] rows of stride ldq (a view into the
-// fused projection), k/v: [B, M, C] views likewise; writes [B, N, C] into `out`. The scale is
-// already in q. Query rows go in chunks so a chunk's scores ([rows, M]) stay in cache.
-void Attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, at::Tensor& out,
-            int64_t heads, bool upcast) {
+// Softmax(Q K^T) V over heads. q: [B, N, C], k/v: [B, M, C], strided views into the fused
+// projections; returns [B, N, C]. The 1/sqrt(d) scale is already in q. ATen's fused CPU
+// attention kernel (flash-style: no [N, M] scores in memory) measured fastest here: for one
+// SD-1.5 64x64 self-attention (2x8 heads of 40), 290 ms CPU time against 1120 ms for
+// matmul/softmax/matmul and 730 ms for the same math one head at a time (bf16, 2 threads).
+// upcast_attention (SD 2.1-v) computes in f32 as diffusers does.
+at::Tensor Attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t heads,
+                  bool upcast) {
   const int64_t batch = q.size(0), n = q.size(1), m = k.size(1), c = q.size(2);
   const int64_t d = c / heads;
-  const auto score_type = upcast ? at::kFloat : q.scalar_type();
-  // About 1 MiB of scores per chunk.
-  const int64_t rows =
-      std::max<int64_t>(16, std::min<int64_t>(n, (1 << 20) / (m * at::elementSize(score_type))));
-  at::Tensor scores = at::empty({rows, m}, q.options().dtype(score_type));
-  at::Tensor probs = upcast ? at::empty({rows, m}, q.options()) : scores;
-  for (int64_t b = 0; b < batch; ++b) {
-    for (int64_t h = 0; h < heads; ++h) {
-      auto qh = q[b].narrow(1, h * d, d);
-      auto kt = k[b].narrow(1, h * d, d).t();
-      auto vh = v[b].narrow(1, h * d, d);
-      auto oh = out[b].narrow(1, h * d, d);
-      if (upcast) {
-        kt = kt.to(at::kFloat);
-      }
-      for (int64_t r = 0; r < n; r += rows) {
-        const int64_t len = std::min(rows, n - r);
-        auto s = scores.narrow(0, 0, len);
-        auto qr = qh.narrow(0, r, len);
-        at::mm_out(s, upcast ? qr.to(at::kFloat) : qr, kt);
-        at::_softmax_out(s, s, -1, false);
-        auto p = probs.narrow(0, 0, len);
-        if (upcast) p.copy_(s);
-        auto o = oh.narrow(0, r, len);
-        at::mm_out(o, p, vh);
-      }
-    }
+  auto split = [&](const at::Tensor& t, int64_t len) {
+    return t.view({batch, len, heads, d}).transpose(1, 2);  // [B, H, len, d]
+  };
+  at::Tensor qh = split(q, n), kh = split(k, m), vh = split(v, m);
+  if (upcast && q.scalar_type() != at::kFloat) {
+    auto o = at::scaled_dot_product_attention(qh.to(at::kFloat), kh.to(at::kFloat),
+                                              vh.to(at::kFloat), {}, 0.0, false, 1.0);
+    return o.transpose(1, 2).reshape({batch, n, c}).to(q.scalar_type());
   }
+  auto o = at::scaled_dot_product_attention(qh, kh, vh, {}, 0.0, false, 1.0);
+  return o.transpose(1, 2).reshape({batch, n, c});
 }
 
 at::Tensor RunResnet(const Resnet& r, const at::Tensor& x, const at::Tensor& temb_act) {
@@ -240,29 +224,24 @@ at::Tensor RunTransformer(const Transformer& t, const at::Tensor& x, const at::T
   // Channels-last: [B, C, H, W] is [B, H*W, C] in memory.
   auto tokens = [&](const at::Tensor& y) { return y.permute({0, 2, 3, 1}).reshape({batch, n, c}); };
   auto h = t.proj_in(tokens(t.norm(x)));  // [B, N, C]
-  at::Tensor attn = at::empty({batch, n, c}, h.options());
   for (const TBlock& k : t.blocks) {
-    auto flat = h.view({batch * n, c});
+    // Residuals are added in place; at::linear (oneDNN) measured much faster than addmm_.
     {
       auto qkv = at::linear(k.norm1(h), k.qkv);  // [B, N, 3C]
-      Attend(qkv.narrow(2, 0, c), qkv.narrow(2, c, c), qkv.narrow(2, 2 * c, c), attn, t.heads,
-             t.upcast);
-      flat.addmm_(attn.view({batch * n, c}), k.out1.w.t());
-      flat.add_(k.out1.b);
+      auto a = Attend(qkv.narrow(2, 0, c), qkv.narrow(2, c, c), qkv.narrow(2, 2 * c, c), t.heads,
+                      t.upcast);
+      h.add_(k.out1(a));
     }
     {
       auto q = at::linear(k.norm2(h), k.q2);
       auto kv = at::linear(ctx, k.kv2);  // [B, M, 2C]
-      Attend(q, kv.narrow(2, 0, c), kv.narrow(2, c, c), attn, t.heads, t.upcast);
-      flat.addmm_(attn.view({batch * n, c}), k.out2.w.t());
-      flat.add_(k.out2.b);
+      h.add_(k.out2(Attend(q, kv.narrow(2, 0, c), kv.narrow(2, c, c), t.heads, t.upcast)));
     }
     {
       auto p = k.ff1(k.norm3(h));  // [B, N, 8C]
       auto g = at::gelu(p.narrow(2, 4 * c, 4 * c));
       g.mul_(p.narrow(2, 0, 4 * c));
-      flat.addmm_(g.view({batch * n, 4 * c}), k.ff2.w.t());
-      flat.add_(k.ff2.b);
+      h.add_(k.ff2(g));
     }
   }
   auto out = t.proj_out(h);  // [B, N, C]

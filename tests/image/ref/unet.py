@@ -429,14 +429,17 @@ def _bench_cmd(args):
     latents = torch.randn((args.batch, 4, args.size, args.size), generator=g)
     t = torch.full((args.batch,), 500.0)
     context = torch.randn((args.batch, 77, 768), generator=g)
-    times = []
+    times, cpu = [], []
     with torch.inference_mode():
         for _ in range(args.runs):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             out = model(latents.to(dtype), t, context.to(dtype))
             times.append(time.perf_counter() - start)
-    print("torch %s %s attention, %d threads, batch %d, %dx%d latent: best %.3f s, runs %s" % (
-        torch.__version__, ATTENTION, args.threads, args.batch, args.size, args.size, min(times),
-        " ".join("%.3f" % x for x in times)))
+            cpu.append(time.process_time() - start_cpu)
+    print("torch %s %s attention, %d threads, batch %d, %dx%d latent: best %.3f s (runs %s), "
+          "CPU time best %.3f s (runs %s)" % (
+              torch.__version__, ATTENTION, args.threads, args.batch, args.size, args.size,
+              min(times), " ".join("%.3f" % x for x in times), min(cpu),
+              " ".join("%.3f" % x for x in cpu)))
     save_file({"latents": latents, "timesteps": t, "context": context,
                "out": out.float().contiguous()}, args.out)
