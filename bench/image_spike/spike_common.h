@@ -52,8 +52,8 @@ inline int64_t Numel(const std::vector<int64_t>& s) {
   return n;
 }
 
-inline Param MakeParam(Rng& rng, const std::string& name, std::vector<int64_t> shape,
-                       float mean, float std, bool matmul) {
+inline Param MakeParam(Rng& rng, const std::string& name, std::vector<int64_t> shape, float mean,
+                       float std, bool matmul) {
   Param p{name, std::move(shape), {}, matmul};
   p.data.resize(static_cast<size_t>(Numel(p.shape)));
   for (auto& v : p.data) v = mean + std * rng.Normal();
@@ -65,8 +65,8 @@ inline std::vector<Param> MakeParams(uint64_t seed) {
   Rng rng(seed);
   std::vector<Param> ps;
   auto lin = [&](const std::string& n, int64_t out, int64_t in, bool bias, int64_t k = 0) {
-    std::vector<int64_t> shape = k ? std::vector<int64_t>{out, in, k, k}
-                                   : std::vector<int64_t>{out, in};
+    std::vector<int64_t> shape =
+        k ? std::vector<int64_t>{out, in, k, k} : std::vector<int64_t>{out, in};
     float fan = static_cast<float>(in * (k ? k * k : 1));
     ps.push_back(MakeParam(rng, n + ".weight", shape, 0.f, 1.f / std::sqrt(fan), true));
     if (bias) ps.push_back(MakeParam(rng, n + ".bias", {out}, 0.f, 0.02f, false));
@@ -120,7 +120,7 @@ inline double BlockFlops() {
   const double b = kBatch, t = kT, c = kC;
   double conv3 = 2 * b * t * c * c * 9;
   double resnet = 2 * conv3 + 2 * b * kTemb * c;
-  double lin = 2 * b * t * c * c;                       // one 320x320 projection over tokens
+  double lin = 2 * b * t * c * c;                        // one 320x320 projection over tokens
   double self_attn = 4 * lin + 2 * (2 * b * t * t * c);  // q,k,v,out + QK^T + PV
   double cross = 2 * lin + 2 * (2 * b * kCtxT * kCtxC * c) + 2 * (2 * b * t * kCtxT * c);
   double ff = 2 * b * t * c * (2 * kFF) + 2 * b * t * kFF * c;
@@ -210,9 +210,10 @@ inline bool Selected(const std::string& name) {
 inline void PrintRow(const char* engine, const std::string& cfg, int threads, Timing t,
                      double flops, double relerr, double maxabs) {
   // GFLOP/s from the best wall time, and from the best CPU time per thread ("cpu").
-  std::printf("%-6s %-40s t=%d best %8.1f ms median %8.1f ms %6.1f GFLOP/s cpu/t %8.1f ms %6.1f GFLOP/s",
-              engine, cfg.c_str(), threads, t.best_ms, t.median_ms, flops / (t.best_ms * 1e6),
-              t.best_cpu_ms / threads, flops * threads / (t.best_cpu_ms * 1e6));
+  std::printf(
+      "%-6s %-40s t=%d best %8.1f ms median %8.1f ms %6.1f GFLOP/s cpu/t %8.1f ms %6.1f GFLOP/s",
+      engine, cfg.c_str(), threads, t.best_ms, t.median_ms, flops / (t.best_ms * 1e6),
+      t.best_cpu_ms / threads, flops * threads / (t.best_cpu_ms * 1e6));
   if (relerr >= 0) std::printf("  relL2 %.2e maxabs %.2e", relerr, maxabs);
   std::printf("\n");
   std::fflush(stdout);

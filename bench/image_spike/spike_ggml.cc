@@ -77,7 +77,8 @@ struct Runner {
     std::vector<ggml_backend_t> bs;
     if (use_blas) bs.push_back(be.blas);
     bs.push_back(be.cpu);  // the last backend must be the CPU
-    sched = ggml_backend_sched_new(bs.data(), nullptr, static_cast<int>(bs.size()), 4096, false, false);
+    sched =
+        ggml_backend_sched_new(bs.data(), nullptr, static_cast<int>(bs.size()), 4096, false, false);
     if (!ggml_backend_sched_alloc_graph(sched, graph)) {
       std::fprintf(stderr, "graph allocation failed\n");
       std::exit(1);
@@ -131,8 +132,9 @@ class BlockGraph {
     ggml_tensor* k = W(n + ".weight");  // [3,3,IC,OC]
     ggml_type imt = k->type == GGML_TYPE_F16 ? GGML_TYPE_F16 : GGML_TYPE_F32;
     ggml_tensor* im = ggml_im2col(ctx_, k, x, 1, 1, 1, 1, 1, 1, true, imt);  // [IC*9, W, H, N]
-    ggml_tensor* r = ggml_mul_mat(ctx_, ggml_reshape_2d(ctx_, k, 9 * k->ne[2], k->ne[3]),
-                                  ggml_reshape_2d(ctx_, im, im->ne[0], im->ne[1] * im->ne[2] * im->ne[3]));
+    ggml_tensor* r =
+        ggml_mul_mat(ctx_, ggml_reshape_2d(ctx_, k, 9 * k->ne[2], k->ne[3]),
+                     ggml_reshape_2d(ctx_, im, im->ne[0], im->ne[1] * im->ne[2] * im->ne[3]));
     r = ggml_reshape_4d(ctx_, r, k->ne[3], kW, kH, kBatch);  // [OC, W, H, N]
     r = ggml_cont(ctx_, ggml_permute(ctx_, r, 2, 0, 1, 3));  // [W, H, OC, N]
     return ggml_add(ctx_, r, ggml_reshape_4d(ctx_, W(n + ".bias"), 1, 1, kC, 1));
@@ -185,8 +187,9 @@ class BlockGraph {
       s = ggml_soft_max_ext(ctx_, s, nullptr, scale, 0.0f);
       // v -> [Tk, d, heads, N]
       ggml_tensor* vt = ggml_cont(
-          ctx_, ggml_permute(ctx_, ggml_reshape_4d(ctx_, v, kHeadDim, kHeads, tk, kBatch), 1, 2, 0, 3));
-      o = ggml_mul_mat(ctx_, vt, s);  // [d, Tq, heads, N]
+          ctx_,
+          ggml_permute(ctx_, ggml_reshape_4d(ctx_, v, kHeadDim, kHeads, tk, kBatch), 1, 2, 0, 3));
+      o = ggml_mul_mat(ctx_, vt, s);                           // [d, Tq, heads, N]
       o = ggml_cont(ctx_, ggml_permute(ctx_, o, 0, 2, 1, 3));  // [d, heads, Tq, N]
       o = ggml_reshape_3d(ctx_, o, kC, tq, kBatch);
     }
@@ -204,9 +207,9 @@ class BlockGraph {
     h = ggml_add(ctx_, h, Attention(n, ctxt_, "attn.tb.attn2"));
     n = LN(h, "attn.tb.norm3");
     ggml_tensor* pr = Linear(n, "attn.tb.ff.net.0.proj");  // [2*FF, T, N]
-    ggml_tensor* g = ggml_geglu_erf_swapped(ctx_, pr);      // first half * gelu(second half)
+    ggml_tensor* g = ggml_geglu_erf_swapped(ctx_, pr);     // first half * gelu(second half)
     h = ggml_add(ctx_, h, Linear(g, "attn.tb.ff.net.2"));
-    h = Linear(h, "attn.proj_out");                          // [C, T, N]
+    h = Linear(h, "attn.proj_out");  // [C, T, N]
     h = ggml_reshape_4d(ctx_, h, kC, kW, kH, kBatch);
     h = ggml_cont(ctx_, ggml_permute(ctx_, h, 2, 0, 1, 3));  // [W, H, C, N]
     return ggml_add(ctx_, h, x);
@@ -235,8 +238,8 @@ void GemmPeak(Backends& be, ggml_type t, bool blas, int threads, int runs) {
   ggml_tensor* c = ggml_mul_mat(r.gctx, a, b);
   r.Build(c, be, blas);
   Timing tm = TimeIt(runs, [&] { r.Compute(); });
-  PrintRow("ggml", std::string("GEMM 2048^3 w=") + TypeName(t) + (blas ? " +BLAS" : " cpu"), threads,
-           tm, 2.0 * n * n * n, -1, 0);
+  PrintRow("ggml", std::string("GEMM 2048^3 w=") + TypeName(t) + (blas ? " +BLAS" : " cpu"),
+           threads, tm, 2.0 * n * n * n, -1, 0);
 }
 
 }  // namespace
@@ -267,8 +270,8 @@ int main(int argc, char** argv) {
     const int n = 2048;
     std::vector<float> a(static_cast<size_t>(n) * n, 0.5f), b(a), c(a);
     Timing t = TimeIt(runs, [&] {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n,
-                  0.0f, c.data(), n);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(),
+                  n, 0.0f, c.data(), n);
     });
     PrintRow("oblas", "sgemm 2048^3 f32", threads, t, 2.0 * n * n * n, -1, 0);
   }

@@ -51,7 +51,8 @@ class Block {
   const at::Tensor& W(const std::string& n) { return w_.at(n); }
 
   at::Tensor Resnet(const at::Tensor& x, const at::Tensor& temb) {
-    at::Tensor h = at::group_norm(x, kGroups, W("resnet.norm1.weight"), W("resnet.norm1.bias"), 1e-5);
+    at::Tensor h =
+        at::group_norm(x, kGroups, W("resnet.norm1.weight"), W("resnet.norm1.bias"), 1e-5);
     at::silu_(h);
     h = at::conv2d(h, W("resnet.conv1.weight"), W("resnet.conv1.bias"), 1, 1);
     at::Tensor t = at::linear(at::silu(temb), W("resnet.time_emb_proj.weight"),
@@ -79,8 +80,9 @@ class Block {
       o = o.transpose(1, 2).reshape({kBatch, tq, kC});
     } else {
       auto heads = [&](const at::Tensor& t, int64_t n) {
-        return t.view({kBatch, n, kHeads, kHeadDim}).transpose(1, 2).reshape(
-            {kBatch * kHeads, n, kHeadDim});
+        return t.view({kBatch, n, kHeads, kHeadDim})
+            .transpose(1, 2)
+            .reshape({kBatch * kHeads, n, kHeadDim});
       };
       at::Tensor qh = heads(q, tq), kh = heads(k, tk), vh = heads(v, tk);
       if (cfg_.attn == "math") {
@@ -94,8 +96,8 @@ class Block {
         if (!s.defined()) s = at::empty({chunk, tq, tk}, q.options());
         o = at::empty({kBatch * kHeads, tq, kHeadDim}, q.options());
         for (int64_t i = 0; i < kBatch * kHeads; i += chunk) {
-          at::baddbmm_out(s, s, qh.narrow(0, i, chunk), kh.narrow(0, i, chunk).transpose(1, 2),
-                          0.0, scale);
+          at::baddbmm_out(s, s, qh.narrow(0, i, chunk), kh.narrow(0, i, chunk).transpose(1, 2), 0.0,
+                          scale);
           at::_softmax_out(s, s, -1, false);
           at::Tensor oc = o.narrow(0, i, chunk);
           at::bmm_out(oc, s, vh.narrow(0, i, chunk));
@@ -120,7 +122,8 @@ class Block {
     n = LN("attn.tb.norm2", h);
     h = h + Attention("attn.tb.attn2", n, ctx);
     n = LN("attn.tb.norm3", h);
-    at::Tensor pr = at::linear(n, W("attn.tb.ff.net.0.proj.weight"), W("attn.tb.ff.net.0.proj.bias"));
+    at::Tensor pr =
+        at::linear(n, W("attn.tb.ff.net.0.proj.weight"), W("attn.tb.ff.net.0.proj.bias"));
     auto parts = pr.chunk(2, -1);
     at::Tensor g = parts[0] * at::gelu(parts[1]);
     h = h + at::linear(g, W("attn.tb.ff.net.2.weight"), W("attn.tb.ff.net.2.bias"));
@@ -165,7 +168,8 @@ int main(int argc, char** argv) {
   // GEMM peak: 2048^3 (17.2 GFLOP) in f32 and bf16.
   for (auto dt : {at::kFloat, at::kBFloat16}) {
     const int64_t n = 2048;
-    at::Tensor a = at::randn({n, n}).to(dt), b = at::randn({n, n}).to(dt), c = at::empty({n, n}, a.options());
+    at::Tensor a = at::randn({n, n}).to(dt), b = at::randn({n, n}).to(dt),
+               c = at::empty({n, n}, a.options());
     Timing t = TimeIt(runs, [&] { at::mm_out(c, a, b); });
     PrintRow("torch", std::string("GEMM 2048^3 ") + (dt == at::kFloat ? "f32" : "bf16"), threads, t,
              2.0 * n * n * n, -1, 0);
@@ -177,7 +181,8 @@ int main(int argc, char** argv) {
   std::printf("# block FLOPs %.2f G\n", flops / 1e9);
   at::Tensor x32 = at::from_blob(const_cast<float*>(in.x.data()), {kBatch, kC, kH, kW}).clone();
   at::Tensor temb32 = at::from_blob(const_cast<float*>(in.temb.data()), {kBatch, kTemb}).clone();
-  at::Tensor ctx32 = at::from_blob(const_cast<float*>(in.context.data()), {kBatch, kCtxT, kCtxC}).clone();
+  at::Tensor ctx32 =
+      at::from_blob(const_cast<float*>(in.context.data()), {kBatch, kCtxT, kCtxC}).clone();
 
   std::vector<float> ref;
   std::vector<Cfg> cfgs;
