@@ -34,6 +34,18 @@ Json ModelSummary(const catalog::ModelEntry& e, const std::string& region) {
 
 std::string OfferToken(const std::string& model_id) { return "basalt-offer-" + model_id; }
 
+// The per-image price the console's cards show: a 512x512 standard image's (the size the
+// default SD-Turbo model makes), else the standard or catch-all price; null without one.
+Json ConsoleImagePrice(const std::map<std::string, double>& per_image) {
+  for (const char* key : {"512x512/standard", "*/standard", "*"}) {
+    if (auto it = per_image.find(key); it != per_image.end()) return it->second;
+  }
+  if (per_image.empty()) return nullptr;
+  double low = per_image.begin()->second;
+  for (const auto& [key, price] : per_image) low = std::min(low, price);
+  return low;
+}
+
 }  // namespace
 
 void BedrockApi::ListFoundationModels(Call& call) {
@@ -483,25 +495,24 @@ void BedrockApi::ConsoleCatalog(Call& call) {
     std::vector<std::string> regions = e.regions;
     if (regions.empty()) regions = options_.regions;
     if (regions.empty()) regions = {call.region};
-    models.push_back(
-        {{"modelId", e.model_id},
-         {"modelArn", FoundationModelArn(call.region, e.model_id)},
-         {"modelName", e.model_name},
-         {"providerName", e.provider_name},
-         {"inputModalities", e.input_modalities},
-         {"outputModalities", e.output_modalities},
-         {"contextLength", e.context_length > 0 ? Json(e.context_length) : Json()},
-         {"responseStreamingSupported", e.streaming},
-         {"price",
-          {{"inputPer1kTokens", e.price.input_per_1k_tokens},
-           {"outputPer1kTokens", e.price.output_per_1k_tokens},
-           {"perImage", e.price.per_image.empty() ? Json(nullptr) : Json(e.price.per_image)}}},
-         {"regions", regions},
-         {"served", true},
-         {"access", access},
-         {"useCaseRequired", e.use_case_form_required},
-         // Access is requested with CreateFoundationModelAgreement, for every model.
-         {"agreementRequired", access != "GRANTED"}});
+    models.push_back({{"modelId", e.model_id},
+                      {"modelArn", FoundationModelArn(call.region, e.model_id)},
+                      {"modelName", e.model_name},
+                      {"providerName", e.provider_name},
+                      {"inputModalities", e.input_modalities},
+                      {"outputModalities", e.output_modalities},
+                      {"contextLength", e.context_length > 0 ? Json(e.context_length) : Json()},
+                      {"responseStreamingSupported", e.streaming},
+                      {"price",
+                       {{"inputPer1kTokens", e.price.input_per_1k_tokens},
+                        {"outputPer1kTokens", e.price.output_per_1k_tokens},
+                        {"perImage", ConsoleImagePrice(e.price.per_image)}}},
+                      {"regions", regions},
+                      {"served", true},
+                      {"access", access},
+                      {"useCaseRequired", e.use_case_form_required},
+                      // Access is requested with CreateFoundationModelAgreement, for every model.
+                      {"agreementRequired", access != "GRANTED"}});
   }
   for (const auto& m : catalog_->missing()) {
     models.push_back(

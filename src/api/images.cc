@@ -59,7 +59,7 @@ Status UnsupportedTask(const std::string& task) {
       " yet: its image models generate images from text only (taskType TEXT_IMAGE).");
 }
 
-StatusOr<ImagePlan> ParseTitan(ImageFamily family, const Json& body) {
+StatusOr<ImagePlan> ParseTitan(ImageFamily family, const Json& body, bool any_size) {
   JsonReader r(body, "#");
   ImagePlan plan;
   plan.family = family;
@@ -133,7 +133,9 @@ StatusOr<ImagePlan> ParseTitan(ImageFamily family, const Json& body) {
     const int h = static_cast<int>(height.value_or(1024));
     const auto& sizes = TitanImageSizes();
     const std::string size = std::to_string(w) + "x" + std::to_string(h);
-    if (std::find(sizes.begin(), sizes.end(), std::pair{w, h}) == sizes.end()) {
+    const bool pipeline_size = w >= kMinSide && w <= kMaxSide && h >= kMinSide && h <= kMaxSide;
+    if (!(any_size && pipeline_size) &&
+        std::find(sizes.begin(), sizes.end(), std::pair{w, h}) == sizes.end()) {
       return MalformedInput("#/imageGenerationConfig: " + size +
                             " (width x height) is not a supported image size");
     }
@@ -340,11 +342,11 @@ const std::vector<std::pair<int, int>>& TitanImageSizes() {
   return kSizes;
 }
 
-StatusOr<ImagePlan> ParseImageBody(ImageFamily family, const Json& body) {
+StatusOr<ImagePlan> ParseImageBody(ImageFamily family, const Json& body, bool any_size) {
   switch (family) {
     case ImageFamily::kTitanV1:
     case ImageFamily::kTitanV2:
-      return ParseTitan(family, body);
+      return ParseTitan(family, body, any_size);
     case ImageFamily::kStabilitySdxl:
       return ParseStability(body);
     case ImageFamily::kNone:
@@ -571,7 +573,8 @@ void BedrockApi::InvokeImage(Call& call, const catalog::ModelEntry& entry) {
   }
   StatusOr<Json> body = ParseJsonBody(call.request.body);
   if (!body.ok()) return fail(body.status());
-  StatusOr<ImagePlan> plan = ParseImageBody(entry.image_family, *body);
+  // App widgets (Basalt's own client) may ask for any size the pipeline makes.
+  StatusOr<ImagePlan> plan = ParseImageBody(entry.image_family, *body, call.source == "app");
   if (!plan.ok()) return fail(plan.status());
 
   // Prompts in another language are translated to English first, unless the caller opts out.

@@ -40,7 +40,10 @@ struct ImagePlan {
 // Parses `body` for `family` (not kNone). kInvalidArgument in the service's wording
 // ("Malformed input request: #/textToImageParams/text: expected maxLength: 512, actual: 600,
 // please reformat your input and try again.") naming the offending key.
-StatusOr<ImagePlan> ParseImageBody(catalog::ImageFamily family, const Json& body);
+// `any_size` (Basalt's own callers: app widgets) lets Titan bodies name any size the pipeline
+// makes (multiples of 64, 128..1536) instead of Titan's list.
+StatusOr<ImagePlan> ParseImageBody(catalog::ImageFamily family, const Json& body,
+                                   bool any_size = false);
 
 // Sizes Amazon Titan Image Generator accepts (width, height).
 const std::vector<std::pair<int, int>>& TitanImageSizes();

@@ -174,6 +174,17 @@ TEST(TitanImageBody, Sizes) {
     ++passed;
   }
   EXPECT_EQ(passed, 24);
+  // App widgets may use any multiple of 64 from 128 to 1536.
+  auto app = ParseImageBody(ImageFamily::kTitanV1,
+                            Json::parse(Titan(R"({"text":"a"})", R"({"width":256,"height":832})")),
+                            /*any_size=*/true);
+  ASSERT_TRUE(app.ok()) << app.status().ToString();
+  EXPECT_EQ(app->width, 256);
+  EXPECT_EQ(app->height, 832);
+  EXPECT_FALSE(
+      ParseImageBody(ImageFamily::kTitanV1,
+                     Json::parse(Titan(R"({"text":"a"})", R"({"width":250,"height":832})")), true)
+          .ok());
   // One side alone pairs with Titan's default 1024.
   EXPECT_EQ(MustParse(ImageFamily::kTitanV1, Titan(R"({"text":"a"})", R"({"width":1024})")).height,
             1024);

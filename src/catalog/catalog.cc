@@ -94,7 +94,7 @@ constexpr const char* kDefaultCatalog = R"json({
       "requestFamily": "titan-image-v2",
       "outputModalities": ["IMAGE"],
       "image": {"variant": "sd-turbo", "steps": {"standard": 1, "premium": 4}},
-      "price": {"perImage": {"512x512/standard": 0.008, "512x512/premium": 0.01, "*/standard": 0.01, "*/premium": 0.012}},
+      "price": {"inputPer1kTokens": 0.0001, "outputPer1kTokens": 0.0002, "perImage": {"512x512/standard": 0.008, "512x512/premium": 0.01, "*/standard": 0.01, "*/premium": 0.012}},
       "aliases": [
         {"modelId": "amazon.titan-image-generator-v1", "modelName": "Titan Image Generator G1"},
         {"modelId": "amazon.titan-image-generator-v2:0", "modelName": "Titan Image Generator G1 v2"},

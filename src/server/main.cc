@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -32,6 +34,7 @@
 #include "console/session.h"
 #include "engine/engine.h"
 #include "http/http_server.h"
+#include "image/image.h"
 #include "metering/invocation_log.h"
 #include "metering/metrics.h"
 #include "metering/quota.h"
@@ -65,6 +68,7 @@ struct ServeFlags {
   std::vector<std::string> regions;
   bool manual_access_approval = false;
   int64_t rpm_per_account = 0, tpm_per_account = 0, rpm_per_key = 0, tpm_per_key = 0;
+  int64_t ipm_per_account = 0, ipm_per_key = 0;  // images per minute
   double monthly_budget = 0, daily_app_credits = 0;
   int usage_checkpoint_ms = 1000;
   std::string log_level = "info";
@@ -86,6 +90,11 @@ struct ServeFlags {
   bool allow_signup = false;
   std::vector<std::string> member_models;
   std::string public_url;
+  // Image generation (docs/images.md).
+  int image_threads = 0;  // 0 = all cores
+  int image_queue = 16;
+  std::string image_dtype = "auto";
+  std::string prompt_translator;  // "" = the first instruct text model; "none" = off
 };
 
 std::string DefaultDataDir() {
@@ -280,6 +289,7 @@ int Serve(const ServeFlags& flags) {
     std::vector<engine::ModelConfig> out;
     std::set<std::string> seen;
     for (const auto& e : c.entries()) {
+      if (e.image_model()) continue;  // served by the image engine
       if (!seen.insert(e.engine_model).second) continue;
       engine::ModelConfig mc;
       mc.name = e.engine_model;
@@ -305,6 +315,60 @@ int Serve(const ServeFlags& flags) {
   auto engine = engine::Engine::Open(eopts);
   if (!engine.ok()) return Fail(engine.status());
 
+  // One image engine for the catalog's image models (one per primary entry); they load on
+  // first use. Image entries added by a later reload need a restart to be generated from.
+  image::ImageEngineOptions iopts;
+  iopts.threads = flags.image_threads;
+  iopts.max_queue = std::max(0, flags.image_queue);
+  iopts.dtype = flags.image_dtype;
+  if (iopts.dtype != "auto" && iopts.dtype != "bf16" && iopts.dtype != "f32") {
+    return Fail(Status::InvalidArgument("--image-dtype must be auto, bf16 or f32, not '" +
+                                        flags.image_dtype + "'"));
+  }
+  {
+    std::set<std::string> seen;
+    for (const auto& e : (*cat)->entries()) {
+      if (!e.image_model() || !seen.insert(e.engine_model).second) continue;
+      image::ImageModelConfig mc;
+      mc.name = e.engine_model;
+      mc.path = e.weights_path;
+      mc.tokenizer_dir = e.image.tokenizer_dir;
+      mc.tae_decoder_path = e.image.tae_decoder_path;
+      mc.variant = e.image.variant;
+      mc.default_steps = e.image.steps_standard;
+      mc.default_cfg_scale = e.image.cfg_scale;
+      mc.default_sampler = e.image.sampler;
+      iopts.models.push_back(mc);
+    }
+  }
+  std::unique_ptr<image::ImageEngine> images = image::ImageEngine::Create(iopts);
+  if (!iopts.models.empty() && !images->available()) {
+    spdlog::warn("this build has no image generation (BASALT_IMAGES=OFF): image models answer 503");
+  }
+  // The text model that translates image prompts which are not English.
+  std::string translator;
+  if (flags.prompt_translator == "none") {
+    translator.clear();
+  } else if (!flags.prompt_translator.empty()) {
+    const catalog::ModelEntry* t = (*cat)->Find(flags.prompt_translator);
+    if (t == nullptr || t->embedding() || t->image_model()) {
+      return Fail(Status::InvalidArgument("--prompt-translator: " + flags.prompt_translator +
+                                          " is not a text model of the catalog"));
+    }
+    translator = t->model_id;
+  } else {
+    auto lower = [](std::string v) {
+      for (char& ch : v) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      return v;
+    };
+    for (const auto& e : (*cat)->entries()) {
+      if (e.is_alias || e.embedding() || e.image_model()) continue;
+      if (lower(e.model_id + " " + e.model_name).find("instruct") == std::string::npos) continue;
+      translator = e.model_id;
+      break;
+    }
+  }
+
   auto usage = metering::UsageStore::Open((fs::path(data_dir) / "usage.db").string());
   if (!usage.ok()) return Fail(usage.status());
   // Invocations cut by a crash keep their last checkpoint, billed, marked "interrupted".
@@ -328,11 +392,12 @@ int Serve(const ServeFlags& flags) {
         }
       }
       if (latest != nullptr && latest->input_per_1k_tokens == e.price.input_per_1k_tokens &&
-          latest->output_per_1k_tokens == e.price.output_per_1k_tokens) {
+          latest->output_per_1k_tokens == e.price.output_per_1k_tokens &&
+          latest->per_image == e.price.per_image) {
         continue;
       }
       if (latest == nullptr && e.price.input_per_1k_tokens == 0 &&
-          e.price.output_per_1k_tokens == 0) {
+          e.price.output_per_1k_tokens == 0 && e.price.per_image.empty()) {
         continue;
       }
       metering::Price p;
@@ -340,6 +405,7 @@ int Serve(const ServeFlags& flags) {
       p.region = "*";
       p.input_per_1k_tokens = e.price.input_per_1k_tokens;
       p.output_per_1k_tokens = e.price.output_per_1k_tokens;
+      p.per_image = e.price.per_image;
       p.effective_from_ms = now_ms;
       auto added = (*usage)->AddPrice(p);
       if (!added.ok()) return Fail(added.status());
@@ -352,6 +418,8 @@ int Serve(const ServeFlags& flags) {
   qc.account_default.daily_app_credits = flags.daily_app_credits;
   qc.key_default.requests_per_minute = flags.rpm_per_key;
   qc.key_default.tokens_per_minute = flags.tpm_per_key;
+  qc.account_default.images_per_minute = flags.ipm_per_account;
+  qc.key_default.images_per_minute = flags.ipm_per_key;
   metering::QuotaManager quotas(usage->get(), qc);
   metering::Metrics metrics;
   // Each account's invocation logging configuration comes back from the store.
@@ -414,6 +482,7 @@ int Serve(const ServeFlags& flags) {
     aopts.regions = flags.regions;
   }
   aopts.manual_model_access_approval = flags.manual_access_approval;
+  aopts.prompt_translator = translator;
   aopts.console.session_ttl = std::chrono::seconds(std::max(1, flags.console_session_ttl_s));
   aopts.console.signin_max_failures = std::max(1, flags.console_signin_max_failures);
   aopts.console.signin_lockout = std::chrono::seconds(std::max(1, flags.console_signin_lockout_s));
@@ -451,6 +520,7 @@ int Serve(const ServeFlags& flags) {
   deps.apps = app_store->get();
   deps.store = store->get();
   deps.engine = engine->get();
+  deps.images = images.get();
   deps.catalog = *cat;
   deps.usage = usage->get();
   deps.quotas = &quotas;
@@ -522,6 +592,14 @@ int Serve(const ServeFlags& flags) {
   }
 
   for (const auto& m : (*cat)->missing()) {
+    if (std::find(m.output_modalities.begin(), m.output_modalities.end(), "IMAGE") !=
+        m.output_modalities.end()) {
+      spdlog::warn(
+          "image model {}: weights {} not found in the models folders; download the diffusers "
+          "folder of https://huggingface.co/{} there as {} (docs/catalog.md, \"Image models\")",
+          m.model_id, m.weights, m.source_repo, m.weights);
+      continue;
+    }
     spdlog::warn(
         "model {}: weights {} not found in the models folders; get them with: basalt "
         "models pull {} {}",
@@ -533,6 +611,10 @@ int Serve(const ServeFlags& flags) {
     std::string list;
     for (const auto& id : ids) list += (list.empty() ? "" : ", ") + id;
     spdlog::info("serving {} as: {}", model, list);
+  }
+  if (!iopts.models.empty()) {
+    spdlog::info("image prompts that are not English are translated by: {}",
+                 translator.empty() ? std::string("nobody (no instruct text model)") : translator);
   }
   if (served.empty()) {
     std::cout << "basalt: no model is available yet, so the catalog is empty. Get the "
@@ -809,6 +891,14 @@ int main(int argc, char** argv) {
       ->envname("BASALT_TPM_PER_KEY")
       ->capture_default_str();
   serve
+      ->add_option("--ipm-per-account", sf.ipm_per_account,
+                   "Images per minute per account (0 = unlimited)")
+      ->envname("BASALT_IPM_PER_ACCOUNT")
+      ->capture_default_str();
+  serve->add_option("--ipm-per-key", sf.ipm_per_key, "Images per minute per key (0 = unlimited)")
+      ->envname("BASALT_IPM_PER_KEY")
+      ->capture_default_str();
+  serve
       ->add_option("--monthly-budget", sf.monthly_budget,
                    "Monthly cost budget per account (0 = unlimited)")
       ->envname("BASALT_MONTHLY_BUDGET")
@@ -883,6 +973,26 @@ int main(int argc, char** argv) {
                    "Memory all models may take (e.g. 6G); a model that does not fit is refused "
                    "(default: what the system has, MemAvailable and the cgroup limit)")
       ->envname("BASALT_MEMORY_LIMIT");
+  serve
+      ->add_option("--image-threads", sf.image_threads,
+                   "CPU threads of a running image job (0 = all cores)")
+      ->envname("BASALT_IMAGE_THREADS")
+      ->capture_default_str();
+  serve
+      ->add_option("--image-queue", sf.image_queue,
+                   "Image requests waiting per image model before ThrottlingException")
+      ->envname("BASALT_IMAGE_QUEUE")
+      ->capture_default_str();
+  serve
+      ->add_option("--image-dtype", sf.image_dtype,
+                   "Image compute precision: auto (bf16 where the CPU has it), bf16 or f32")
+      ->envname("BASALT_IMAGE_DTYPE")
+      ->capture_default_str();
+  serve
+      ->add_option("--prompt-translator", sf.prompt_translator,
+                   "Text model (catalog id) that translates image prompts which are not English "
+                   "(default: the first instruct model; none: off)")
+      ->envname("BASALT_PROMPT_TRANSLATOR");
   serve
       ->add_flag("--no-model-watch", sf.no_model_watch,
                  "Do not watch the catalog file and models folders (reload with SIGHUP, "

@@ -23,7 +23,7 @@ function ImagePlayground({ models }: { models: CatalogModel[] }) {
   const t = useT(playgroundStrings);
   const f = useFormat();
   const [modelId, setModelId] = useState(useInitialModel(models));
-  const [s, setS] = useState<ImageSettings>({ text: '', negativeText: '', size: '1024x1024', count: '1', seed: '42', cfgScale: '8' });
+  const [s, setS] = useState<ImageSettings>({ text: '', negativeText: '', size: '512x512', count: '1', seed: '42', cfgScale: '8' });
   const [touched, setTouched] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
