@@ -36,10 +36,26 @@ if(BASALT_FUZZ)
   if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
     message(FATAL_ERROR "BASALT_FUZZ needs clang (libFuzzer): configure with CXX=clang++")
   endif()
-  # Coverage instrumentation everywhere; only the fuzz_* executables link libFuzzer itself.
+  # Coverage instrumentation for the libraries the fuzz targets exercise (tests and src/image
+  # drop it: basalt_no_fuzz_coverage); only the fuzz_* executables link libFuzzer itself.
   add_compile_options(-fsanitize=fuzzer-no-link)
   add_link_options(-fsanitize=fuzzer-no-link)
 endif()
+
+# basalt_no_fuzz_coverage(TARGET): compiles TARGET without -fsanitize=fuzzer-no-link. Coverage
+# counters and comparison tracing (trace-cmp) cost compile time in every function (measured on
+# the src/image formats batch under clang ASan: 22.5 s of CPU without, 28.0 s with) and only
+# code that a fuzz target runs needs them; the unit tests and image generation do not.
+function(basalt_no_fuzz_coverage name)
+  if(NOT BASALT_FUZZ)
+    return()
+  endif()
+  get_target_property(opts ${name} COMPILE_OPTIONS)
+  if(opts)
+    list(REMOVE_ITEM opts -fsanitize=fuzzer-no-link)
+    set_target_properties(${name} PROPERTIES COMPILE_OPTIONS "${opts}")
+  endif()
+endfunction()
 if(BASALT_SANITIZE_THREAD)
   add_compile_options(-fsanitize=thread)
   add_link_options(-fsanitize=thread)
@@ -80,6 +96,7 @@ function(basalt_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_compile_options(${name} PRIVATE ${BASALT_WARNINGS})
+  basalt_no_fuzz_coverage(${name})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
   basalt_unity(${name} ${ARG_SOURCES})
   add_test(NAME ${name} COMMAND ${name} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
