@@ -17,6 +17,7 @@
 #include <map>
 #include <string>
 
+#include "image/checkpoint.h"
 #include "image/safetensors.h"
 #include "image/weights.h"
 
@@ -175,68 +176,122 @@ ClipConfig TinyClip(const std::string& act) {
   return c;
 }
 
-void CheckClip(const std::string& variant, const std::string& act, int skip) {
+// Python-made weights (gelu; quick_gelu is the tool's sd1 below): every skip, one run.
+TEST(ClipTextModelTest, MatchesTransformersAtEverySkip) {
+  SKIP_WITHOUT_TORCH();
   TempDir dir;
-  ASSERT_TRUE(RunRef("make-clip --model '" + (dir / "clip") + "' --variant " + variant +
-                         " --seed 3 --out '" + (dir / "clip/model.safetensors") + "'",
+  ASSERT_TRUE(RunRef("make-clip --model '" + (dir / "clip") + "' --variant sd2 --seed 3 --out '" +
+                         (dir / "clip/model.safetensors") + "'",
                      dir));
-  auto model = ClipTextModel::Create(TinyClip(act), Load(dir / "clip/model.safetensors"));
+  auto model = ClipTextModel::Create(TinyClip("gelu"), Load(dir / "clip/model.safetensors"));
   ASSERT_TRUE(model.ok()) << model.status().ToString();
-  auto gen = Gen(7);
-  at::Tensor ids = at::randint(0, 1000, {2, 77}, gen, at::kLong);
+  at::Tensor ids = at::randint(0, 1000, {2, 77}, Gen(7), at::kLong);
   ids.index_put_({0, at::indexing::Slice(10, at::indexing::None)}, 999);  // eos padding
-  auto ref = Ref("clip", dir / "clip", {{"ids", ids}}, dir, "--skip " + std::to_string(skip));
-  ASSERT_EQ(ref.count("hidden"), 1u);
-  at::Tensor got = (*model)->Encode(ids, skip);
-  ASSERT_EQ(got.sizes(), ref["hidden"].sizes());
-  EXPECT_LT(MaxAbs(got, ref["hidden"]), 1e-4);
-  EXPECT_GT(ref["hidden"].abs().mean().item<double>(), 0.1);  // not a trivial output
-  // A shorter sequence gives the same prefix (causal attention).
-  at::Tensor short_ids = ids.narrow(1, 0, 20).contiguous();
-  EXPECT_LT(MaxAbs((*model)->Encode(short_ids, skip), got.narrow(1, 0, 20)), 1e-4);
+  auto ref = Ref("clip", dir / "clip", {{"ids", ids}}, dir);
+  for (int skip = 0; skip < 3; ++skip) {
+    const at::Tensor& want = ref["hidden_skip" + std::to_string(skip)];
+    ASSERT_TRUE(want.defined()) << skip;
+    at::Tensor got = (*model)->Encode(ids, skip);
+    ASSERT_EQ(got.sizes(), want.sizes());
+    EXPECT_LT(MaxAbs(got, want), 1e-4) << "skip " << skip;
+    EXPECT_GT(want.abs().mean().item<double>(), 0.1);  // not a trivial output
+    // A shorter sequence gives the same prefix (causal attention).
+    at::Tensor short_ids = ids.narrow(1, 0, 20).contiguous();
+    EXPECT_LT(MaxAbs((*model)->Encode(short_ids, skip), got.narrow(1, 0, 20)), 1e-4);
+  }
+  EXPECT_GT(MaxAbs(ref["hidden_skip0"], ref["hidden_skip1"]), 0.1);
 }
 
-TEST(ClipTextModelTest, MatchesTransformersQuickGelu) {
-  SKIP_WITHOUT_TORCH();
-  CheckClip("sd1", "quick_gelu", 0);
-}
-
-TEST(ClipTextModelTest, PenultimateLayerMatchesTransformersGelu) {
-  SKIP_WITHOUT_TORCH();
-  CheckClip("sd2", "gelu", 1);
+std::string MakeToolModel(const std::string& variant, const TempDir& dir) {
+  const char* tool = getenv("BASALT_IMAGE_TOOL");
+  if (tool == nullptr || !fs::exists(tool)) return "";
+  const std::string model = dir / ("model-" + variant);
+  const std::string cmd = std::string(tool) + " make-random --variant " + variant +
+                          " --shape tiny --layout diffusers --dtype f32 --seed 4 --out '" + model +
+                          "' >/dev/null";
+  EXPECT_EQ(system(cmd.c_str()), 0) << cmd;
+  return model;
 }
 
 TEST(ClipTextModelTest, BadWeightsAndConfigAreFailedPrecondition) {
-  SKIP_WITHOUT_TORCH();
   TempDir dir;
-  ASSERT_TRUE(RunRef(
-      "make-clip --model '" + (dir / "clip") + "' --out '" + (dir / "clip/model.safetensors") + "'",
-      dir));
-  const WeightMap w = Load(dir / "clip/model.safetensors");
+  const std::string model = MakeToolModel("sd1", dir);
+  if (model.empty()) GTEST_SKIP() << "BASALT_IMAGE_TOOL not set";
+  const WeightMap w = Load(model + "/text_encoder/model.safetensors");
+  ClipConfig config = TinyClip("quick_gelu");
+  config.vocab_size = w.Get("text_model.embeddings.token_embedding.weight")->size(0);
   const std::string fc1 = "text_model.encoder.layers.2.mlp.fc1.weight";
-  auto missing = ClipTextModel::Create(TinyClip("quick_gelu"), Edited(w, fc1));
+  auto missing = ClipTextModel::Create(config, Edited(w, fc1));
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(missing.status().message().find("encoder.layers.2.mlp.fc1.weight"), std::string::npos)
       << missing.status().message();
-  auto shape =
-      ClipTextModel::Create(TinyClip("quick_gelu"), Edited(w, fc1, {{fc1, at::zeros({64, 16})}}));
+  auto shape = ClipTextModel::Create(config, Edited(w, fc1, {{fc1, at::zeros({64, 16})}}));
   ASSERT_FALSE(shape.ok());
   EXPECT_EQ(shape.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(shape.status().message().find("[64, 32]"), std::string::npos)
       << shape.status().message();
-  ClipConfig bad = TinyClip("relu6");
+  ClipConfig bad = config;
+  bad.hidden_act = "relu6";
   EXPECT_EQ(ClipTextModel::Create(bad, w).status().code(), StatusCode::kFailedPrecondition);
-  ClipConfig wide = TinyClip("gelu");
-  wide.vocab_size = 2000;  // the config disagrees with the embedding
+  ClipConfig wide = config;
+  wide.vocab_size += 1;  // the config disagrees with the embedding
   EXPECT_EQ(ClipTextModel::Create(wide, w).status().code(), StatusCode::kFailedPrecondition);
   // Bare names (without "text_model.") load too; bad ids are a c10::Error, not a crash.
   WeightMap bare = w.Sub("text_model");
-  auto model = ClipTextModel::Create(TinyClip("quick_gelu"), bare);
-  ASSERT_TRUE(model.ok()) << model.status().ToString();
-  EXPECT_THROW((*model)->Encode(at::full({1, 77}, 1000, at::kLong)), c10::Error);
-  EXPECT_THROW((*model)->Encode(at::zeros({1, 78}, at::kLong)), c10::Error);
-  EXPECT_THROW((*model)->Encode(at::zeros({1, 77}, at::kLong), 3), c10::Error);
+  auto clip = ClipTextModel::Create(config, bare);
+  ASSERT_TRUE(clip.ok()) << clip.status().ToString();
+  EXPECT_THROW((*clip)->Encode(at::full({1, 77}, config.vocab_size, at::kLong)), c10::Error);
+  EXPECT_THROW((*clip)->Encode(at::zeros({1, 78}, at::kLong)), c10::Error);
+  EXPECT_THROW((*clip)->Encode(at::zeros({1, 77}, at::kLong), 3), c10::Error);
+}
+
+// ---- The tool's checkpoints (basalt-image-tool make-random, diffusers layout) ----------------
+
+// The text encoder and VAE of `basalt-image-tool make-random --variant V --shape tiny`, loaded
+// by LoadCheckpoint as the pipeline does, against the references reading the same folders.
+void CheckToolModel(const std::string& variant) {
+  TempDir dir;
+  const std::string model = MakeToolModel(variant, dir);
+  if (model.empty()) GTEST_SKIP() << "BASALT_IMAGE_TOOL not set";
+  ImageModelConfig config;
+  config.name = "tiny-" + variant;
+  config.path = model;
+  auto ckpt = LoadCheckpoint(config, at::kFloat);
+  ASSERT_TRUE(ckpt.ok()) << ckpt.status().ToString();
+  const CheckpointInfo& info = ckpt->info;
+  EXPECT_EQ(info.clip_skip, variant == "sd1" ? 0 : 1);
+  EXPECT_EQ(info.clip.hidden_act, variant == "sd1" ? "quick_gelu" : "gelu");
+
+  auto clip = ClipTextModel::Create(info.clip, ckpt->text_encoder);
+  ASSERT_TRUE(clip.ok()) << clip.status().ToString();
+  at::Tensor ids = at::randint(0, info.clip.vocab_size, {2, 77}, Gen(9), at::kLong);
+  auto ref = Ref("clip", model + "/text_encoder", {{"ids", ids}}, dir,
+                 "--skip " + std::to_string(info.clip_skip));
+  ASSERT_EQ(ref.count("hidden"), 1u);
+  EXPECT_LT(MaxAbs((*clip)->Encode(ids, info.clip_skip), ref["hidden"]), 1e-4);
+
+  auto vae = VaeDecoder::Create(info.vae, ckpt->vae);
+  ASSERT_TRUE(vae.ok()) << vae.status().ToString();
+  at::Tensor z = at::randn({1, info.vae.latent_channels, 8, 8}, Gen(10));
+  at::Tensor x = at::rand({1, 3, 64, 64}, Gen(11)) * 2 - 1;
+  auto ref_vae = Ref("vae-encode", model + "/vae", {{"z", z}, {"image", x}}, dir);
+  ASSERT_EQ(ref_vae.count("image"), 1u);
+  EXPECT_LT(RelL2((*vae)->Decode(z), ref_vae["image"]), 1e-4);
+  auto encoder = VaeEncoder::Create(info.vae, ckpt->vae);
+  ASSERT_TRUE(encoder.ok()) << encoder.status().ToString();
+  ASSERT_EQ(ref_vae.count("mean"), 1u);
+  EXPECT_LT(RelL2((*encoder)->Encode(x), ref_vae["mean"]), 1e-4);
+}
+
+TEST(ToolModelTest, Sd1TextEncoderAndVaeMatchReferences) {
+  SKIP_WITHOUT_TORCH();
+  CheckToolModel("sd1");
+}
+
+TEST(ToolModelTest, Sd2TextEncoderAndVaeMatchReferences) {
+  SKIP_WITHOUT_TORCH();
+  CheckToolModel("sd2");
 }
 
 // ---- VAE -----------------------------------------------------------------------------------
@@ -258,7 +313,8 @@ TEST(VaeTest, DecoderAndEncoderMatchReference) {
   ASSERT_TRUE(decoder.ok()) << decoder.status().ToString();
   auto gen = Gen(11);
   at::Tensor z = at::randn({2, 4, 8, 6}, gen);
-  auto ref = Ref("vae-decode", dir / "vae", {{"z", z}}, dir);
+  at::Tensor x = at::rand({1, 3, 64, 40}, gen) * 2 - 1;
+  auto ref = Ref("vae-encode", dir / "vae", {{"z", z}, {"image", x}}, dir);
   ASSERT_EQ(ref.count("image"), 1u);
   at::Tensor image = (*decoder)->Decode(z);
   ASSERT_EQ(image.sizes(), at::IntArrayRef({2, 3, 64, 48}));
@@ -266,12 +322,10 @@ TEST(VaeTest, DecoderAndEncoderMatchReference) {
 
   auto encoder = VaeEncoder::Create(TinyVae(), w);
   ASSERT_TRUE(encoder.ok()) << encoder.status().ToString();
-  at::Tensor x = at::rand({1, 3, 64, 40}, gen) * 2 - 1;
-  auto ref_enc = Ref("vae-encode", dir / "vae", {{"image", x}}, dir);
-  ASSERT_EQ(ref_enc.count("mean"), 1u);
+  ASSERT_EQ(ref.count("mean"), 1u);
   at::Tensor mean = (*encoder)->Encode(x);
   ASSERT_EQ(mean.sizes(), at::IntArrayRef({1, 4, 8, 5}));
-  EXPECT_LT(RelL2(mean, ref_enc["mean"]), 1e-4);
+  EXPECT_LT(RelL2(mean, ref["mean"]), 1e-4);
 
   // The older attention names, as 1x1 convolutions, decode the same.
   WeightMap legacy;

@@ -3,7 +3,8 @@ from the same config.json and weights as Basalt's ClipTextModel.
 
 Commands (see run.py):
   clip       inputs {"ids": int64 [B, S]}, --skip N  ->  {"hidden": [B, S, hidden]}:
-             final_layer_norm(hidden_states[-1 - N]) (N = 1: SD 2.x's penultimate layer).
+             final_layer_norm(hidden_states[-1 - N]) (N = 1: SD 2.x's penultimate layer);
+             also "hidden_skipK" for every K in [0, layers).
   make-clip  --model DIR --variant sd1|sd2 --seed N: writes DIR/config.json and
              DIR/model.safetensors (names "text_model.*") with random weights (--out: the same
              weights file).
@@ -54,10 +55,18 @@ def encode(model, ids, skip=0):
 
 
 def _cmd_clip(args):
-    """CLIP text encoder: ids -> hidden (final layer norm after layer -1-skip)."""
+    """CLIP text encoder: ids -> hidden (final layer norm after layer -1-skip), and
+    hidden_skipK for every K in [0, layers)."""
+    import torch
     from tests.image.ref.run import load_inputs, save_outputs
     ids = load_inputs(args.inputs)["ids"]
-    save_outputs({"hidden": encode(load(args.model), ids, args.skip)}, args.out)
+    model = load(args.model)
+    with torch.no_grad():
+        states = model(input_ids=ids.long(), output_hidden_states=True).hidden_states
+        out = {f"hidden_skip{k}": model.final_layer_norm(states[-1 - k])
+               for k in range(len(states) - 1)}
+    out["hidden"] = out[f"hidden_skip{args.skip}"].clone()
+    save_outputs(out, args.out)
 
 
 def _cmd_make(args):

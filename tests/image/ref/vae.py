@@ -6,7 +6,8 @@ Commands (see run.py):
   vae-decode  inputs {"z": [B, latent, h, w]} (already divided by scaling_factor)
               -> {"image": [B, 3, 8h, 8w]}: decoder(post_quant_conv(z)), not clamped.
   vae-encode  inputs {"image": [B, 3, H, W]} in [-1, 1] -> {"mean": [B, latent, H/8, W/8]}
-              (the posterior's mean, before scaling_factor).
+              (the posterior's mean, before scaling_factor); with "z" in the inputs too, also
+              {"image": decode(z)} (one run for both).
   make-vae    --model DIR --shape tiny|real --seed N: config.json and
               diffusion_pytorch_model.safetensors with random weights.
 """
@@ -217,11 +218,16 @@ def _cmd_decode(args):
 
 
 def _cmd_encode(args):
-    """VAE encode: image -> posterior mean."""
+    """VAE encode: image -> posterior mean (and z -> image when the inputs have z too)."""
     from tests.image.ref.run import load_inputs, save_outputs
-    x = load_inputs(args.inputs)["image"].float()
+    inputs = load_inputs(args.inputs)
+    model = load(args.model)
+    out = {}
     with torch.no_grad():
-        save_outputs({"mean": load(args.model).encode_mean(x)}, args.out)
+        out["mean"] = model.encode_mean(inputs["image"].float())
+        if "z" in inputs:
+            out["image"] = model.decode(inputs["z"].float())
+    save_outputs(out, args.out)
 
 
 def _cmd_make(args):
