@@ -355,3 +355,51 @@ def test_aws_cli(img, tmp_path):
                        env=s.client_env(), capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert base64.b64decode(json.loads(outfile.read_text())["images"][0])[:8] == PNG_MAGIC
+
+
+def test_long_job_leaves_other_requests_flowing_and_a_client_that_leaves_cancels_it(img):
+    """A long image job runs on its own worker: /health, a text call and listing answer while
+    it runs; the client going away stops it (recorded as client_gone)."""
+    import http.client
+    import threading
+    import time
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    s, rt, ctl = img
+    # 250 denoising steps at 512x512: long on the tiny model, with short steps between polls.
+    body = json.dumps({"text_prompts": [{"text": "a very long job"}], "width": 512,
+                       "height": 512, "steps": 50, "samples": 5, "seed": 99}).encode()
+    path = "/model/" + urllib.parse.quote(SDXL, safe="") + "/invoke"
+    req = AWSRequest(method="POST", url=s.url + path, data=body,
+                     headers={"Content-Type": "application/json"})
+    SigV4Auth(Credentials(s.env["AWS_ACCESS_KEY_ID"], s.env["AWS_SECRET_ACCESS_KEY"]), "bedrock",
+              "us-east-1").add_auth(req)
+    conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=300)
+    conn.request("POST", path, body=body, headers=dict(req.headers.items()))
+    time.sleep(0.5)
+    with urllib.request.urlopen(s.url + "/health", timeout=10) as h:
+        assert h.status == 200
+    r = rt.converse(modelId="tinystories.stories-260k-v1:0",
+                    messages=[{"role": "user", "content": [{"text": "Once upon a time"}]}],
+                    inferenceConfig={"maxTokens": 8, "temperature": 0})
+    assert r["usage"]["outputTokens"] > 0
+    assert ctl.list_foundation_models(byOutputModality="IMAGE")["modelSummaries"]
+    conn.sock.close()  # the client goes away
+    conn.close()
+    closed_at = time.time()
+    deadline = time.time() + 120
+    rec = None
+    while time.time() < deadline and rec is None:
+        status, _, usage = signed_call(s, "GET", "/basalt/usage?records=true")
+        assert status == 200
+        rec = next((x for x in usage["records"]
+                    if x["modelId"] == SDXL and x["outcome"] == "client_gone"), None)
+        time.sleep(0.2)
+    assert rec is not None, "the abandoned job was not recorded"
+    print(f"abandoned job recorded {time.time() - closed_at:.1f} s after the close, "
+          f"images {rec['images']}")
+    # Cancelled part-way: no image is billed (all five finished before the close is possible
+    # on a very fast machine; then all are).
+    assert rec["images"] in (0, 5)
+    assert s.alive()
