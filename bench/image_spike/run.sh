@@ -8,6 +8,9 @@
 # SPIKE_ONLY="part;part" runs only the block configurations whose names contain a part (the
 # torch f32 contiguous math reference always runs); SPIKE_NOMMAP=1 adds a torch pass with
 # glibc's mmap for large blocks turned off (freed memory stays in the heap, no fresh page faults).
+# The ggml+BLAS rows need ggml's BLAS backend, which the root does not carry (llama.cpp would
+# load it into Basalt's text engine and llama-server): install it for the spike only with
+# `scripts/forky apt-get install -y libggml0-backend-blas`, and remove it afterwards.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo"

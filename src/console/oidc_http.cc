@@ -114,7 +114,7 @@ StatusOr<HttpResponse> Fetch(const std::string& method, const std::string& url,
                              const std::vector<std::pair<std::string, std::string>>& headers,
                              const std::string& body, const FetchOptions& options) {
   BASALT_RETURN_IF_ERROR(CheckFetchUrl(url));
-  http::Request req;
+  http::ClientRequest req;
   req.method = method;
   req.url = url;
   req.headers = {{"User-Agent", "basalt-oidc/1"}, {"Accept", "application/json"}};
@@ -123,7 +123,7 @@ StatusOr<HttpResponse> Fetch(const std::string& method, const std::string& url,
   // One deadline for the whole exchange, connect included.
   req.timeouts.connect = req.timeouts.io = req.timeouts.total = options.timeout;
   req.max_body_bytes = options.max_body_bytes;
-  BASALT_ASSIGN_OR_RETURN(http::Response res, http::Fetch(req));
+  BASALT_ASSIGN_OR_RETURN(http::ClientResponse res, http::Fetch(req));
   HttpResponse out;
   out.status = res.status;
   out.content_type = res.Header("Content-Type");

@@ -310,8 +310,8 @@ class Connection {
   beast::flat_buffer buffer_;
 };
 
-ResponseHead MakeHead(const Connection::Parser& parser, const Url& url) {
-  ResponseHead head;
+ClientResponseHead MakeHead(const Connection::Parser& parser, const Url& url) {
+  ClientResponseHead head;
   const auto& res = parser.get();
   head.status = static_cast<int>(res.result_int());
   for (const auto& field : res) {
@@ -322,8 +322,8 @@ ResponseHead MakeHead(const Connection::Parser& parser, const Url& url) {
   return head;
 }
 
-// Fetch (sink == nullptr: the body goes to Response::body) and Download.
-StatusOr<Response> Exchange(const Request& request, const BodySink* sink) {
+// Fetch (sink == nullptr: the body goes to ClientResponse::body) and Download.
+StatusOr<ClientResponse> Exchange(const ClientRequest& request, const BodySink* sink) {
   BASALT_ASSIGN_OR_RETURN(Url url, ParseUrl(request.url));
   const Url origin = url;
   const Clock::time_point deadline = request.timeouts.total.count() > 0
@@ -333,7 +333,7 @@ StatusOr<Response> Exchange(const Request& request, const BodySink* sink) {
   std::unique_ptr<ssl::context> tls;
   std::string method = request.method;
   bool send_body = true;
-  Response out;
+  ClientResponse out;
   std::optional<Connection> conn;
   std::optional<Connection::Parser> parser;
   for (int hop = 0;; ++hop) {
@@ -366,9 +366,9 @@ StatusOr<Response> Exchange(const Request& request, const BodySink* sink) {
     parser.emplace();
     if (method == "HEAD") parser->skip(true);
     BASALT_RETURN_IF_ERROR(conn->ReadHeader(*parser));
-    ResponseHead head = MakeHead(*parser, url);
+    ClientResponseHead head = MakeHead(*parser, url);
     if (!request.follow_redirects || !IsRedirect(head.status)) {
-      static_cast<ResponseHead&>(out) = std::move(head);
+      static_cast<ClientResponseHead&>(out) = std::move(head);
       break;
     }
     std::string location = head.Header("location");
@@ -425,7 +425,7 @@ StatusOr<Response> Exchange(const Request& request, const BodySink* sink) {
   return out;
 }
 
-StatusOr<Response> Guarded(const Request& request, const BodySink* sink) {
+StatusOr<ClientResponse> Guarded(const ClientRequest& request, const BodySink* sink) {
   try {
     return Exchange(request, sink);
   } catch (const std::exception& e) {
@@ -542,7 +542,7 @@ StatusOr<Url> ResolveLocation(const Url& base, std::string_view location) {
   return url;
 }
 
-std::string ResponseHead::Header(std::string_view name) const {
+std::string ClientResponseHead::Header(std::string_view name) const {
   for (const auto& [key, value] : headers) {
     if (key.size() == name.size() &&
         std::equal(key.begin(), key.end(), name.begin(), [](char a, char b) {
@@ -555,9 +555,9 @@ std::string ResponseHead::Header(std::string_view name) const {
   return {};
 }
 
-StatusOr<Response> Fetch(const Request& request) { return Guarded(request, nullptr); }
+StatusOr<ClientResponse> Fetch(const ClientRequest& request) { return Guarded(request, nullptr); }
 
-StatusOr<Response> Download(const Request& request, const BodySink& sink) {
+StatusOr<ClientResponse> Download(const ClientRequest& request, const BodySink& sink) {
   return Guarded(request, &sink);
 }
 

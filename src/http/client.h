@@ -52,7 +52,7 @@ struct ClientTimeouts {
   std::chrono::milliseconds total{0};         // the whole call, redirects included; 0: none
 };
 
-struct Request {
+struct ClientRequest {
   std::string method = "GET";
   std::string url;
   // Sent on every hop, except that Authorization and Cookie go only to the origin of `url`
@@ -73,7 +73,7 @@ struct Request {
   std::string ca_file;
 };
 
-struct ResponseHead {
+struct ClientResponseHead {
   int status = 0;
   Headers headers;  // as received, in order
   Url url;          // the URL that answered (after redirects)
@@ -83,16 +83,16 @@ struct ResponseHead {
   std::string Header(std::string_view name) const;
 };
 
-struct Response : ResponseHead {
-  std::string body;                     // Fetch only; Download hands it to the sink
-  std::vector<ResponseHead> redirects;  // the redirect responses followed, in order
+struct ClientResponse : ClientResponseHead {
+  std::string body;                           // Fetch only; Download hands it to the sink
+  std::vector<ClientResponseHead> redirects;  // the redirect responses followed, in order
 };
 
 // The small-response form: the whole body in memory (set max_body_bytes).
 // kInvalidArgument for a bad URL or CA file; kUnavailable for network, TLS, timeout and
 // redirect failures; kResourceExhausted for a body over max_body_bytes. Any HTTP status is
 // a successful call.
-StatusOr<Response> Fetch(const Request& request);
+StatusOr<ClientResponse> Fetch(const ClientRequest& request);
 
 // The streaming form for downloads. on_head sees the final response's status and headers
 // before any of its body is read: it returns true to receive the body, false to end the call
@@ -101,10 +101,10 @@ StatusOr<Response> Fetch(const Request& request);
 // each, chunked encoding already removed); an error from it stops the call and is returned.
 // A body that ends before its Content-Length is kUnavailable ("connection closed early").
 struct BodySink {
-  std::function<StatusOr<bool>(const ResponseHead& head)> on_head;
+  std::function<StatusOr<bool>(const ClientResponseHead& head)> on_head;
   std::function<Status(std::string_view piece)> on_data;
   size_t chunk_bytes = 256 * 1024;
 };
-StatusOr<Response> Download(const Request& request, const BodySink& sink);
+StatusOr<ClientResponse> Download(const ClientRequest& request, const BodySink& sink);
 
 }  // namespace basalt::http

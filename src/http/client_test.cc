@@ -160,10 +160,10 @@ bool Has(const std::string& text, const std::string& part) {
 
 TEST(HttpClient, GetAndPost) {
   Peer peer(Always(Ok(R"({"ok":true})", "Content-Type: application/json\r\nX-Two: b\r\n")));
-  Request req;
+  ClientRequest req;
   req.url = peer.url("/a/b?c=d");
   req.headers = {{"Accept", "application/json"}, {"Host", "evil"}};
-  StatusOr<Response> r = Fetch(req);
+  StatusOr<ClientResponse> r = Fetch(req);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, R"({"ok":true})");
@@ -198,9 +198,9 @@ TEST(HttpClient, ChunkedBodyAndErrorStatus) {
   Peer peer(
       Always("HTTP/1.1 503 Busy\r\nTransfer-Encoding: chunked\r\n\r\n"
              "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"));
-  Request req;
+  ClientRequest req;
   req.url = peer.url("/");
-  StatusOr<Response> r = Fetch(req);
+  StatusOr<ClientResponse> r = Fetch(req);
   ASSERT_TRUE(r.ok()) << r.status().ToString();  // any status is a completed call
   EXPECT_EQ(r->status, 503);
   EXPECT_EQ(r->body, "hello world");
@@ -221,13 +221,13 @@ TEST(HttpClient, FollowsRedirectsAndKeepsCredentialsOnTheOrigin) {
     return Reply{Ok("done")};
   });
   port = peer.port();
-  Request req;
+  ClientRequest req;
   req.method = "POST";
   req.url = peer.url("/dir/start");
   req.body = "payload";
   req.headers = {{"Authorization", "Bearer s3cret"}, {"Cookie", "a=b"}, {"X-Keep", "1"}};
   req.follow_redirects = true;
-  StatusOr<Response> r = Fetch(req);
+  StatusOr<ClientResponse> r = Fetch(req);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, "done");
@@ -249,11 +249,11 @@ TEST(HttpClient, FollowsRedirectsAndKeepsCredentialsOnTheOrigin) {
 
 TEST(HttpClient, RedirectLimitsAndUnfollowedRedirects) {
   Peer loop(Always("HTTP/1.1 307 Again\r\nLocation: /again\r\nContent-Length: 0\r\n\r\n"));
-  Request req;
+  ClientRequest req;
   req.url = loop.url("/start?sig=secret");
   req.follow_redirects = true;
   req.max_redirects = 2;
-  StatusOr<Response> r = Fetch(req);
+  StatusOr<ClientResponse> r = Fetch(req);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
   EXPECT_TRUE(Has(r.status().message(), "too many redirects (more than 2)"))
@@ -285,10 +285,10 @@ TEST(HttpClient, BodySizeCap) {
     }
     return Reply{Ok(big)};
   });
-  Request req;
+  ClientRequest req;
   req.url = peer.url("/big");
   req.max_body_bytes = 1024;
-  StatusOr<Response> r = Fetch(req);
+  StatusOr<ClientResponse> r = Fetch(req);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted) << r.status().ToString();
   EXPECT_TRUE(Has(r.status().message(), "larger than 1024 bytes"));
@@ -321,14 +321,14 @@ TEST(HttpClient, DownloadStreamsPiecesToTheSink) {
     }
     return Reply{Ok(data, "ETag: \"abc\"\r\n")};
   });
-  Request req;
+  ClientRequest req;
   req.url = peer.url("/file");
   std::string got;
   size_t largest = 0;
   int heads = 0;
   BodySink sink;
   sink.chunk_bytes = 4096;
-  sink.on_head = [&](const ResponseHead& head) -> StatusOr<bool> {
+  sink.on_head = [&](const ClientResponseHead& head) -> StatusOr<bool> {
     ++heads;
     EXPECT_EQ(head.status, 200);
     EXPECT_EQ(head.Header("etag"), "\"abc\"");
@@ -341,7 +341,7 @@ TEST(HttpClient, DownloadStreamsPiecesToTheSink) {
     got.append(piece);
     return Status::Ok();
   };
-  StatusOr<Response> r = Download(req, sink);
+  StatusOr<ClientResponse> r = Download(req, sink);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(heads, 1);
   EXPECT_TRUE(got == data);
@@ -350,12 +350,12 @@ TEST(HttpClient, DownloadStreamsPiecesToTheSink) {
 
   // The sink may stop before the body, or in the middle with an error of its own.
   got.clear();
-  sink.on_head = [](const ResponseHead&) -> StatusOr<bool> { return false; };
+  sink.on_head = [](const ClientResponseHead&) -> StatusOr<bool> { return false; };
   r = Download(req, sink);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->status, 200);
   EXPECT_TRUE(got.empty());
-  sink.on_head = [](const ResponseHead&) -> StatusOr<bool> {
+  sink.on_head = [](const ClientResponseHead&) -> StatusOr<bool> {
     return Status::NotFound("no thanks");
   };
   r = Download(req, sink);
@@ -383,11 +383,11 @@ TEST(HttpClient, SilentPeersTimeOut) {
   Peer header_first([](const std::string&, int) {
     return Reply{"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nab", true};
   });
-  Request req;
+  ClientRequest req;
   req.url = header_first.url("/");
   req.timeouts.io = std::chrono::milliseconds(300);
   auto start = Clock::now();
-  StatusOr<Response> r = Fetch(req);
+  StatusOr<ClientResponse> r = Fetch(req);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
   EXPECT_TRUE(Has(r.status().message(), "timed out")) << r.status().message();
@@ -406,11 +406,11 @@ TEST(HttpClient, SilentPeersTimeOut) {
 }
 
 TEST(HttpClient, BadUrlsAndClosedPorts) {
-  Request req;
+  ClientRequest req;
   req.url = "ftp://example.com/";
   EXPECT_EQ(Fetch(req).status().code(), StatusCode::kInvalidArgument);
   req.url = "http://127.0.0.1:1/";  // nothing listens on port 1
-  StatusOr<Response> r = Fetch(req);
+  StatusOr<ClientResponse> r = Fetch(req);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
   EXPECT_TRUE(Has(r.status().message(), "cannot connect to 127.0.0.1:1")) << r.status().message();
@@ -459,10 +459,10 @@ class HttpClientTls : public ::testing::Test {
 
 TEST_F(HttpClientTls, VerifiedWithCaFileAndSni) {
   Peer peer(Always(Ok("secure")), ctx_);
-  Request req;
+  ClientRequest req;
   req.url = peer.url("localhost", "/x");
   req.ca_file = cert_;
-  StatusOr<Response> r = Fetch(req);
+  StatusOr<ClientResponse> r = Fetch(req);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->body, "secure");
   EXPECT_EQ(peer.server_names().at(0), "localhost");
@@ -476,9 +476,9 @@ TEST_F(HttpClientTls, VerifiedWithCaFileAndSni) {
 
 TEST_F(HttpClientTls, UntrustedCertificateFails) {
   Peer peer(Always(Ok("secure")), ctx_);
-  Request req;
+  ClientRequest req;
   req.url = peer.url("localhost", "/x");
-  StatusOr<Response> r = Fetch(req);
+  StatusOr<ClientResponse> r = Fetch(req);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
   EXPECT_TRUE(Has(r.status().message(), "certificate")) << r.status().message();
@@ -487,10 +487,10 @@ TEST_F(HttpClientTls, UntrustedCertificateFails) {
 
 TEST_F(HttpClientTls, HostNameMustMatchAndIpsGetNoSni) {
   Peer peer(Always(Ok("secure")), ctx_);
-  Request req;
+  ClientRequest req;
   req.url = peer.url("127.0.0.1", "/x");  // the certificate names localhost only
   req.ca_file = cert_;
-  StatusOr<Response> r = Fetch(req);
+  StatusOr<ClientResponse> r = Fetch(req);
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(Has(r.status().message(), "TLS handshake with 127.0.0.1:")) << r.status().message();
   EXPECT_TRUE(Has(r.status().message(), "IP address mismatch")) << r.status().message();
@@ -498,10 +498,10 @@ TEST_F(HttpClientTls, HostNameMustMatchAndIpsGetNoSni) {
 }
 
 TEST_F(HttpClientTls, BadCaFileIsReported) {
-  Request req;
+  ClientRequest req;
   req.url = "https://localhost:1/";
   req.ca_file = (root_ / "missing.pem").string();
-  StatusOr<Response> r = Fetch(req);
+  StatusOr<ClientResponse> r = Fetch(req);
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
   EXPECT_TRUE(Has(r.status().message(), "cannot load CA file")) << r.status().message();
   setenv("SSL_CERT_FILE", req.ca_file.c_str(), 1);

@@ -419,7 +419,7 @@ class Puller {
   StatusOr<PullResult> Download() {
     for (int restart = 0;; ++restart) {
       uint64_t offset = part_.size();
-      http::Request req;
+      http::ClientRequest req;
       req.url = start_.ToString();
       req.headers = {{"Accept", "*/*"},
                      {"Accept-Encoding", "identity"}};  // byte ranges of the stored file
@@ -445,7 +445,7 @@ class Puller {
       };
       http::BodySink sink;
       sink.chunk_bytes = kChunk;
-      sink.on_head = [&](const http::ResponseHead& res) -> StatusOr<bool> {
+      sink.on_head = [&](const http::ClientResponseHead& res) -> StatusOr<bool> {
         BASALT_ASSIGN_OR_RETURN(next, OnResponse(res, offset, restart, total));
         if (next != Next::kStream) return false;
         if (resumed_) BASALT_RETURN_IF_ERROR(part_.HashPrefix(offset, sha_));
@@ -464,11 +464,12 @@ class Puller {
         report(false);
         return Status::Ok();
       };
-      StatusOr<http::Response> res = http::Download(req, sink);
+      StatusOr<http::ClientResponse> res = http::Download(req, sink);
       if (!res.ok()) return res.status();
       if (restart == 0) {
         // Hugging Face puts the LFS SHA-256 on the first response (often the redirect).
-        const http::ResponseHead& first = res->redirects.empty() ? *res : res->redirects.front();
+        const http::ClientResponseHead& first =
+            res->redirects.empty() ? *res : res->redirects.front();
         server_sha256_ = Sha256FromEtag(first.Header("X-Linked-ETag"));
         if (server_sha256_.empty()) server_sha256_ = Sha256FromEtag(first.Header("ETag"));
       }
@@ -494,7 +495,7 @@ class Puller {
 
   // Decides from the final response's status what the download does next; sets resumed_ and
   // the expected total size.
-  StatusOr<Next> OnResponse(const http::ResponseHead& res, uint64_t offset, int restart,
+  StatusOr<Next> OnResponse(const http::ClientResponseHead& res, uint64_t offset, int restart,
                             std::optional<uint64_t>& total) {
     unsigned status = static_cast<unsigned>(res.status);
     if (status == 200) {

@@ -25,6 +25,11 @@ void InitLlamaRuntime() {
   std::call_once(once, [] {
     llama_log_set(LogToSpdlog, nullptr);  // also sets ggml's logger
     if (ggml_backend_dev_count() == 0) ggml_backend_load_all();
+    // ggml's BLAS backend (Debian's libggml0-backend-blas, if installed) would take the large
+    // matrix products only: batched steps then round differently from single-token ones, and a
+    // speculative run would no longer give the same text as a plain one (and OpenBLAS's own
+    // threads would compete with ggml's). The CPU backend does all the work here.
+    if (ggml_backend_reg_t blas = ggml_backend_reg_by_name("BLAS")) ggml_backend_unload(blas);
     llama_backend_init();
     spdlog::debug("llama.cpp {} with {} backend device(s)", llama_version(),
                   ggml_backend_dev_count());
