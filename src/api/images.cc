@@ -16,6 +16,7 @@
 #include "api/generation.h"
 #include "api/invoke_body.h"
 #include "auth/sigv4.h"
+#include "http/client.h"
 
 namespace basalt::api {
 namespace {
@@ -503,20 +504,7 @@ std::string CleanTranslation(std::string_view answer) {
   return line;
 }
 
-std::string PercentEncodeHeader(std::string_view text) {
-  std::string out;
-  static const char* kHex = "0123456789ABCDEF";
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
+std::string PercentEncodeHeader(std::string_view text) { return http::PercentEncode(text); }
 
 namespace {
 

@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "common/json_depth.h"
+#include "http/client.h"
 
 namespace basalt::console::oidc {
 namespace {
@@ -272,20 +273,7 @@ std::string PkceChallengeS256(std::string_view verifier) {
   return Base64UrlEncode(std::string_view(reinterpret_cast<char*>(digest), sizeof digest));
 }
 
-std::string FormEncode(std::string_view s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
+std::string FormEncode(std::string_view s) { return http::PercentEncode(s); }
 
 StatusOr<Discovery> ParseDiscovery(std::string_view text, const std::string& expected_issuer) {
   BASALT_ASSIGN_OR_RETURN(Json j, ParseJson(text, "the discovery document"));

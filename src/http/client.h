@@ -107,4 +107,8 @@ struct BodySink {
 };
 StatusOr<ClientResponse> Download(const ClientRequest& request, const BodySink& sink);
 
+// Percent-encodes everything except RFC 3986 unreserved characters (and '/' if keep_slash):
+// URL paths, form and query values, header values that must stay ASCII.
+std::string PercentEncode(std::string_view text, bool keep_slash = false);
+
 }  // namespace basalt::http

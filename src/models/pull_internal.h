@@ -25,8 +25,7 @@ using Url = http::Url;
 using http::ParseUrl;
 using http::ResolveLocation;
 
-// Percent-encodes everything except RFC 3986 unreserved characters, and '/' if keep_slash.
-std::string PercentEncode(std::string_view text, bool keep_slash);
+using http::PercentEncode;
 
 // The SHA-256 an ETag header value carries, if it is a quoted 64-hex string; else "".
 std::string Sha256FromEtag(std::string_view etag);

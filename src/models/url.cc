@@ -1,4 +1,4 @@
-// Request-path encoding and ETag parsing for models/pull.cc (URLs themselves: http/client.h).
+// ETag parsing for models/pull.cc (URLs and path encoding: http/client.h).
 #include <cctype>
 #include <string>
 #include <string_view>
@@ -15,23 +15,6 @@ std::string Lower(std::string_view s) {
 }
 
 }  // namespace
-
-std::string PercentEncode(std::string_view text, bool keep_slash) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (char c : text) {
-    auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) || c == '-' || c == '.' || c == '_' || c == '~' ||
-        (keep_slash && c == '/')) {
-      out += c;
-    } else {
-      out += '%';
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
-    }
-  }
-  return out;
-}
 
 std::string Sha256FromEtag(std::string_view etag) {
   while (!etag.empty() && (etag.front() == ' ' || etag.front() == '\t')) etag.remove_prefix(1);
